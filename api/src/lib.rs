@@ -1,0 +1,66 @@
+//! charter-api: the actix-web application — operator endpoints now; the MCP endpoint,
+//! the REST admin API and the Stripe webhook mount here as they arrive.
+//!
+//! # Layout
+//! - [`Application`]: binds the listener (port 0 in tests) and runs the server.
+//! - [`state`]: [`state::AppState`], built once and shared by every handler.
+//! - [`routes`]: the route table of every surface.
+//! - [`health`]: `/healthz`, `/readyz`.
+//! - [`metrics`]: Prometheus metrics and the middleware that records requests.
+//! - [`error`]: [`error::ApiError`], one JSON error body everywhere.
+//! - [`request_id`]: a request id on every request and response.
+
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod request_id;
+pub mod routes;
+pub mod state;
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use charter_core::config::Config;
+use charter_store::Store;
+
+pub use state::AppState;
+
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Binds `config.bind` and prepares the server. Signals are not handled here: the
+    /// process (`charter serve` / `up`) owns them and stops the server via [`Self::handle`].
+    pub fn build(config: Config, store: Store) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(config.bind)?;
+        let port = listener.local_addr()?.port();
+        let shutdown = config.shutdown_timeout.as_secs();
+        let state = web::Data::new(AppState::new(config, store));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(routes::configure(&state))
+        })
+        .disable_signals()
+        .shutdown_timeout(shutdown)
+        .listen(listener)?
+        .run();
+        Ok(Application { server, port })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped through the handle; in-flight requests finish first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

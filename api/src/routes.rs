@@ -1,0 +1,27 @@
+//! The route table: every surface of the HTTP server, in one place.
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+use charter_web::pages::home::HomeInfo;
+
+use crate::{AppState, health, metrics, request_id};
+
+pub fn configure(state: &web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
+    let home = web::Data::new(HomeInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        public_url: state.config().public_url.clone(),
+    });
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.service(
+            web::scope("")
+                .wrap(from_fn(metrics::record))
+                .wrap(from_fn(request_id::assign))
+                .app_data(home)
+                .route("/healthz", web::get().to(health::healthz))
+                .route("/readyz", web::get().to(health::readyz))
+                .route("/metrics", web::get().to(metrics::render))
+                .configure(charter_web::routes)
+                .default_service(web::to(crate::error::not_found)),
+        );
+    }
+}

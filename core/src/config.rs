@@ -1,0 +1,621 @@
+//! The one typed configuration.
+//!
+//! Sources, later ones winning: built-in defaults → an optional TOML file → `CHARTER_*`
+//! environment variables (plus the conventional `DATABASE_URL` and `REDIS_URL`). Every
+//! setting has a default that makes `charter up` work against a local PostgreSQL and
+//! Redis. A value that does not parse is reported with the setting's name, where it came
+//! from and what was expected; an unknown setting (in the file or as a `CHARTER_*`
+//! variable) is an error, so a typo never silently falls back to a default.
+//!
+//! Loading is pure: the caller passes the file's text and the environment.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::keys::MasterKey;
+use crate::secret::Secret;
+
+/// How strict start-up is. Production refuses to invent secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything Charter's processes read at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    /// Connection used by `charter migrate`: a superuser, or a role that may create the
+    /// database and roles and `SET ROLE charter_owner`.
+    pub database_url: Secret<String>,
+    /// Connection used by the running application (role `charter_app`). When unset it is
+    /// derived from `database_url` with the user replaced by `charter_app`.
+    pub app_database_url: Option<Secret<String>>,
+    /// Password `charter migrate` gives the `charter_app` role (none: trust/peer auth).
+    pub app_db_password: Option<Secret<String>>,
+    pub db_max_connections: u32,
+    pub db_connect_timeout: Duration,
+    pub redis_url: Secret<String>,
+    pub bind: SocketAddr,
+    /// The externally visible base URL, used in printed and returned links.
+    pub public_url: String,
+    pub master_key: Option<MasterKey>,
+    pub master_key_file: PathBuf,
+    /// Folder for local state of `charter up` (generated master key, demo credentials).
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// Prefix of each tenant's checkpoint origin line; the tenant slug is appended.
+    pub checkpoint_origin_prefix: String,
+    /// A new checkpoint is issued at least this often while a tenant's log grows.
+    pub checkpoint_interval: Duration,
+    pub shutdown_timeout: Duration,
+    /// Host names (besides loopback) that HTTP requests may address.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// Where a setting's value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    Env(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "config file {}", p.display()),
+            Origin::Env(var) => write!(f, "environment variable {var}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("setting `{key}` (from {origin}): expected {expected}, got {got}")]
+    Invalid {
+        key: &'static str,
+        origin: Origin,
+        expected: &'static str,
+        got: String,
+    },
+    #[error("unknown setting `{key}` in {origin}; known settings: {known}")]
+    Unknown {
+        key: String,
+        origin: Origin,
+        known: String,
+    },
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+/// A setting's name, the environment variables that set it, what it expects, and whether
+/// its value is secret (never echoed back in errors).
+struct Setting {
+    key: &'static str,
+    env: &'static [&'static str],
+    expected: &'static str,
+    secret: bool,
+}
+
+const SETTINGS: &[Setting] = &[
+    s(
+        "mode",
+        &["CHARTER_MODE"],
+        "`development` or `production`",
+        false,
+    ),
+    s(
+        "database_url",
+        &["CHARTER_DATABASE_URL", "DATABASE_URL"],
+        "a postgres:// URL",
+        true,
+    ),
+    s(
+        "app_database_url",
+        &["CHARTER_APP_DATABASE_URL"],
+        "a postgres:// URL",
+        true,
+    ),
+    s(
+        "app_db_password",
+        &["CHARTER_APP_DB_PASSWORD"],
+        "a non-empty password",
+        true,
+    ),
+    s(
+        "db_max_connections",
+        &["CHARTER_DB_MAX_CONNECTIONS"],
+        "an integer from 1 to 1000",
+        false,
+    ),
+    s(
+        "db_connect_timeout_secs",
+        &["CHARTER_DB_CONNECT_TIMEOUT_SECS"],
+        "an integer from 1 to 600",
+        false,
+    ),
+    s(
+        "redis_url",
+        &["CHARTER_REDIS_URL", "REDIS_URL"],
+        "a redis:// or rediss:// URL",
+        true,
+    ),
+    s(
+        "bind",
+        &["CHARTER_BIND"],
+        "a socket address such as 127.0.0.1:8080",
+        false,
+    ),
+    s(
+        "public_url",
+        &["CHARTER_PUBLIC_URL"],
+        "an http:// or https:// URL",
+        false,
+    ),
+    s(
+        "master_key",
+        &["CHARTER_MASTER_KEY"],
+        "32 bytes in standard base64 (44 characters)",
+        true,
+    ),
+    s(
+        "master_key_file",
+        &["CHARTER_MASTER_KEY_FILE"],
+        "a file path",
+        false,
+    ),
+    s("data_dir", &["CHARTER_DATA_DIR"], "a directory path", false),
+    s(
+        "log_format",
+        &["CHARTER_LOG_FORMAT"],
+        "`pretty` or `json`",
+        false,
+    ),
+    s(
+        "log_level",
+        &["CHARTER_LOG", "CHARTER_LOG_LEVEL"],
+        "a tracing filter such as `info` or `charter=debug`",
+        false,
+    ),
+    s(
+        "checkpoint_origin_prefix",
+        &["CHARTER_CHECKPOINT_ORIGIN_PREFIX"],
+        "a printable prefix without spaces, such as `charter.example.com/t/`",
+        false,
+    ),
+    s(
+        "checkpoint_interval_secs",
+        &["CHARTER_CHECKPOINT_INTERVAL_SECS"],
+        "an integer from 1 to 86400",
+        false,
+    ),
+    s(
+        "shutdown_timeout_secs",
+        &["CHARTER_SHUTDOWN_TIMEOUT_SECS"],
+        "an integer from 1 to 600",
+        false,
+    ),
+    s(
+        "allowed_hosts",
+        &["CHARTER_ALLOWED_HOSTS"],
+        "a comma-separated list of host names",
+        false,
+    ),
+];
+
+const fn s(
+    key: &'static str,
+    env: &'static [&'static str],
+    expected: &'static str,
+    secret: bool,
+) -> Setting {
+    Setting {
+        key,
+        env,
+        expected,
+        secret,
+    }
+}
+
+/// Environment variables that select the config file itself, not settings.
+const META_ENV: &[&str] = &["CHARTER_CONFIG"];
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/charter";
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Our own logs at info; the database driver's notices only when they are errors.
+pub const DEFAULT_LOG_FILTER: &str =
+    "info,sqlx=warn,sqlx::postgres::notice=error,sea_orm_migration=warn";
+
+impl Config {
+    /// Builds the configuration from an optional config file (its path and text) and the
+    /// process environment as `(name, value)` pairs.
+    pub fn load(
+        file: Option<(PathBuf, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut raw: BTreeMap<&'static str, (String, Origin)> = BTreeMap::new();
+        if let Some((path, text)) = file {
+            read_file(&path, text, &mut raw)?;
+        }
+        read_env(env, &mut raw)?;
+        Self::from_raw(raw)
+    }
+
+    /// The defaults alone (what `charter up` uses on a fresh machine).
+    pub fn defaults() -> Config {
+        // The defaults are constants known to parse.
+        match Self::from_raw(BTreeMap::new()) {
+            Ok(c) => c,
+            Err(e) => unreachable!("built-in defaults must parse: {e}"),
+        }
+    }
+
+    fn from_raw(raw: BTreeMap<&'static str, (String, Origin)>) -> Result<Config, ConfigError> {
+        let p = Parser { raw: &raw };
+        let mode = p.get("mode", Mode::Development, |v| match v {
+            "development" | "dev" => Some(Mode::Development),
+            "production" | "prod" => Some(Mode::Production),
+            _ => None,
+        })?;
+        let database_url = p.get(
+            "database_url",
+            DEFAULT_DATABASE_URL.to_string(),
+            postgres_url,
+        )?;
+        let app_database_url = p.opt("app_database_url", postgres_url)?;
+        let app_db_password = p.opt("app_db_password", non_empty)?;
+        let db_max_connections = p.get("db_max_connections", 16, |v| int_in(v, 1, 1000))?;
+        let db_connect_timeout = p.get("db_connect_timeout_secs", 5, |v| int_in(v, 1, 600))?;
+        let redis_url = p.get("redis_url", DEFAULT_REDIS_URL.to_string(), |v| {
+            (v.starts_with("redis://") || v.starts_with("rediss://")).then(|| v.to_string())
+        })?;
+        let bind: SocketAddr = p.get("bind", default_bind(), |v| v.parse().ok())?;
+        let public_url = p.get("public_url", format!("http://{bind}"), |v| {
+            let ok = (v.starts_with("http://") || v.starts_with("https://")) && v.len() > 8;
+            ok.then(|| v.trim_end_matches('/').to_string())
+        })?;
+        let master_key = p.opt("master_key", |v| MasterKey::from_base64(v).ok())?;
+        let data_dir = p.get("data_dir", PathBuf::from(".charter"), path)?;
+        let master_key_file = p.get("master_key_file", data_dir.join("master.key"), path)?;
+        let default_format = match mode {
+            Mode::Production => LogFormat::Json,
+            Mode::Development => LogFormat::Pretty,
+        };
+        let log_format = p.get("log_format", default_format, |v| match v {
+            "pretty" => Some(LogFormat::Pretty),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        })?;
+        let log_level = p.get("log_level", DEFAULT_LOG_FILTER.to_string(), non_empty)?;
+        let default_prefix = format!("{}/t/", host_of(&public_url));
+        let checkpoint_origin_prefix = p.get("checkpoint_origin_prefix", default_prefix, |v| {
+            let ok = !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic());
+            ok.then(|| v.to_string())
+        })?;
+        let checkpoint_interval =
+            p.get("checkpoint_interval_secs", 60, |v| int_in(v, 1, 86_400))?;
+        let shutdown_timeout = p.get("shutdown_timeout_secs", 30, |v| int_in(v, 1, 600))?;
+        let allowed_hosts = p.get("allowed_hosts", Vec::new(), |v| {
+            let hosts: Vec<String> = v
+                .split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect();
+            let ok = hosts.iter().all(|h| {
+                h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            });
+            ok.then_some(hosts)
+        })?;
+        Ok(Config {
+            mode,
+            database_url: Secret::new(database_url),
+            app_database_url: app_database_url.map(Secret::new),
+            app_db_password: app_db_password.map(Secret::new),
+            db_max_connections: db_max_connections as u32,
+            db_connect_timeout: Duration::from_secs(db_connect_timeout),
+            redis_url: Secret::new(redis_url),
+            bind,
+            public_url,
+            master_key,
+            master_key_file,
+            data_dir,
+            log_format,
+            log_level,
+            checkpoint_origin_prefix,
+            checkpoint_interval: Duration::from_secs(checkpoint_interval),
+            shutdown_timeout: Duration::from_secs(shutdown_timeout),
+            allowed_hosts,
+        })
+    }
+
+    /// The URL of a tenant's MCP endpoint.
+    pub fn mcp_url(&self, slug: &str) -> String {
+        format!("{}/t/{slug}/mcp", self.public_url)
+    }
+}
+
+fn default_bind() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+fn postgres_url(v: &str) -> Option<String> {
+    (v.starts_with("postgres://") || v.starts_with("postgresql://")).then(|| v.to_string())
+}
+
+fn non_empty(v: &str) -> Option<String> {
+    (!v.trim().is_empty()).then(|| v.to_string())
+}
+
+fn path(v: &str) -> Option<PathBuf> {
+    (!v.trim().is_empty()).then(|| PathBuf::from(v))
+}
+
+fn int_in(v: &str, min: u64, max: u64) -> Option<u64> {
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+}
+
+struct Parser<'a> {
+    raw: &'a BTreeMap<&'static str, (String, Origin)>,
+}
+
+impl Parser<'_> {
+    fn get<T>(
+        &self,
+        key: &'static str,
+        default: T,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        Ok(self.opt(key, parse)?.unwrap_or(default))
+    }
+
+    fn opt<T>(
+        &self,
+        key: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some((value, origin)) = self.raw.get(key) else {
+            return Ok(None);
+        };
+        match parse(value) {
+            Some(v) => Ok(Some(v)),
+            None => {
+                let setting = SETTINGS.iter().find(|s| s.key == key);
+                let secret = setting.is_some_and(|s| s.secret);
+                Err(ConfigError::Invalid {
+                    key,
+                    origin: origin.clone(),
+                    expected: setting.map_or("a valid value", |s| s.expected),
+                    got: if secret {
+                        "a value that does not parse (not shown: secret)".to_string()
+                    } else {
+                        format!("{value:?}")
+                    },
+                })
+            }
+        }
+    }
+}
+
+fn known_keys() -> String {
+    SETTINGS
+        .iter()
+        .map(|s| s.key)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn read_file(
+    path: &std::path::Path,
+    text: &str,
+    raw: &mut BTreeMap<&'static str, (String, Origin)>,
+) -> Result<(), ConfigError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::File {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+    for (key, value) in table {
+        let origin = Origin::File(path.to_path_buf());
+        let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
+            return Err(ConfigError::Unknown {
+                key,
+                origin,
+                known: known_keys(),
+            });
+        };
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => {
+                let mut parts = Vec::new();
+                for item in items {
+                    match item {
+                        toml::Value::String(s) => parts.push(s),
+                        other => {
+                            return Err(ConfigError::Invalid {
+                                key: setting.key,
+                                origin,
+                                expected: setting.expected,
+                                got: format!("an array holding {}", other.type_str()),
+                            });
+                        }
+                    }
+                }
+                parts.join(",")
+            }
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: setting.key,
+                    origin,
+                    expected: setting.expected,
+                    got: format!("a TOML {}", other.type_str()),
+                });
+            }
+        };
+        raw.insert(setting.key, (text, origin));
+    }
+    Ok(())
+}
+
+fn read_env(
+    env: impl IntoIterator<Item = (String, String)>,
+    raw: &mut BTreeMap<&'static str, (String, Origin)>,
+) -> Result<(), ConfigError> {
+    // CHARTER_* wins over the conventional names regardless of iteration order.
+    let mut conventional = Vec::new();
+    for (name, value) in env {
+        if META_ENV.contains(&name.as_str()) {
+            continue;
+        }
+        let setting = SETTINGS.iter().find(|s| s.env.contains(&name.as_str()));
+        match setting {
+            Some(s) if name.starts_with("CHARTER_") => {
+                raw.insert(s.key, (value, Origin::Env(name)));
+            }
+            Some(s) => conventional.push((s.key, value, name)),
+            None if name.starts_with("CHARTER_") => {
+                return Err(ConfigError::Unknown {
+                    key: name.clone(),
+                    origin: Origin::Env(name),
+                    known: SETTINGS
+                        .iter()
+                        .flat_map(|s| s.env.iter().copied())
+                        .chain(META_ENV.iter().copied())
+                        .filter(|e| e.starts_with("CHARTER_"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            None => {}
+        }
+    }
+    for (key, value, name) in conventional {
+        let overridden = matches!(raw.get(key), Some((_, Origin::Env(_))));
+        if !overridden {
+            raw.insert(key, (value, Origin::Env(name)));
+        }
+    }
+    Ok(())
+}
+
+/// Every setting with its environment variables and what it expects, for `--help` and docs.
+pub fn settings_table() -> Vec<(&'static str, &'static [&'static str], &'static str)> {
+    SETTINGS
+        .iter()
+        .map(|s| (s.key, s.env, s.expected))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_work_for_charter_up() {
+        let c = Config::defaults();
+        assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
+        assert_eq!(c.redis_url.expose(), DEFAULT_REDIS_URL);
+        assert_eq!(c.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.checkpoint_origin_prefix, "127.0.0.1:8080/t/");
+        assert_eq!(c.mode, Mode::Development);
+    }
+
+    #[test]
+    fn env_overrides_file_and_conventional_names_are_accepted() {
+        let file = "bind = \"0.0.0.0:9000\"\ndb_max_connections = 4\n";
+        let c = Config::load(
+            Some((PathBuf::from("c.toml"), file)),
+            env(&[
+                ("DATABASE_URL", "postgres://a@h/db"),
+                ("CHARTER_DB_MAX_CONNECTIONS", "8"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.db_max_connections, 8);
+        assert_eq!(c.database_url.expose(), "postgres://a@h/db");
+        let c = Config::load(
+            None,
+            env(&[
+                ("CHARTER_DATABASE_URL", "postgres://charter@h/db"),
+                ("DATABASE_URL", "postgres://other@h/db"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.database_url.expose(), "postgres://charter@h/db");
+    }
+
+    #[test]
+    fn malformed_values_name_the_setting() {
+        let err = Config::load(None, env(&[("CHARTER_BIND", "localhost")])).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("`bind`"), "{msg}");
+        assert!(msg.contains("CHARTER_BIND"), "{msg}");
+        assert!(msg.contains("socket address"), "{msg}");
+        let err = Config::load(
+            Some((PathBuf::from("c.toml"), "db_max_connections = \"many\"")),
+            [],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`db_max_connections`"), "{err}");
+        assert!(err.to_string().contains("c.toml"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_not_echoed_in_errors() {
+        let err =
+            Config::load(None, env(&[("CHARTER_MASTER_KEY", "hunter2-not-base64")])).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("`master_key`"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_settings_are_errors() {
+        let err = Config::load(None, env(&[("CHARTER_BINDD", "x")])).unwrap_err();
+        assert!(matches!(err, ConfigError::Unknown { ref key, .. } if key == "CHARTER_BINDD"));
+        let err = Config::load(Some((PathBuf::from("c.toml"), "bnd = 1")), []).unwrap_err();
+        assert!(matches!(err, ConfigError::Unknown { ref key, .. } if key == "bnd"));
+        let err = Config::load(Some((PathBuf::from("c.toml"), "bind = [1]")), []).unwrap_err();
+        assert!(err.to_string().contains("`bind`"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = Config::defaults();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("postgres://"), "{dbg}");
+    }
+}

@@ -1,0 +1,65 @@
+//! charter-migrations: the schema, one migration per step, applied by `charter migrate`.
+//!
+//! # Layout
+//! - `sql/`: each migration's SQL. Every tenant-owned table gets its row-level security
+//!   policy in the same migration that creates it; grants to `charter_app` and
+//!   `charter_platform` are explicit and minimal.
+//! - [`Migrator`]: the ordered list sea-orm-migration applies, each in a transaction.
+//!
+//! Migrations run as the role `charter_owner` (see `charter-store`'s bootstrap), so the
+//! tables are owned by a role that is not a superuser and is subject to `FORCE ROW LEVEL
+//! SECURITY`. Cross-tenant reads the platform needs are `SECURITY DEFINER` functions owned by
+//! `charter_platform` (the only role with `BYPASSRLS`), each narrow and documented.
+
+use sea_orm_migration::prelude::*;
+
+/// A migration whose body is one SQL script.
+struct SqlMigration {
+    name: &'static str,
+    sql: &'static str,
+}
+
+impl MigrationName for SqlMigration {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SqlMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(self.sql)
+            .await?;
+        Ok(())
+    }
+}
+
+macro_rules! sql_migration {
+    ($name:literal) => {
+        Box::new(SqlMigration {
+            name: $name,
+            sql: include_str!(concat!("sql/", $name, ".sql")),
+        }) as Box<dyn MigrationTrait>
+    };
+}
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![sql_migration!("m20261124_000001_foundation")]
+    }
+}
+
+/// Names of the database roles the migrations grant to; created by the bootstrap.
+pub mod roles {
+    /// Owns every table; migrations run as it.
+    pub const OWNER: &str = "charter_owner";
+    /// The running application's login role: owns nothing, no BYPASSRLS.
+    pub const APP: &str = "charter_app";
+    /// Owns the narrow cross-tenant SECURITY DEFINER functions; NOLOGIN, BYPASSRLS.
+    pub const PLATFORM: &str = "charter_platform";
+}

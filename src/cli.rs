@@ -1,0 +1,367 @@
+//! Commands and their wiring.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use charter_api::Application;
+use charter_core::config::{Config, LogFormat};
+use charter_core::tenant::{Email, TenantSlug, display_name};
+use charter_store::Store;
+use charter_store::provision::{ProvisionRequest, Provisioned};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::master_key::{self, Source};
+
+/// Charter: the governance OS for multi-agent AI systems.
+///
+/// Settings come from defaults, then the config file (--config or CHARTER_CONFIG, TOML),
+/// then CHARTER_* environment variables (and DATABASE_URL / REDIS_URL). See README.md for
+/// the table of settings.
+#[derive(Parser)]
+#[command(name = "charter", version, about, long_about)]
+pub struct Cli {
+    /// A TOML config file.
+    #[arg(long, global = true, env = "CHARTER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if missing, create or correct the database roles, and apply
+    /// pending migrations (as the owner role). Safe to run repeatedly and concurrently.
+    Migrate,
+    /// Run the HTTP server (MCP, REST API, dashboard, /healthz, /readyz, /metrics) until
+    /// SIGTERM or SIGINT; in-flight requests finish first.
+    Serve,
+    /// Run the background worker (scheduled jobs, claimed with Postgres locks so several
+    /// workers can run) until SIGTERM or SIGINT.
+    Worker,
+    /// Everything in one process for a local start: migrate, generate a master key on first
+    /// run, create a demo tenant with an owner and an agent on first run, print how to
+    /// reach them, then serve and run the worker.
+    Up,
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant with its owner (generated password) and one agent (with an API key).
+    Create {
+        /// Display name of the tenant.
+        #[arg(long)]
+        name: String,
+        /// URL slug (default: derived from the name).
+        #[arg(long)]
+        slug: Option<String>,
+        /// The owner's e-mail (default: owner@<slug>.localhost).
+        #[arg(long)]
+        owner_email: Option<String>,
+        /// Name of the tenant's first agent.
+        #[arg(long, default_value = "agent-1")]
+        agent_name: String,
+        /// Print one JSON object: tenant_id, slug, mcp_url, owner {email, password},
+        /// agent {id, name, api_key}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(cli.config.as_deref())?;
+    init_tracing(&config);
+    match cli.command {
+        Command::Migrate => migrate(&config).await,
+        Command::Serve => serve(config).await,
+        Command::Worker => worker(config).await,
+        Command::Up => up(config).await,
+        Command::Tenant {
+            command:
+                TenantCommand::Create {
+                    name,
+                    slug,
+                    owner_email,
+                    agent_name,
+                    json,
+                },
+        } => {
+            let req = ProvisionRequest {
+                name: display_name(&name, 200).context("--name")?,
+                slug: slug
+                    .map(|s| TenantSlug::parse(&s))
+                    .transpose()
+                    .context("--slug")?,
+                owner_email: owner_email
+                    .map(|e| Email::parse(&e))
+                    .transpose()
+                    .context("--owner-email")?,
+                agent_name: display_name(&agent_name, 100).context("--agent-name")?,
+                is_demo: false,
+            };
+            tenant_create(config, req, json).await
+        }
+    }
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    let file = match path {
+        Some(p) => Some((
+            p.to_path_buf(),
+            fs::read_to_string(p)
+                .with_context(|| format!("cannot read config file {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let config = Config::load(
+        file.as_ref().map(|(p, text)| (p.clone(), text.as_str())),
+        std::env::vars(),
+    )?;
+    Ok(config)
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let report = charter_store::bootstrap::migrate(config).await?;
+    if report.database_created {
+        println!("created the database");
+    }
+    if report.applied.is_empty() {
+        println!("migrations: up to date");
+    } else {
+        println!("migrations applied: {}", report.applied.join(", "));
+    }
+    Ok(())
+}
+
+async fn connect(config: &Config, may_generate_key: bool) -> anyhow::Result<Store> {
+    let (key, source) = master_key::resolve(config, may_generate_key)?;
+    if let Source::Generated = source {
+        println!(
+            "generated a master key in {} (owner-only). Keep it: without it the tenants' \
+             signing keys cannot be opened. In production set CHARTER_MASTER_KEY instead.",
+            config.master_key_file.display()
+        );
+    }
+    Ok(Store::connect(config, key).await?)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = connect(&config, false).await?;
+    run_processes(config, store, true, false).await
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let store = connect(&config, false).await?;
+    run_processes(config, store, false, true).await
+}
+
+async fn up(config: Config) -> anyhow::Result<()> {
+    migrate(&config).await?;
+    let store = connect(&config, true).await?;
+    let demo = ensure_demo_tenant(&config, &store).await?;
+    let app = Application::build(config.clone(), store.clone())
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    print_welcome(&config, &demo);
+    run_app_and_worker(config, store, Some(app), true).await
+}
+
+/// Runs the server and/or the worker until a signal, then shuts both down gracefully.
+async fn run_processes(config: Config, store: Store, http: bool, work: bool) -> anyhow::Result<()> {
+    let app = if http {
+        let app = Application::build(config.clone(), store.clone())
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        tracing::info!(addr = %config.bind, "listening");
+        Some(app)
+    } else {
+        None
+    };
+    run_app_and_worker(config, store, app, work).await
+}
+
+async fn run_app_and_worker(
+    config: Config,
+    store: Store,
+    app: Option<Application>,
+    work: bool,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = work.then(|| {
+        let scheduler =
+            charter_worker::Scheduler::new(store.clone(), charter_worker::jobs::all(&config));
+        tokio::spawn(scheduler.run(stop_rx.clone()))
+    });
+    let handle = app.as_ref().map(Application::handle);
+    let server = app.map(|a| tokio::spawn(a.run_until_stopped()));
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("shutting down"),
+        res = async {
+            match server {
+                Some(s) => s.await,
+                None => std::future::pending().await,
+            }
+        } => {
+            res??;
+            return Ok(());
+        }
+    }
+    let _ = stop_tx.send(true);
+    if let Some(h) = handle {
+        h.stop(true).await;
+    }
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn tenant_create(config: Config, req: ProvisionRequest, as_json: bool) -> anyhow::Result<()> {
+    let store = connect(&config, false).await?;
+    let p = store.provision_tenant(req, chrono::Utc::now()).await?;
+    let out = provisioned_json(&config, &p);
+    if as_json {
+        println!("{out}");
+    } else {
+        println!("created tenant {} ({})", p.slug, p.tenant_id);
+        println!(
+            "  owner:   {} / {}",
+            p.owner_email,
+            p.owner_password.expose()
+        );
+        println!("  MCP URL: {}", config.mcp_url(&p.slug));
+        println!(
+            "  agent:   {} — API key {}",
+            p.agent_name,
+            p.api_key.expose()
+        );
+        println!("The password and the API key are shown only now.");
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn provisioned_json(config: &Config, p: &Provisioned) -> serde_json::Value {
+    json!({
+        "tenant_id": p.tenant_id,
+        "slug": p.slug,
+        "mcp_url": config.mcp_url(&p.slug),
+        "owner": {"email": p.owner_email, "password": p.owner_password.expose()},
+        "agent": {"id": p.agent_id, "name": p.agent_name, "api_key": p.api_key.expose()},
+    })
+}
+
+/// The demo tenant's credentials, created on the first `charter up` and kept (owner-only)
+/// in the data folder so later runs can print them again.
+async fn ensure_demo_tenant(
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    let file = config.data_dir.join("demo-credentials.json");
+    if store.demo_tenant().await?.is_some() {
+        return Ok(fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok()));
+    }
+    let p = store
+        .provision_tenant(
+            ProvisionRequest {
+                name: "Demo".into(),
+                slug: Some(TenantSlug::parse("demo")?),
+                owner_email: Some(Email::parse("owner@demo.localhost")?),
+                agent_name: "demo-agent".into(),
+                is_demo: true,
+            },
+            chrono::Utc::now(),
+        )
+        .await?;
+    let creds = provisioned_json(config, &p);
+    fs::create_dir_all(&config.data_dir)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&file)
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    writeln!(f, "{creds}")?;
+    Ok(Some(creds))
+}
+
+fn print_welcome(config: &Config, demo: &Option<serde_json::Value>) {
+    let s = |v: &serde_json::Value, path: &[&str]| {
+        path.iter()
+            .fold(Some(v), |v, k| v.and_then(|v| v.get(*k)))
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_string()
+    };
+    println!();
+    println!("Charter is running.");
+    println!("  Dashboard:    {}/", config.public_url);
+    match demo {
+        Some(d) => {
+            println!(
+                "  Owner login:  {} / {}",
+                s(d, &["owner", "email"]),
+                s(d, &["owner", "password"])
+            );
+            println!("  Tenant:       {}", s(d, &["slug"]));
+            println!("  MCP URL:      {}", s(d, &["mcp_url"]));
+            println!(
+                "  Agent key:    {} (agent {})",
+                s(d, &["agent", "api_key"]),
+                s(d, &["agent", "name"])
+            );
+            println!(
+                "  (credentials kept in {}, readable only by you)",
+                config.data_dir.join("demo-credentials.json").display()
+            );
+        }
+        None => println!(
+            "  The demo tenant exists, but its credentials file {} is gone; create a fresh \
+             tenant with `charter tenant create --name NAME`.",
+            config.data_dir.join("demo-credentials.json").display()
+        ),
+    }
+    println!(
+        "  Health:       {}/healthz  Readiness: {}/readyz  Metrics: {}/metrics",
+        config.public_url, config.public_url, config.public_url
+    );
+    println!("Stop with Ctrl-C.");
+}

@@ -1,0 +1,200 @@
+//! Connection set-up: URLs for each role, pool options, start-up errors in one line.
+
+use charter_core::config::Config;
+use charter_migrations::roles;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+use crate::{Result, StoreError};
+
+/// The pieces of a `postgres://user:password@host:port/database?query` URL that Charter
+/// rewrites (the user, the database, extra query parameters).
+#[derive(Debug, Clone)]
+pub struct PgUrl {
+    scheme: String,
+    userinfo: Option<String>,
+    hostport: String,
+    pub database: String,
+    query: Option<String>,
+}
+
+impl PgUrl {
+    pub fn parse(url: &str) -> Result<PgUrl> {
+        let invalid = || {
+            StoreError::Invalid(
+                "database URL: expected postgres://[user[:password]@]host[:port]/database".into(),
+            )
+        };
+        let (scheme, rest) = url.split_once("://").ok_or_else(invalid)?;
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q.to_string())),
+            None => (rest, None),
+        };
+        let (authority, database) = rest.split_once('/').ok_or_else(invalid)?;
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u.to_string()), h.to_string()),
+            None => (None, authority.to_string()),
+        };
+        if hostport.is_empty() || database.is_empty() {
+            return Err(invalid());
+        }
+        Ok(PgUrl {
+            scheme: scheme.to_string(),
+            userinfo,
+            hostport,
+            database: database.to_string(),
+            query,
+        })
+    }
+
+    pub fn with_database(&self, database: &str) -> PgUrl {
+        PgUrl {
+            database: database.to_string(),
+            ..self.clone()
+        }
+    }
+
+    pub fn with_user(&self, user: &str, password: Option<&str>) -> PgUrl {
+        let userinfo = match password {
+            Some(p) => format!("{user}:{}", percent_encode(p)),
+            None => user.to_string(),
+        };
+        PgUrl {
+            userinfo: Some(userinfo),
+            ..self.clone()
+        }
+    }
+
+    /// Adds `options=-c role=…` so the session runs as `role` from its first statement.
+    pub fn with_session_role(&self, role: &str) -> PgUrl {
+        let param = format!("options=-c%20role%3D{role}");
+        let query = match &self.query {
+            Some(q) if !q.is_empty() => format!("{q}&{param}"),
+            _ => param,
+        };
+        PgUrl {
+            query: Some(query),
+            ..self.clone()
+        }
+    }
+
+    /// The user name, if the URL names one.
+    pub fn user(&self) -> Option<&str> {
+        self.userinfo
+            .as_deref()
+            .map(|u| u.split(':').next().unwrap_or(u))
+    }
+
+    /// Host and database, safe to print (no credentials).
+    pub fn describe(&self) -> String {
+        format!("{} (database `{}`)", self.hostport, self.database)
+    }
+
+    pub fn to_url(&self) -> String {
+        let mut url = format!("{}://", self.scheme);
+        if let Some(u) = &self.userinfo {
+            url.push_str(u);
+            url.push('@');
+        }
+        url.push_str(&self.hostport);
+        url.push('/');
+        url.push_str(&self.database);
+        if let Some(q) = &self.query {
+            url.push('?');
+            url.push_str(q);
+        }
+        url
+    }
+}
+
+fn percent_encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The URL the running application uses: `app_database_url`, or `database_url` with the
+/// user replaced by `charter_app`.
+pub(crate) fn app_url(config: &Config) -> Result<PgUrl> {
+    match &config.app_database_url {
+        Some(url) => PgUrl::parse(url.expose()),
+        None => Ok(PgUrl::parse(config.database_url.expose())?.with_user(
+            roles::APP,
+            config.app_db_password.as_ref().map(|p| p.expose().as_str()),
+        )),
+    }
+}
+
+pub(crate) async fn connect(
+    url: &PgUrl,
+    config: &Config,
+    max_connections: u32,
+) -> Result<DatabaseConnection> {
+    let mut opts = ConnectOptions::new(url.to_url());
+    opts.max_connections(max_connections)
+        .min_connections(0)
+        .connect_timeout(config.db_connect_timeout)
+        .acquire_timeout(config.db_connect_timeout)
+        .sqlx_logging(false);
+    Database::connect(opts).await.map_err(|e| {
+        StoreError::Unavailable(format!(
+            "cannot connect to PostgreSQL at {}: {}",
+            url.describe(),
+            one_line(&e.to_string())
+        ))
+    })
+}
+
+pub(crate) async fn connect_app(config: &Config) -> Result<DatabaseConnection> {
+    let url = app_url(config)?;
+    probe(&url, config).await?;
+    let db = connect(&url, config, config.db_max_connections).await?;
+    // Connecting is lazy in the pool: prove it now so start-up fails with one clear line.
+    ping(&db).await.map_err(|e| {
+        StoreError::Unavailable(format!(
+            "cannot connect to PostgreSQL at {} as `{}`: {}",
+            url.describe(),
+            roles::APP,
+            one_line(&e.to_string())
+        ))
+    })?;
+    Ok(db)
+}
+
+/// One direct connection before the pool: the pool reports only "timed out", while a
+/// direct attempt says why (refused, unknown host, authentication failed, …).
+async fn probe(url: &PgUrl, config: &Config) -> Result<()> {
+    use sea_orm::sqlx::Connection;
+    let attempt = tokio::time::timeout(
+        config.db_connect_timeout,
+        sea_orm::sqlx::PgConnection::connect(&url.to_url()),
+    )
+    .await;
+    let cause = match attempt {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            return Ok(());
+        }
+        Ok(Err(e)) => one_line(&e.to_string()),
+        Err(_) => format!("no answer within {:?}", config.db_connect_timeout),
+    };
+    Err(StoreError::Unavailable(format!(
+        "cannot connect to PostgreSQL at {} as `{}`: {cause}",
+        url.describe(),
+        url.user().unwrap_or("?"),
+    )))
+}
+
+pub(crate) async fn ping(db: &DatabaseConnection) -> Result<()> {
+    db.execute_unprepared("SELECT 1").await?;
+    Ok(())
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,64 @@
+//! Storage errors, classified so callers can answer precisely and fail closed.
+
+use charter_core::keys::KeyError;
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// PostgreSQL cannot be reached or the pool timed out: retryable, never "allowed".
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("redis: {0}")]
+    Redis(String),
+    #[error("database error: {0}")]
+    Db(DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        if let Some(SqlErr::UniqueConstraintViolation(msg)) = err.sql_err() {
+            return StoreError::Conflict(msg);
+        }
+        match &err {
+            DbErr::ConnectionAcquire(e) => StoreError::Unavailable(e.to_string()),
+            DbErr::Conn(RuntimeErr::SqlxError(e))
+            | DbErr::Exec(RuntimeErr::SqlxError(e))
+            | DbErr::Query(RuntimeErr::SqlxError(e))
+                if is_connection_error(e) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            DbErr::Conn(e) => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Db(err),
+        }
+    }
+}
+
+fn is_connection_error(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as E;
+    matches!(
+        e,
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed
+    )
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(err: redis::RedisError) -> Self {
+        StoreError::Redis(err.to_string())
+    }
+}
+
+impl StoreError {
+    /// Whether retrying later may succeed (the caller answers "retry", never "allowed").
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_) | StoreError::Redis(_))
+    }
+}

@@ -1,0 +1,54 @@
+//! Job claiming across worker processes: a transaction-scoped advisory lock.
+//!
+//! A worker runs a job only while it holds the job's lock; a second worker (or a second
+//! process) that finds it held skips that run. The lock is released when the holder
+//! commits, rolls back, or its connection dies, so a crashed worker never wedges a job.
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
+use sha2::{Digest, Sha256};
+
+use crate::{Result, Store};
+
+pub struct JobLock {
+    tx: DatabaseTransaction,
+}
+
+impl JobLock {
+    /// Releases the lock.
+    pub async fn release(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The 64-bit advisory key of a job name (stable across processes and versions).
+fn key(name: &str) -> i64 {
+    let digest = Sha256::digest(format!("charter-job:{name}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+impl Store {
+    /// Claims `name` if no other worker holds it.
+    pub async fn try_job_lock(&self, name: &str) -> Result<Option<JobLock>> {
+        let tx = self.db().begin().await?;
+        let row = tx
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_try_advisory_xact_lock($1) AS locked",
+                [key(name).into()],
+            ))
+            .await?;
+        let locked = match row {
+            Some(r) => r.try_get::<bool>("", "locked")?,
+            None => false,
+        };
+        if locked {
+            Ok(Some(JobLock { tx }))
+        } else {
+            tx.rollback().await?;
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! charter-store: the only crate that talks to PostgreSQL and Redis.
+//!
+//! # Layout
+//! - [`Store`]: the application's connections (as the `charter_app` role) and the master key.
+//! - [`bootstrap`]: `charter migrate` — database, roles and migrations, as the owner.
+//! - [`tenant_tx`]: [`TenantTx`], the one way into tenant data: a transaction whose
+//!   row-level-security context is a single tenant.
+//! - [`platform`]: the narrow cross-tenant look-ups the platform needs (slug → tenant,
+//!   API key → tenant and agent), each a `SECURITY DEFINER` function in the database.
+//! - [`provision`]: a ready tenant (owner, agent, API key) for `tenant create` and `up`.
+//! - [`tenants`], [`principals`], [`agents`], [`api_keys`], [`signing_keys`]: repositories.
+//! - [`job_lock`]: advisory locks that let several workers share the schedule.
+//! - [`cache`]: Redis.
+//! - [`error`]: [`StoreError`].
+
+pub mod agents;
+pub mod api_keys;
+pub mod bootstrap;
+pub mod cache;
+pub mod db;
+pub mod error;
+pub mod job_lock;
+pub mod platform;
+pub mod principals;
+pub mod provision;
+pub mod signing_keys;
+pub mod tenant_tx;
+pub mod tenants;
+
+use std::sync::Arc;
+
+use charter_core::config::Config;
+use charter_core::keys::MasterKey;
+use sea_orm::DatabaseConnection;
+
+pub use error::StoreError;
+pub use tenant_tx::TenantTx;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Shared handles, cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    cache: cache::Cache,
+    master_key: Arc<MasterKey>,
+}
+
+impl Store {
+    /// Connects as the application role. An unreachable database is an error here (the
+    /// caller exits with one clear line); Redis connects lazily, so a Redis outage shows
+    /// in `/readyz` instead of preventing start-up.
+    pub async fn connect(config: &Config, master_key: MasterKey) -> Result<Store> {
+        let db = db::connect_app(config).await?;
+        let cache = cache::Cache::connect(config)?;
+        Ok(Store {
+            db,
+            cache,
+            master_key: Arc::new(master_key),
+        })
+    }
+
+    pub fn cache(&self) -> &cache::Cache {
+        &self.cache
+    }
+
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master_key
+    }
+
+    /// Opens a transaction that sees and writes only `tenant_id`'s rows.
+    pub async fn tenant_tx(&self, tenant_id: uuid::Uuid) -> Result<TenantTx> {
+        TenantTx::begin(&self.db, tenant_id).await
+    }
+
+    /// `SELECT 1` against PostgreSQL, for `/readyz`.
+    pub async fn ping_db(&self) -> Result<()> {
+        db::ping(&self.db).await
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Closes the pool (graceful shutdown).
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+}

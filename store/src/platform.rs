@@ -1,0 +1,96 @@
+//! Cross-tenant look-ups the platform itself needs, and nothing more.
+//!
+//! Each is a `SECURITY DEFINER` function owned by `charter_platform` (see the foundation
+//! migration) that answers one narrow question. The application role cannot read another
+//! tenant's rows by any other route.
+
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
+use uuid::Uuid;
+
+use crate::{Result, Store};
+
+/// A tenant as resolved from its slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRef {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub is_demo: bool,
+}
+
+/// Who presented an API key: resolved before any tenant transaction exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiKeyIdentity {
+    pub tenant_id: Uuid,
+    pub key_id: Uuid,
+    pub agent_id: Uuid,
+}
+
+impl Store {
+    async fn platform_one(&self, sql: &str, values: Vec<Value>) -> Result<Option<QueryResult>> {
+        Ok(self
+            .db()
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await?)
+    }
+
+    pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<TenantRef>> {
+        let row = self
+            .platform_one(
+                "SELECT id, slug, name, is_demo FROM charter_tenant_by_slug($1)",
+                vec![slug.into()],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(TenantRef {
+                id: r.try_get("", "id")?,
+                slug: r.try_get("", "slug")?,
+                name: r.try_get("", "name")?,
+                is_demo: r.try_get("", "is_demo")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The demo tenant created by `charter up`, if any.
+    pub async fn demo_tenant(&self) -> Result<Option<(Uuid, String)>> {
+        let row = self
+            .platform_one("SELECT id, slug FROM charter_demo_tenant()", vec![])
+            .await?;
+        row.map(|r| Ok((r.try_get("", "id")?, r.try_get("", "slug")?)))
+            .transpose()
+    }
+
+    /// Resolves a presented API key token. Unknown, malformed and revoked keys are all
+    /// `None`: the caller answers 401 without saying which.
+    pub async fn lookup_api_key(&self, token: &str) -> Result<Option<ApiKeyIdentity>> {
+        if !charter_core::api_key::looks_like_key(token) {
+            return Ok(None);
+        }
+        let hash = charter_core::api_key::hash(token);
+        let row = self
+            .platform_one(
+                "SELECT tenant_id, key_id, agent_id, revoked FROM charter_api_key_lookup($1)",
+                vec![hash.to_vec().into()],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        if row.try_get::<bool>("", "revoked")? {
+            return Ok(None);
+        }
+        let identity = ApiKeyIdentity {
+            tenant_id: row.try_get("", "tenant_id")?,
+            key_id: row.try_get("", "key_id")?,
+            agent_id: row.try_get("", "agent_id")?,
+        };
+        // Record use, at most once a minute per key so requests do not each write a row.
+        let tx = self.tenant_tx(identity.tenant_id).await?;
+        crate::api_keys::touch(&tx, identity.key_id).await?;
+        tx.commit().await?;
+        Ok(Some(identity))
+    }
+}

@@ -1,0 +1,89 @@
+//! The one way into tenant data.
+//!
+//! [`TenantTx`] is a database transaction whose first statement sets the transaction-local
+//! setting `charter.tenant_id`. Every tenant-owned table has a forced row-level-security
+//! policy on that setting, so even a query without a `WHERE tenant_id = …` sees and changes
+//! only this tenant's rows, and an INSERT of another tenant's row is refused. The setting
+//! is `SET LOCAL`: it ends with the transaction and never leaks to the next user of the
+//! pooled connection.
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement,
+    TransactionTrait, Value,
+};
+use uuid::Uuid;
+
+use crate::Result;
+
+pub struct TenantTx {
+    tx: DatabaseTransaction,
+    tenant_id: Uuid,
+}
+
+impl TenantTx {
+    pub(crate) async fn begin(db: &DatabaseConnection, tenant_id: Uuid) -> Result<TenantTx> {
+        let tx = db.begin().await?;
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('charter.tenant_id', $1, true)",
+            [tenant_id.to_string().into()],
+        ))
+        .await?;
+        Ok(TenantTx { tx, tenant_id })
+    }
+
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
+    /// Raw SQL inside this tenant's transaction. Application code goes through the
+    /// repositories; this exists so tests can try to break isolation with arbitrary SQL.
+    #[doc(hidden)]
+    pub fn raw(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+
+    pub(crate) async fn exec(&self, sql: &str, values: Vec<Value>) -> Result<u64> {
+        let res = self
+            .tx
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await?;
+        Ok(res.rows_affected())
+    }
+
+    pub(crate) async fn one(&self, sql: &str, values: Vec<Value>) -> Result<Option<QueryResult>> {
+        Ok(self
+            .tx
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await?)
+    }
+
+    pub(crate) async fn all(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>> {
+        Ok(self
+            .tx
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await?)
+    }
+}
