@@ -82,9 +82,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     init_tracing(&config);
     match cli.command {
         Command::Migrate => migrate(&config).await,
-        Command::Serve => serve(config).await,
-        Command::Worker => worker(config).await,
-        Command::Up => up(config).await,
+        Command::Serve => serve(config, Shutdown::install()?).await,
+        Command::Worker => worker(config, Shutdown::install()?).await,
+        Command::Up => up(config, Shutdown::install()?).await,
         Command::Tenant {
             command:
                 TenantCommand::Create {
@@ -166,28 +166,34 @@ async fn connect(config: &Config, may_generate_key: bool) -> anyhow::Result<Stor
     Ok(Store::connect(config, key).await?)
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let store = connect(&config, false).await?;
-    run_processes(config, store, true, false).await
+    run_processes(config, store, true, false, shutdown).await
 }
 
-async fn worker(config: Config) -> anyhow::Result<()> {
+async fn worker(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let store = connect(&config, false).await?;
-    run_processes(config, store, false, true).await
+    run_processes(config, store, false, true, shutdown).await
 }
 
-async fn up(config: Config) -> anyhow::Result<()> {
+async fn up(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     migrate(&config).await?;
     let store = connect(&config, true).await?;
     let demo = ensure_demo_tenant(&config, &store).await?;
     let app = Application::build(config.clone(), store.clone())
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     print_welcome(&config, &demo);
-    run_app_and_worker(config, store, Some(app), true).await
+    run_app_and_worker(config, store, Some(app), true, shutdown).await
 }
 
 /// Runs the server and/or the worker until a signal, then shuts both down gracefully.
-async fn run_processes(config: Config, store: Store, http: bool, work: bool) -> anyhow::Result<()> {
+async fn run_processes(
+    config: Config,
+    store: Store,
+    http: bool,
+    work: bool,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let app = if http {
         let app = Application::build(config.clone(), store.clone())
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -196,7 +202,7 @@ async fn run_processes(config: Config, store: Store, http: bool, work: bool) -> 
     } else {
         None
     };
-    run_app_and_worker(config, store, app, work).await
+    run_app_and_worker(config, store, app, work, shutdown).await
 }
 
 async fn run_app_and_worker(
@@ -204,6 +210,7 @@ async fn run_app_and_worker(
     store: Store,
     app: Option<Application>,
     work: bool,
+    mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = work.then(|| {
@@ -214,7 +221,7 @@ async fn run_app_and_worker(
     let handle = app.as_ref().map(Application::handle);
     let server = app.map(|a| tokio::spawn(a.run_until_stopped()));
     tokio::select! {
-        _ = shutdown_signal() => tracing::info!("shutting down"),
+        _ = shutdown.wait() => tracing::info!("shutting down"),
         res = async {
             match server {
                 Some(s) => s.await,
@@ -236,17 +243,26 @@ async fn run_app_and_worker(
     Ok(())
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+/// SIGTERM and SIGINT handlers, installed at start-up (before anything is printed or
+/// served) so a signal that arrives early still means a graceful stop.
+struct Shutdown {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn install() -> anyhow::Result<Shutdown> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Shutdown {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
     }
 }
@@ -326,7 +342,7 @@ async fn ensure_demo_tenant(
 fn print_welcome(config: &Config, demo: &Option<serde_json::Value>) {
     let s = |v: &serde_json::Value, path: &[&str]| {
         path.iter()
-            .fold(Some(v), |v, k| v.and_then(|v| v.get(*k)))
+            .try_fold(v, |v, k| v.get(*k))
             .and_then(|v| v.as_str())
             .unwrap_or("?")
             .to_string()

@@ -2,13 +2,13 @@
 //! the REST admin API and the Stripe webhook mount here as they arrive.
 //!
 //! # Layout
-//! - [`Application`]: binds the listener (port 0 in tests) and runs the server.
-//! - [`state`]: [`state::AppState`], built once and shared by every handler.
-//! - [`routes`]: the route table of every surface.
-//! - [`health`]: `/healthz`, `/readyz`.
-//! - [`metrics`]: Prometheus metrics and the middleware that records requests.
-//! - [`error`]: [`error::ApiError`], one JSON error body everywhere.
-//! - [`request_id`]: a request id on every request and response.
+//! - [`Application`] — binds the listener (port 0 in tests) and runs the server.
+//! - [`state`] — [`state::AppState`], built once and shared by every handler.
+//! - [`routes`] — the route table of every surface.
+//! - [`health`] — `/healthz`, `/readyz`.
+//! - [`metrics`] — Prometheus metrics and the middleware that records requests.
+//! - [`error`] — [`error::ApiError`], one JSON error body everywhere.
+//! - [`request_id`] — a request id on every request and response.
 
 pub mod error;
 pub mod health;

@@ -1,13 +1,13 @@
 //! charter-core: Charter's domain, pure — no database, no HTTP, no clock it does not take.
 //!
 //! # Layout
-//! - [`config`]: the one typed configuration, its sources (defaults → file → environment)
+//! - [`config`] — the one typed configuration, its sources (defaults → file → environment)
 //!   and the errors that name a bad setting.
-//! - [`secret`]: a wrapper that keeps secrets out of logs and `Debug` output.
-//! - [`keys`]: the master key, per-tenant Ed25519 signing keys sealed with AES-256-GCM.
-//! - [`password`]: password rules and argon2id hashing.
-//! - [`tenant`]: validated tenant slugs and principal roles.
-//! - [`api_key`]: agent API key tokens (generation, parsing, hashing).
+//! - [`secret`] — a wrapper that keeps secrets out of logs and `Debug` output.
+//! - [`keys`] — the master key, per-tenant Ed25519 signing keys sealed with AES-256-GCM.
+//! - [`password`] — password rules and argon2id hashing.
+//! - [`tenant`] — validated tenant slugs and principal roles.
+//! - [`api_key`] — agent API key tokens (generation, parsing, hashing).
 
 pub mod api_key;
 pub mod config;

@@ -1,10 +1,10 @@
 //! charter-migrations: the schema, one migration per step, applied by `charter migrate`.
 //!
 //! # Layout
-//! - `sql/`: each migration's SQL. Every tenant-owned table gets its row-level security
+//! - `sql/` — each migration's SQL. Every tenant-owned table gets its row-level security
 //!   policy in the same migration that creates it; grants to `charter_app` and
 //!   `charter_platform` are explicit and minimal.
-//! - [`Migrator`]: the ordered list sea-orm-migration applies, each in a transaction.
+//! - [`Migrator`] — the ordered list sea-orm-migration applies, each in a transaction.
 //!
 //! Migrations run as the role `charter_owner` (see `charter-store`'s bootstrap), so the
 //! tables are owned by a role that is not a superuser and is subject to `FORCE ROW LEVEL

@@ -1,17 +1,17 @@
 //! charter-store: the only crate that talks to PostgreSQL and Redis.
 //!
 //! # Layout
-//! - [`Store`]: the application's connections (as the `charter_app` role) and the master key.
-//! - [`bootstrap`]: `charter migrate` — database, roles and migrations, as the owner.
-//! - [`tenant_tx`]: [`TenantTx`], the one way into tenant data: a transaction whose
+//! - [`Store`] — the application's connections (as the `charter_app` role) and the master key.
+//! - [`bootstrap`] — `charter migrate` — database, roles and migrations, as the owner.
+//! - [`tenant_tx`] — [`TenantTx`], the one way into tenant data: a transaction whose
 //!   row-level-security context is a single tenant.
-//! - [`platform`]: the narrow cross-tenant look-ups the platform needs (slug → tenant,
+//! - [`platform`] — the narrow cross-tenant look-ups the platform needs (slug → tenant,
 //!   API key → tenant and agent), each a `SECURITY DEFINER` function in the database.
-//! - [`provision`]: a ready tenant (owner, agent, API key) for `tenant create` and `up`.
-//! - [`tenants`], [`principals`], [`agents`], [`api_keys`], [`signing_keys`]: repositories.
-//! - [`job_lock`]: advisory locks that let several workers share the schedule.
-//! - [`cache`]: Redis.
-//! - [`error`]: [`StoreError`].
+//! - [`provision`] — a ready tenant (owner, agent, API key) for `tenant create` and `up`.
+//! - [`tenants`], [`principals`], [`agents`], [`api_keys`], [`signing_keys`] — repositories.
+//! - [`job_lock`] — advisory locks that let several workers share the schedule.
+//! - [`cache`] — Redis.
+//! - [`error`] — [`StoreError`].
 
 pub mod agents;
 pub mod api_keys;

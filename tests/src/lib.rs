@@ -1,1 +1,201 @@
+//! Helpers for Charter's integration tests: configuration for the test database, a
+//! migrated database once per process, `spawn_app()` on port 0, tenants made per test,
+//! a superuser connection for inspecting the catalog, a TCP proxy that can "cut the
+//! cable" to PostgreSQL, and the path of the built `charter` binary.
+//!
+//! Tests talk to the real PostgreSQL and Redis. Every test makes its own tenants, so tests
+//! run in parallel and each exercises isolation.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod proxy;
+
+use std::path::PathBuf;
+
+use charter_api::Application;
+use charter_core::config::Config;
+use charter_core::keys::MasterKey;
+use charter_store::Store;
+use charter_store::provision::{ProvisionRequest, Provisioned};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use tokio::sync::OnceCell;
+
+/// The test database (override with CHARTER_TEST_DATABASE_URL).
+pub fn database_url() -> String {
+    std::env::var("CHARTER_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/charter_test".to_string())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("CHARTER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A configuration for tests: the test database, port 0, a fresh master key.
+pub fn test_config(extra: &[(&str, &str)]) -> Config {
+    let key = MasterKey::generate().unwrap();
+    let mut env: Vec<(String, String)> = vec![
+        ("CHARTER_DATABASE_URL".into(), database_url()),
+        ("CHARTER_REDIS_URL".into(), redis_url()),
+        ("CHARTER_BIND".into(), "127.0.0.1:0".into()),
+        ("CHARTER_MASTER_KEY".into(), key.to_base64().to_string()),
+        ("CHARTER_DB_MAX_CONNECTIONS".into(), "8".into()),
+    ];
+    for (k, v) in extra {
+        env.push((k.to_string(), v.to_string()));
+    }
+    Config::load(None, env).unwrap()
+}
+
+static MIGRATED: OnceCell<()> = OnceCell::const_new();
+
+/// Applies migrations once per process (serialised across processes by the bootstrap's
+/// advisory lock).
+pub async fn ensure_migrated() {
+    MIGRATED
+        .get_or_init(|| async {
+            charter_store::bootstrap::migrate(&test_config(&[]))
+                .await
+                .expect("migrating the test database");
+        })
+        .await;
+}
+
+/// A store connected as the application role, with its own master key.
+pub async fn store() -> Store {
+    store_with(&test_config(&[])).await
+}
+
+pub async fn store_with(config: &Config) -> Store {
+    ensure_migrated().await;
+    Store::connect(config, config.master_key.clone().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A new tenant with owner, agent and API key; the name is made unique per call.
+pub async fn tenant(store: &Store, name: &str) -> Provisioned {
+    store
+        .provision_tenant(
+            ProvisionRequest {
+                name: format!("{name} {}", uuid::Uuid::new_v4().simple()),
+                slug: None,
+                owner_email: None,
+                agent_name: "agent-1".into(),
+                is_demo: false,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+}
+
+/// A superuser connection to the test database, for catalog checks and for playing an
+/// attacker or an operator who edits rows behind Charter's back.
+pub async fn superuser() -> DatabaseConnection {
+    ensure_migrated().await;
+    Database::connect(database_url()).await.unwrap()
+}
+
+/// Runs one statement and returns the rows.
+pub async fn query(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+    db.query_all_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await
+}
+
+pub async fn execute(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<u64, sea_orm::DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await
+    .map(|r| r.rows_affected())
+}
+
+/// A running application on a random port.
+pub struct TestApp {
+    pub address: String,
+    pub config: Config,
+    pub store: Store,
+    pub client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        tokio::spawn(async move { handle.stop(false).await });
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_config(&[])).await
+}
+
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    let store = store_with(&config).await;
+    spawn_app_on(config, store).await
+}
+
+/// Serves `store` (which may connect through a [`proxy::TcpProxy`]).
+pub async fn spawn_app_on(mut config: Config, store: Store) -> TestApp {
+    let app = Application::build(config.clone(), store.clone()).unwrap();
+    let port = app.port();
+    config.bind = format!("127.0.0.1:{port}").parse().unwrap();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        config,
+        store,
+        client: reqwest::Client::new(),
+        handle,
+    }
+}
+
+/// The `charter` binary built alongside this test binary (target/<profile>/charter).
+pub fn charter_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let bin = profile_dir.join("charter");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build` (the test command does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A `charter` command with a clean environment pointing at the test services.
+pub fn charter_cmd(config: &Config) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(charter_bin());
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CHARTER_DATABASE_URL", config.database_url.expose())
+        .env("CHARTER_REDIS_URL", config.redis_url.expose())
+        .env(
+            "CHARTER_MASTER_KEY",
+            config.master_key.as_ref().unwrap().to_base64().as_str(),
+        )
+        .env("CHARTER_LOG", "warn")
+        .kill_on_drop(true);
+    cmd
+}

@@ -1,9 +1,9 @@
 //! charter-web: the server-rendered pages (askama), mounted by charter-api.
 //!
 //! # Layout
-//! - `templates/`: askama templates, one per page, sharing `base.html`.
-//! - [`pages`]: one module per page: the view model and its handler.
-//! - [`routes`]: the page route table.
+//! - `templates/` — askama templates, one per page, sharing `base.html`.
+//! - [`pages`] — one module per page: the view model and its handler.
+//! - [`routes`] — the page route table.
 
 pub mod pages;
 

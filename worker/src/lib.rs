@@ -1,10 +1,10 @@
 //! charter-worker: the scheduler and its jobs, each a plain function tests can call.
 //!
 //! # Layout
-//! - [`Scheduler`]: runs each registered [`Job`] at its interval until shutdown. Several
+//! - [`Scheduler`] — runs each registered [`Job`] at its interval until shutdown. Several
 //!   worker processes may run at once: a run is claimed with a Postgres advisory lock, so
 //!   each due run happens on one worker only.
-//! - [`jobs`]: the job table (the jobs themselves arrive with the features they serve).
+//! - [`jobs`] — the job table (the jobs themselves arrive with the features they serve).
 
 pub mod jobs;
 

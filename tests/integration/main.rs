@@ -1,0 +1,9 @@
+//! Charter's integration tests: one binary, real PostgreSQL and Redis.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod http;
+mod isolation;
+mod keys;
+mod worker;
