@@ -20,14 +20,14 @@ use charter_store::provision::{ProvisionRequest, Provisioned};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use tokio::sync::OnceCell;
 
-/// The test database (override with CHARTER_TEST_DATABASE_URL).
+/// The test database (override with TEST_DATABASE_URL).
 pub fn database_url() -> String {
-    std::env::var("CHARTER_TEST_DATABASE_URL")
+    std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/charter_test".to_string())
 }
 
 pub fn redis_url() -> String {
-    std::env::var("CHARTER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 /// A configuration for tests: the test database, port 0, a fresh master key.
