@@ -5,6 +5,8 @@
 //!   and the errors that name a bad setting.
 //! - [`secret`] — a wrapper that keeps secrets out of logs and `Debug` output.
 //! - [`keys`] — the master key, per-tenant Ed25519 signing keys sealed with AES-256-GCM.
+//! - [`ledger`] — records, JCS hashing, signatures, Merkle proofs, checkpoints, redaction,
+//!   the export format and its offline verifier.
 //! - [`password`] — password rules and argon2id hashing.
 //! - [`tenant`] — validated tenant slugs and principal roles.
 //! - [`api_key`] — agent API key tokens (generation, parsing, hashing).
@@ -12,6 +14,7 @@
 pub mod api_key;
 pub mod config;
 pub mod keys;
+pub mod ledger;
 pub mod password;
 pub mod secret;
 pub mod tenant;
