@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use charter_api::Application;
 use charter_core::config::{Config, LogFormat};
+use charter_core::ledger::Actor;
+use charter_core::ledger::export::{VerifyOptions, verify_export};
 use charter_core::tenant::{Email, TenantSlug, display_name};
 use charter_store::Store;
 use charter_store::provision::{ProvisionRequest, Provisioned};
@@ -52,6 +54,47 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Work with a tenant's signed ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Verify a ledger export offline (no database, no network): every record's hash,
+    /// chain link and signature, the Merkle root against the signed checkpoint, the
+    /// consistency of every checkpoint. Exits non-zero on the first failure, naming it.
+    Verify {
+        /// The export file (from `charter ledger export`).
+        file: PathBuf,
+        /// Pin the tenant's public key (hex, base64, signed-note verifier key, or a file
+        /// holding one): the export's checkpoint must be signed by it.
+        #[arg(long, value_name = "PUBKEY_OR_FILE")]
+        key: Option<String>,
+        /// A checkpoint you kept earlier (a file with the signed note): also prove that this
+        /// export extends it, so the log was not truncated, rewritten or forked since.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Write a self-contained, offline-verifiable export of a tenant's ledger: records
+    /// (JSONL), public keys with validity, signed checkpoints with consistency proofs, and
+    /// inclusion proofs when the range is partial.
+    Export {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// Where to write the export.
+        #[arg(long)]
+        out: PathBuf,
+        /// First seq to include (default 0).
+        #[arg(long)]
+        from: Option<u64>,
+        /// Last seq to include (default: the last record).
+        #[arg(long)]
+        to: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -75,9 +118,25 @@ enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rotate a tenant's signing key: the old public key stays published with its validity
+    /// period; the rotation is recorded in the ledger.
+    RotateKey {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Verify {
+        file,
+        key,
+        checkpoint,
+    } = &cli.command
+    {
+        // Offline: no configuration, no database, no network.
+        return verify(file, key.as_deref(), checkpoint.as_deref());
+    }
     let config = load_config(cli.config.as_deref())?;
     init_tracing(&config);
     match cli.command {
@@ -110,7 +169,108 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             tenant_create(config, req, json).await
         }
+        Command::Tenant {
+            command: TenantCommand::RotateKey { tenant },
+        } => {
+            let store = connect(&config, false).await?;
+            let t = find_tenant(&store, &tenant).await?;
+            let receipt = store.rotate_signing_key(t.id, Actor::system()).await?;
+            println!(
+                "tenant {}: new signing key {} (recorded at seq {})",
+                t.slug, receipt.key_id, receipt.seq
+            );
+            Ok(())
+        }
+        Command::Ledger {
+            command:
+                LedgerCommand::Export {
+                    tenant,
+                    out,
+                    from,
+                    to,
+                },
+        } => {
+            let store = connect(&config, false).await?;
+            let t = find_tenant(&store, &tenant).await?;
+            let file = fs::File::create(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            let s = store
+                .export_ledger(t.id, from, to, Actor::system(), &mut w)
+                .await?;
+            println!(
+                "exported records {}..={} of {} ({} records) to {}",
+                s.from_seq,
+                s.to_seq,
+                s.tree_size,
+                s.records,
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Verify { .. } => Ok(()),
     }
+}
+
+async fn find_tenant(
+    store: &Store,
+    slug: &str,
+) -> anyhow::Result<charter_store::platform::TenantRef> {
+    let slug = TenantSlug::parse(slug).context("--tenant")?;
+    store
+        .tenant_by_slug(slug.as_str())
+        .await?
+        .with_context(|| format!("no tenant with slug `{slug}`"))
+}
+
+fn verify(file: &Path, key: Option<&str>, checkpoint: Option<&Path>) -> anyhow::Result<()> {
+    let pinned = match key {
+        Some(k) => {
+            let text = if Path::new(k).is_file() {
+                fs::read_to_string(k).with_context(|| format!("cannot read key file {k}"))?
+            } else {
+                k.to_string()
+            };
+            Some(charter_core::keys::parse_public_key(&text).context("--key")?)
+        }
+        None => None,
+    };
+    let kept = match checkpoint {
+        Some(p) => {
+            Some(fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?)
+        }
+        None => None,
+    };
+    let input = fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let opts = VerifyOptions {
+        pinned_key: pinned,
+        kept_checkpoint: kept,
+    };
+    let summary = verify_export(std::io::BufReader::with_capacity(1 << 20, input), &opts)
+        .map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
+    println!(
+        "OK: {} records (seq {}..={}) of log `{}` verified; root {} at size {} matches its signed checkpoint",
+        summary.records,
+        summary.from_seq,
+        summary.to_seq,
+        summary.origin,
+        hex::encode(summary.root),
+        summary.tree_size
+    );
+    println!(
+        "    {} checkpoint(s) checked{}{}",
+        summary.checkpoints,
+        if summary.keys_pinned {
+            "; signed by the pinned key"
+        } else {
+            "; keys taken from the export itself (pass --key to pin one)"
+        },
+        match summary.kept_checkpoint {
+            Some(n) => format!("; consistent with your kept checkpoint of size {n}"),
+            None => String::new(),
+        }
+    );
+    Ok(())
 }
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {

@@ -6,6 +6,7 @@
 //! - [`state`] — [`state::AppState`], built once and shared by every handler.
 //! - [`routes`] — the route table of every surface.
 //! - [`health`] — `/healthz`, `/readyz`.
+//! - [`public`] — per-tenant public keys and checkpoints (no auth).
 //! - [`metrics`] — Prometheus metrics and the middleware that records requests.
 //! - [`error`] — [`error::ApiError`], one JSON error body everywhere.
 //! - [`request_id`] — a request id on every request and response.
@@ -13,6 +14,7 @@
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod public;
 pub mod request_id;
 pub mod routes;
 pub mod state;

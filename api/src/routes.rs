@@ -4,7 +4,7 @@ use actix_web::middleware::from_fn;
 use actix_web::web;
 use charter_web::pages::home::HomeInfo;
 
-use crate::{AppState, health, metrics, request_id};
+use crate::{AppState, health, metrics, public, request_id};
 
 pub fn configure(state: &web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
     let home = web::Data::new(HomeInfo {
@@ -20,6 +20,8 @@ pub fn configure(state: &web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCo
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/metrics", web::get().to(metrics::render))
+                .route("/t/{slug}/keys", web::get().to(public::keys))
+                .route("/t/{slug}/checkpoint", web::get().to(public::checkpoint))
                 .configure(charter_web::routes)
                 .default_service(web::to(crate::error::not_found)),
         );

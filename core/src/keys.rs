@@ -20,7 +20,7 @@ use zeroize::{Zeroize, Zeroizing};
 const SEAL_CONTEXT: &[u8] = b"charter/tenant-signing-key/v1";
 const NONCE_LEN: usize = 12;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
     #[error("the master key must be 32 bytes in standard base64 (44 characters)")]
     MalformedMasterKey,
@@ -216,6 +216,32 @@ pub fn verifying_key(bytes: &[u8]) -> Result<VerifyingKey, KeyError> {
     VerifyingKey::from_bytes(&arr).map_err(|_| KeyError::InvalidPublicKey)
 }
 
+/// Parses a public key as an auditor may hold it: a signed-note verifier key
+/// (`name+hash+base64(0x01 ‖ key)`), 64 hex digits, or standard base64 of the 32 bytes.
+pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
+    let text = text.trim();
+    let bytes = if let Some(b64) = text
+        .rsplit('+')
+        .next()
+        .filter(|_| text.matches('+').count() >= 2)
+    {
+        let typed = STANDARD
+            .decode(b64)
+            .map_err(|_| KeyError::InvalidPublicKey)?;
+        match typed.split_first() {
+            Some((1, key)) => key.to_vec(),
+            _ => return Err(KeyError::InvalidPublicKey),
+        }
+    } else if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(text).map_err(|_| KeyError::InvalidPublicKey)?
+    } else {
+        STANDARD
+            .decode(text)
+            .map_err(|_| KeyError::InvalidPublicKey)?
+    };
+    verifying_key(&bytes)
+}
+
 pub(crate) fn fill_random(buf: &mut [u8]) -> Result<(), KeyError> {
     getrandom::fill(buf).map_err(|e| KeyError::Random(e.to_string()))
 }
@@ -272,6 +298,20 @@ mod tests {
         for len in 0..new.sealed.len() {
             assert!(open(&master, TENANT, &new.key_id, &new.sealed[..len]).is_err());
         }
+    }
+
+    #[test]
+    fn public_keys_parse_in_every_accepted_form() {
+        let key = SigningKey::from_bytes(&[5u8; 32]).verifying_key();
+        let forms = [
+            hex::encode(key.as_bytes()),
+            STANDARD.encode(key.as_bytes()),
+            crate::ledger::checkpoint::verifier_key("example.com/t/acme", &key),
+        ];
+        for f in forms {
+            assert_eq!(parse_public_key(&f).unwrap(), key, "{f}");
+        }
+        assert!(parse_public_key("nope").is_err());
     }
 
     #[test]

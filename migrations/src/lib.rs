@@ -50,7 +50,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![sql_migration!("m20261124_000001_foundation")]
+        vec![
+            sql_migration!("m20261124_000001_foundation"),
+            sql_migration!("m20261124_000002_ledger"),
+        ]
     }
 }
 

@@ -20,6 +20,9 @@ pub enum StoreError {
     Redis(String),
     #[error("database error: {0}")]
     Db(DbErr),
+    /// An internal failure reported to several waiters (a failed group commit).
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl From<DbErr> for StoreError {
@@ -57,6 +60,19 @@ impl From<redis::RedisError> for StoreError {
 }
 
 impl StoreError {
+    /// A copy for each caller of a failed group commit (the original is not `Clone`).
+    pub fn fan_out(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            StoreError::Redis(m) => StoreError::Redis(m.clone()),
+            StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+            StoreError::NotFound(w) => StoreError::NotFound(w),
+            StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
+            StoreError::Key(k) => StoreError::Key(k.clone()),
+            other => StoreError::Internal(other.to_string()),
+        }
+    }
+
     /// Whether retrying later may succeed (the caller answers "retry", never "allowed").
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_) | StoreError::Redis(_))

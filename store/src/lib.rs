@@ -9,6 +9,7 @@
 //!   API key → tenant and agent), each a `SECURITY DEFINER` function in the database.
 //! - [`provision`] — a ready tenant (owner, agent, API key) for `tenant create` and `up`.
 //! - [`tenants`], [`principals`], [`agents`], [`api_keys`], [`signing_keys`] — repositories.
+//! - [`ledger`] — the signed ledger: group-committed appends, proofs, checkpoints, exports.
 //! - [`job_lock`] — advisory locks that let several workers share the schedule.
 //! - [`cache`] — Redis.
 //! - [`error`] — [`StoreError`].
@@ -20,6 +21,7 @@ pub mod cache;
 pub mod db;
 pub mod error;
 pub mod job_lock;
+pub mod ledger;
 pub mod platform;
 pub mod principals;
 pub mod provision;
@@ -44,6 +46,8 @@ pub struct Store {
     db: DatabaseConnection,
     cache: cache::Cache,
     master_key: Arc<MasterKey>,
+    origin_prefix: Arc<str>,
+    ledger: Arc<ledger::writer::LedgerWriter>,
 }
 
 impl Store {
@@ -57,6 +61,8 @@ impl Store {
             db,
             cache,
             master_key: Arc::new(master_key),
+            origin_prefix: config.checkpoint_origin_prefix.as_str().into(),
+            ledger: Arc::default(),
         })
     }
 
@@ -66,6 +72,15 @@ impl Store {
 
     pub fn master_key(&self) -> &MasterKey {
         &self.master_key
+    }
+
+    /// Prefix of every tenant's checkpoint origin (the slug follows).
+    pub fn origin_prefix(&self) -> &str {
+        &self.origin_prefix
+    }
+
+    pub(crate) fn ledger_writer(&self) -> &ledger::writer::LedgerWriter {
+        &self.ledger
     }
 
     /// Opens a transaction that sees and writes only `tenant_id`'s rows.

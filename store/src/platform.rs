@@ -38,6 +38,21 @@ impl Store {
             .await?)
     }
 
+    pub(crate) async fn platform_all(
+        &self,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Vec<QueryResult>> {
+        Ok(self
+            .db()
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await?)
+    }
+
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<TenantRef>> {
         let row = self
             .platform_one(

@@ -32,8 +32,27 @@ fn public_from_row(r: &QueryResult) -> Result<PublicKeyInfo> {
     })
 }
 
+/// The database clock at millisecond precision: key validity periods and record times
+/// come from one clock and one precision, so a record sealed after a rotation is never
+/// "before" its key.
+pub(crate) async fn db_now(tx: &TenantTx) -> Result<DateTime<Utc>> {
+    let row = tx
+        .one(
+            "SELECT date_trunc('milliseconds', clock_timestamp()) AS now",
+            vec![],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("clock"))?;
+    Ok(row.try_get("", "now")?)
+}
+
 /// Generates and stores a new current key (the tenant must have none current).
-pub async fn create(tx: &TenantTx, master: &MasterKey, now: DateTime<Utc>) -> Result<String> {
+pub async fn create(tx: &TenantTx, master: &MasterKey) -> Result<String> {
+    let now = db_now(tx).await?;
+    insert(tx, master, now).await
+}
+
+async fn insert(tx: &TenantTx, master: &MasterKey, valid_from: DateTime<Utc>) -> Result<String> {
     let new = keys::generate_tenant_key(master, &tx.tenant_id().to_string())?;
     tx.exec(
         "INSERT INTO tenant_signing_keys
@@ -45,7 +64,7 @@ pub async fn create(tx: &TenantTx, master: &MasterKey, now: DateTime<Utc>) -> Re
             new.public_key.to_vec().into(),
             new.sealed.into(),
             new.master_fingerprint.into(),
-            now.into(),
+            valid_from.into(),
         ],
     )
     .await?;
@@ -53,22 +72,26 @@ pub async fn create(tx: &TenantTx, master: &MasterKey, now: DateTime<Utc>) -> Re
 }
 
 /// Retires the current key (its public half stays readable with its validity period) and
-/// makes a new one current. Returns the new key id.
-pub async fn rotate(tx: &TenantTx, master: &MasterKey, now: DateTime<Utc>) -> Result<String> {
+/// makes a new one current. Returns the new key id. Holds the ledger head lock, so no
+/// append is sealed with the old key after it was retired.
+pub async fn rotate(tx: &TenantTx, master: &MasterKey) -> Result<String> {
+    crate::ledger::append::lock_head(tx).await?;
+    let now = db_now(tx).await?;
     tx.exec(
-        "UPDATE tenant_signing_keys SET valid_until = $1 WHERE valid_until IS NULL",
-        vec![now.into()],
+        "UPDATE tenant_signing_keys SET valid_until = $2
+         WHERE tenant_id = $1 AND valid_until IS NULL",
+        vec![tx.tenant_id().into(), now.into()],
     )
     .await?;
-    create(tx, master, now).await
+    insert(tx, master, now).await
 }
 
 /// Every key the tenant ever had, oldest first.
 pub async fn list_public(tx: &TenantTx) -> Result<Vec<PublicKeyInfo>> {
     tx.all(
         "SELECT key_id, algorithm, public_key, valid_from, valid_until
-         FROM tenant_signing_keys ORDER BY valid_from, key_id",
-        vec![],
+         FROM tenant_signing_keys WHERE tenant_id = $1 ORDER BY valid_from, key_id",
+        vec![tx.tenant_id().into()],
     )
     .await?
     .iter()
@@ -82,8 +105,8 @@ pub async fn open_current(tx: &TenantTx, master: &MasterKey) -> Result<(String, 
     let row = tx
         .one(
             "SELECT key_id, sealed_private_key FROM tenant_signing_keys
-             WHERE valid_until IS NULL",
-            vec![],
+             WHERE tenant_id = $1 AND valid_until IS NULL",
+            vec![tx.tenant_id().into()],
         )
         .await?
         .ok_or(StoreError::NotFound("current signing key"))?;
@@ -91,4 +114,30 @@ pub async fn open_current(tx: &TenantTx, master: &MasterKey) -> Result<(String, 
     let sealed: Vec<u8> = row.try_get("", "sealed_private_key")?;
     let key = keys::open(master, &tx.tenant_id().to_string(), &key_id, &sealed)?;
     Ok((key_id, key))
+}
+
+impl crate::Store {
+    /// Rotates a tenant's signing key and records the rotation (signed by the new key) in
+    /// the same transaction.
+    pub async fn rotate_signing_key(
+        &self,
+        tenant_id: uuid::Uuid,
+        actor: charter_core::ledger::Actor,
+    ) -> Result<crate::ledger::Receipt> {
+        let tx = self.tenant_tx(tenant_id).await?;
+        let old = list_public(&tx)
+            .await?
+            .into_iter()
+            .find(|k| k.valid_until.is_none())
+            .map(|k| k.key_id);
+        let new = rotate(&tx, self.master_key()).await?;
+        let entry = charter_core::ledger::Entry::new("signing_key.rotated", actor)
+            .payload(serde_json::json!({"previous_key_id": old, "key_id": new}));
+        let mut receipts =
+            crate::ledger::append::append_entries(&tx, self.master_key(), vec![entry]).await?;
+        tx.commit().await?;
+        receipts
+            .pop()
+            .ok_or(StoreError::Internal("rotation record not appended".into()))
+    }
 }

@@ -46,6 +46,15 @@ impl TenantTx {
         Ok(())
     }
 
+    /// A savepoint inside this transaction: its work can be rolled back alone (a failed
+    /// operation in a group commit) while the tenant context stays set.
+    pub async fn savepoint(&self) -> Result<TenantTx> {
+        Ok(TenantTx {
+            tx: self.tx.begin().await?,
+            tenant_id: self.tenant_id,
+        })
+    }
+
     /// Raw SQL inside this tenant's transaction. Application code goes through the
     /// repositories; this exists so tests can try to break isolation with arbitrary SQL.
     #[doc(hidden)]

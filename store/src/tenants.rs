@@ -95,7 +95,13 @@ impl Store {
             now,
         )
         .await?;
-        let key_id = signing_keys::create(&tx, self.master_key(), now).await?;
+        let key_id = signing_keys::create(&tx, self.master_key()).await?;
+        crate::ledger::append::init(
+            &tx,
+            self.master_key(),
+            crate::ledger::append::genesis_payload(new.slug.as_str(), &new.name, &key_id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(CreatedTenant {
             tenant_id,

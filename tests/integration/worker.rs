@@ -14,14 +14,14 @@ fn slow_job(name: &'static str) -> Job {
     Job {
         name,
         every: Duration::from_millis(50),
-        run: |_store| {
+        run: std::sync::Arc::new(|_store| {
             async {
                 RUNS.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 Ok("slept".to_string())
             }
             .boxed()
-        },
+        }),
     }
 }
 

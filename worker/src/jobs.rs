@@ -1,10 +1,30 @@
-//! The job table: what `charter worker` runs, and how often.
+//! The job table: what `charter worker` runs, and how often. Each job body is a plain
+//! function of the store, so tests call it directly.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use charter_core::config::Config;
+use charter_store::Store;
+use futures::FutureExt;
 
-use crate::Job;
+use crate::{Job, JobResult};
 
 /// Every scheduled job for this configuration.
-pub fn all(_config: &Config) -> Vec<Job> {
-    Vec::new()
+pub fn all(config: &Config) -> Vec<Job> {
+    let interval = config.checkpoint_interval;
+    vec![Job {
+        name: "checkpoints",
+        // Polled at a fraction of the interval, so a growing log is checkpointed at most
+        // `interval` (plus one poll) after its previous checkpoint.
+        every: (interval / 4).max(Duration::from_millis(250)),
+        run: Arc::new(move |store| checkpoints(store, interval).boxed()),
+    }]
+}
+
+/// Signs a checkpoint for every tenant whose log grew and whose latest checkpoint is older
+/// than `interval`.
+pub async fn checkpoints(store: Store, interval: Duration) -> JobResult {
+    let issued = store.issue_due_checkpoints(interval).await?;
+    Ok(format!("{issued} checkpoints issued"))
 }

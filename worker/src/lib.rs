@@ -8,6 +8,7 @@
 
 pub mod jobs;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use charter_store::Store;
@@ -17,12 +18,15 @@ use tokio::sync::watch;
 /// What a job run reports, for the log.
 pub type JobResult = Result<String, charter_store::StoreError>;
 
+/// The body of a job: a plain async function of the store.
+pub type JobFn = Arc<dyn Fn(Store) -> BoxFuture<'static, JobResult> + Send + Sync>;
+
 /// A scheduled job: a name (also its lock), an interval and the function to run.
 #[derive(Clone)]
 pub struct Job {
     pub name: &'static str,
     pub every: Duration,
-    pub run: fn(Store) -> BoxFuture<'static, JobResult>,
+    pub run: JobFn,
 }
 
 pub struct Scheduler {

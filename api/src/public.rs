@@ -1,0 +1,73 @@
+//! Public, unauthenticated per-tenant endpoints that let anyone check a tenant's ledger:
+//! its signing keys (with validity periods) and its latest signed checkpoint.
+
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use charter_core::keys::verifying_key;
+use charter_core::ledger::checkpoint::verifier_key;
+use charter_core::ledger::record::format_time;
+use charter_core::tenant::TenantSlug;
+use charter_store::ledger::checkpoints::origin;
+use charter_store::platform::TenantRef;
+use charter_store::signing_keys;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+async fn tenant(state: &AppState, slug: &str) -> Result<TenantRef, ApiError> {
+    let slug = TenantSlug::parse(slug).map_err(|_| ApiError::not_found("tenant"))?;
+    state
+        .store()
+        .tenant_by_slug(slug.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))
+}
+
+/// `GET /t/{slug}/keys`
+pub async fn keys(
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = tenant(&state, &slug).await?;
+    let tx = state.store().tenant_tx(tenant.id).await?;
+    let keys = signing_keys::list_public(&tx).await?;
+    tx.rollback().await?;
+    let log_origin = origin(state.store().origin_prefix(), &tenant.slug);
+    let keys: Vec<_> = keys
+        .into_iter()
+        .map(|k| {
+            let note_key = verifying_key(&k.public_key)
+                .map(|vk| verifier_key(&log_origin, &vk))
+                .ok();
+            json!({
+                "key_id": k.key_id,
+                "algorithm": k.algorithm,
+                "public_key": STANDARD.encode(k.public_key),
+                "note_verifier_key": note_key,
+                "valid_from": format_time(k.valid_from),
+                "valid_until": k.valid_until.map(format_time),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "tenant": tenant.slug,
+        "origin": log_origin,
+        "keys": keys,
+    })))
+}
+
+/// `GET /t/{slug}/checkpoint`: the signed note covering the whole log, issued on demand
+/// when the log grew since the latest one.
+pub async fn checkpoint(
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = tenant(&state, &slug).await?;
+    let cp = state.store().checkpoint(tenant.id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(cp.note))
+}
