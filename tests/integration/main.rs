@@ -6,4 +6,5 @@ mod cli;
 mod http;
 mod isolation;
 mod keys;
+mod ledger;
 mod worker;

@@ -24,7 +24,7 @@ use crate::{Result, Store, StoreError, TenantTx};
 pub type Work = Box<dyn for<'a> FnOnce(&'a TenantTx) -> BoxFuture<'a, Result<Entry>> + Send>;
 
 enum Job {
-    Entry(Entry),
+    Entry(Box<Entry>),
     Work(Work),
 }
 
@@ -62,7 +62,7 @@ impl LedgerWriter {
 impl Store {
     /// Appends one record; returns its receipt once it is durable.
     pub async fn append(&self, tenant: Uuid, entry: Entry) -> Result<Receipt> {
-        self.submit(tenant, Job::Entry(entry)).await
+        self.submit(tenant, Job::Entry(Box::new(entry))).await
     }
 
     /// Runs `work` in a group-commit transaction and appends the record it returns, in the
@@ -150,7 +150,7 @@ async fn run_batch(store: &Store, tenant: Uuid, batch: Vec<Pending>) {
         for pending in batch {
             match pending.job {
                 Job::Entry(e) => {
-                    entries.push(e);
+                    entries.push(*e);
                     replies.push(pending.reply);
                 }
                 Job::Work(work) => {

@@ -1,0 +1,792 @@
+//! The ledger against the real database: concurrent appends, append-only storage, secret
+//! redaction, proofs and checkpoints, public endpoints, and `charter verify` catching each
+//! class of tampering.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use charter_core::keys::verifying_key;
+use charter_core::ledger::checkpoint::Checkpoint;
+use charter_core::ledger::merkle::{leaf_hash, verify_consistency, verify_inclusion};
+use charter_core::ledger::record::{Record, SignedRecord};
+use charter_core::ledger::{Actor, Entry};
+use charter_store::ledger::{checkpoints, read};
+use charter_store::{Store, signing_keys};
+use charter_tests::{
+    charter_cmd, execute, spawn_app, store, store_with, superuser, tenant, test_config,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn entry(i: usize) -> Entry {
+    Entry::new("test.event", Actor::system()).payload(json!({"i": i}))
+}
+
+async fn export(store: &Store, tenant: Uuid, from: Option<u64>, to: Option<u64>) -> Vec<String> {
+    let mut buf = Vec::new();
+    store
+        .export_ledger(tenant, from, to, Actor::system(), &mut buf)
+        .await
+        .unwrap();
+    String::from_utf8(buf)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn write(lines: &[String], name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("charter-ledger-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+/// Runs `charter verify` (offline: an empty environment) and returns (success, output).
+async fn verify_cli(file: &Path, extra: &[&str]) -> (bool, String) {
+    let out = tokio::process::Command::new(charter_tests::charter_bin())
+        .env_clear()
+        .arg("verify")
+        .arg(file)
+        .args(extra)
+        .output()
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn record_index(lines: &[String], seq: u64) -> usize {
+    lines
+        .iter()
+        .position(|l| {
+            l.starts_with("{\"type\":\"record\"") && l.contains(&format!("\"seq\":{seq},"))
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_appends_from_several_pools_are_gap_free_and_verify() {
+    let base = store().await;
+    let one = tenant(&base, "Busy").await;
+    let mut many = Vec::new();
+    for i in 0..6 {
+        many.push(tenant(&base, &format!("Many {i}")).await);
+    }
+    // Four "processes" (separate pools and writers), each with 8 concurrent appenders.
+    // Every store needs the same master key to open tenant keys: share the base's.
+    let key = base.master_key().to_base64();
+    let stores: Vec<Store> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            let cfg = test_config(&[("CHARTER_MASTER_KEY", key.as_str())]);
+            v.push(
+                Store::connect(&cfg, cfg.master_key.clone().unwrap())
+                    .await
+                    .unwrap(),
+            );
+        }
+        v
+    };
+    const PER_TASK: usize = 80;
+    let mut tasks = Vec::new();
+    for (p, s) in stores.iter().enumerate() {
+        for t in 0..8 {
+            let s = s.clone();
+            let target = if t % 2 == 0 {
+                one.tenant_id
+            } else {
+                many[(p + t) % many.len()].tenant_id
+            };
+            tasks.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..PER_TASK {
+                    seqs.push((target, s.append(target, entry(i)).await.unwrap().seq));
+                }
+                seqs
+            }));
+        }
+    }
+    let mut per_tenant: std::collections::HashMap<Uuid, Vec<u64>> = Default::default();
+    for t in tasks {
+        for (tenant, seq) in t.await.unwrap() {
+            per_tenant.entry(tenant).or_default().push(seq);
+        }
+    }
+    let total: usize = per_tenant.values().map(Vec::len).sum();
+    assert_eq!(total, 4 * 8 * PER_TASK);
+    assert_eq!(per_tenant[&one.tenant_id].len(), 4 * 4 * PER_TASK);
+    for (tenant_id, mut seqs) in per_tenant {
+        seqs.sort_unstable();
+        // Seq 0 is the genesis record; appended records take 1.. without gaps or repeats.
+        let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+        assert_eq!(seqs, expected, "tenant {tenant_id}");
+        // The Merkle root of the stored nodes equals the signed checkpoint's.
+        let cp = base.checkpoint(tenant_id).await.unwrap();
+        let tx = base.tenant_tx(tenant_id).await.unwrap();
+        let size = read::tree_size(&tx).await.unwrap();
+        assert_eq!(cp.tree_size, size);
+        assert_eq!(read::root(&tx, size).await.unwrap(), cp.root);
+        tx.rollback().await.unwrap();
+        // And the whole log verifies offline.
+        let lines = export(&base, tenant_id, None, None).await;
+        let (ok, out) = verify_cli(&write(&lines, "export.jsonl"), &[]).await;
+        assert!(ok, "{out}");
+    }
+}
+
+#[tokio::test]
+async fn group_commit_batches_concurrent_appends() {
+    let store = store().await;
+    let t = tenant(&store, "Batch").await;
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let s = store.clone();
+            tokio::spawn(async move { s.append(t.tenant_id, entry(i)).await.unwrap() })
+        })
+        .collect();
+    let mut receipts = Vec::new();
+    for task in tasks {
+        receipts.push(task.await.unwrap());
+    }
+    let seqs: HashSet<u64> = receipts.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs.len(), 200);
+    // Fewer distinct recorded_at values than records: they shared transactions.
+    let times: HashSet<&str> = receipts.iter().map(|r| r.recorded_at.as_str()).collect();
+    assert!(times.len() < 200, "{} batches for 200 appends", times.len());
+}
+
+#[tokio::test]
+async fn failed_work_rolls_back_alone() {
+    let store = store().await;
+    let t = tenant(&store, "Work").await;
+    let ok = store.append_with(t.tenant_id, |tx| {
+        Box::pin(async move {
+            execute(
+                tx.raw(),
+                "UPDATE agents SET description = 'changed'",
+                vec![],
+            )
+            .await
+            .unwrap();
+            Ok((entry(1), 7u32))
+        })
+    });
+    let bad = store.append_with(t.tenant_id, |tx| {
+        Box::pin(async move {
+            execute(
+                tx.raw(),
+                "UPDATE principals SET display_name = 'should not stick'",
+                vec![],
+            )
+            .await
+            .unwrap();
+            Err::<(Entry, ()), _>(charter_store::StoreError::Invalid("refused".into()))
+        })
+    });
+    let (ok, bad) = tokio::join!(ok, bad);
+    let (receipt, out) = ok.unwrap();
+    assert_eq!(out, 7);
+    assert!(matches!(bad, Err(charter_store::StoreError::Invalid(_))));
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let rows = charter_tests::query(tx.raw(), "SELECT description FROM agents", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows[0].try_get::<String>("", "description").unwrap(),
+        "changed"
+    );
+    let rows = charter_tests::query(tx.raw(), "SELECT display_name FROM principals", vec![])
+        .await
+        .unwrap();
+    assert_ne!(
+        rows[0].try_get::<String>("", "display_name").unwrap(),
+        "should not stick"
+    );
+    assert_eq!(read::tree_size(&tx).await.unwrap(), receipt.seq + 1);
+}
+
+#[tokio::test]
+async fn ledger_rows_cannot_be_updated_or_deleted() {
+    let store = store().await;
+    let t = tenant(&store, "AppendOnly").await;
+    store.append(t.tenant_id, entry(1)).await.unwrap();
+    store.checkpoint(t.tenant_id).await.unwrap();
+    // The application role: no privilege at all.
+    for sql in [
+        "UPDATE ledger_records SET reason = 'edited'",
+        "DELETE FROM ledger_records",
+        "UPDATE ledger_nodes SET hash = hash",
+        "DELETE FROM ledger_checkpoints",
+        "TRUNCATE ledger_records",
+        "DELETE FROM ledger_heads",
+        "UPDATE ledger_heads SET tree_size = 0",
+    ] {
+        let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+        let err = execute(tx.raw(), sql, vec![])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("permission denied")
+                || err.contains("append-only")
+                || err.contains("only moves forward"),
+            "{sql}: {err}"
+        );
+        tx.rollback().await.unwrap();
+    }
+    // Even a superuser is stopped by the triggers.
+    let su = superuser().await;
+    for sql in [
+        "UPDATE ledger_records SET reason = 'edited' WHERE tenant_id = $1",
+        "DELETE FROM ledger_records WHERE tenant_id = $1",
+        "DELETE FROM ledger_nodes WHERE tenant_id = $1",
+        "UPDATE ledger_heads SET tree_size = 0 WHERE tenant_id = $1",
+    ] {
+        let err = execute(&su, sql, vec![t.tenant_id.into()])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("append-only") || err.contains("only moves forward"),
+            "{sql}: {err}"
+        );
+    }
+    let err = execute(&su, "TRUNCATE ledger_checkpoints", vec![])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("append-only"), "{err}");
+}
+
+#[tokio::test]
+async fn secrets_are_redacted_before_they_reach_the_ledger() {
+    let store = store().await;
+    let t = tenant(&store, "Secrets").await;
+    let secrets = json!({
+        "pem": "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg\n-----END EC PRIVATE KEY-----",
+        "aws": "AKIAIOSFODNN7EXAMPLE",
+        "gh": "ghp_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ",
+        "stripe": "sk_live_51H8abcdefghijklmnopqrstu",
+        "slack": "xoxb-1234567890-abcdefghijklmn",
+        "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "dsn": "postgres://u@h/db?password=hunter2hunter2",
+        "own": t.api_key.expose(),
+        "clean": "deploy api v2",
+    });
+    let mut e = Entry::new("test.secrets", Actor::system()).payload(secrets);
+    e.reason = Some("retry with Bearer abcdefghijklmnop12345".into());
+    let receipt = store.append(t.tenant_id, e).await.unwrap();
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let stored = read::record(&tx, receipt.seq).await.unwrap();
+    for leaked in [
+        "MHcCAQEEIBkg",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ghp_abcdefghij",
+        "sk_live_51H8",
+        "xoxb-1234567890",
+        "dozjgNryP4J3",
+        "hunter2hunter2",
+        &t.api_key.expose()[8..],
+        "abcdefghijklmnop12345",
+    ] {
+        assert!(
+            !stored.record.contains(leaked),
+            "{leaked} leaked into {}",
+            stored.record
+        );
+    }
+    let record: Value = serde_json::from_str(&stored.record).unwrap();
+    assert_eq!(record["payload"]["clean"], "deploy api v2");
+    let rules: HashSet<&str> = record["redactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    for rule in [
+        "private_key",
+        "aws_access_key_id",
+        "github_token",
+        "stripe_key",
+        "slack_token",
+        "jwt",
+        "password",
+        "charter_api_key",
+        "bearer_token",
+    ] {
+        assert!(rules.contains(rule), "{rule} missing from {rules:?}");
+    }
+    // Redacted records still verify: the redaction happened before sealing.
+    let lines = export(&store, t.tenant_id, None, None).await;
+    let (ok, out) = verify_cli(&write(&lines, "e.jsonl"), &[]).await;
+    assert!(ok, "{out}");
+}
+
+#[tokio::test]
+async fn proofs_from_stored_nodes_verify_against_checkpoints() {
+    let store = store().await;
+    let t = tenant(&store, "Proofs").await;
+    for i in 0..20 {
+        store.append(t.tenant_id, entry(i)).await.unwrap();
+    }
+    let first = store.checkpoint(t.tenant_id).await.unwrap();
+    for i in 0..13 {
+        store.append(t.tenant_id, entry(i)).await.unwrap();
+    }
+    let second = store.checkpoint(t.tenant_id).await.unwrap();
+    assert_eq!((first.tree_size, second.tree_size), (21, 34));
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let public = signing_keys::list_public(&tx).await.unwrap();
+    let vk = verifying_key(&public[0].public_key).unwrap();
+    let cp1 = Checkpoint::verify(&first.note, &vk).unwrap();
+    let cp2 = Checkpoint::verify(&second.note, &vk).unwrap();
+    let proof = read::consistency_proof(&tx, 21, 34).await.unwrap();
+    verify_consistency(21, 34, &cp1.root, &cp2.root, &proof).unwrap();
+    for seq in [0, 1, 20, 21, 33] {
+        let r = read::record(&tx, seq).await.unwrap();
+        let proof = read::inclusion_proof(&tx, seq, 34).await.unwrap();
+        assert!(proof.len() <= 6);
+        verify_inclusion(seq, 34, &leaf_hash(&r.record_hash), &proof, &cp2.root).unwrap();
+    }
+    // Asking again without growth returns the same checkpoint.
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        store.checkpoint(t.tenant_id).await.unwrap().note,
+        second.note
+    );
+}
+
+#[tokio::test]
+async fn a_checkpoint_inconsistent_with_the_previous_one_is_never_signed() {
+    let store = store().await;
+    let t = tenant(&store, "Fork").await;
+    for i in 0..5 {
+        store.append(t.tenant_id, entry(i)).await.unwrap();
+    }
+    store.checkpoint(t.tenant_id).await.unwrap();
+    store.append(t.tenant_id, entry(9)).await.unwrap();
+    // An operator with superuser rights rewrites a stored node behind Charter's back.
+    let su = superuser().await;
+    execute(
+        &su,
+        "ALTER TABLE ledger_nodes DISABLE TRIGGER append_only",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let res = execute(
+        &su,
+        "UPDATE ledger_nodes SET hash = sha256(hash) WHERE tenant_id = $1 AND level = 2 AND idx = 0",
+        vec![t.tenant_id.into()],
+    )
+    .await;
+    execute(
+        &su,
+        "ALTER TABLE ledger_nodes ENABLE TRIGGER append_only",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.unwrap(), 1);
+    let err = store.checkpoint(t.tenant_id).await.unwrap_err();
+    assert!(err.to_string().contains("refusing to sign"), "{err}");
+}
+
+#[tokio::test]
+async fn public_keys_and_checkpoint_endpoints() {
+    let app = spawn_app().await;
+    let t = tenant(&app.store, "Public").await;
+    app.store.append(t.tenant_id, entry(1)).await.unwrap();
+    let keys: Value = app
+        .client
+        .get(app.url(&format!("/t/{}/keys", t.slug)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys["tenant"], t.slug.as_str());
+    let key = &keys["keys"][0];
+    assert!(key["valid_until"].is_null());
+    let vk = verifying_key(
+        &STANDARD
+            .decode(key["public_key"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let r = app
+        .client
+        .get(app.url(&format!("/t/{}/checkpoint", t.slug)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let note = r.text().await.unwrap();
+    let cp = Checkpoint::verify(&note, &vk).unwrap();
+    assert_eq!(cp.size, 2);
+    assert_eq!(cp.origin, keys["origin"].as_str().unwrap());
+    assert!(
+        charter_core::keys::parse_public_key(key["note_verifier_key"].as_str().unwrap()).unwrap()
+            == vk
+    );
+    let r = app
+        .client
+        .get(app.url("/t/no-such-tenant/keys"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn the_worker_job_checkpoints_growing_logs() {
+    let store = store().await;
+    let t = tenant(&store, "Job").await;
+    store.append(t.tenant_id, entry(1)).await.unwrap();
+    let summary = charter_worker::jobs::checkpoints(store.clone(), std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(summary.contains("checkpoints issued"), "{summary}");
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let cp = checkpoints::latest(&tx).await.unwrap().unwrap();
+    assert_eq!(cp.tree_size, 2);
+}
+
+/// Builds a valid export and checks that each tampering is caught with a precise message.
+#[tokio::test]
+async fn charter_verify_catches_every_tamper_class() {
+    let store = store().await;
+    let t = tenant(&store, "Tamper").await;
+    for i in 0..6 {
+        store.append(t.tenant_id, entry(i)).await.unwrap();
+    }
+    // An auditor keeps the checkpoint at size 7.
+    let kept = store.checkpoint(t.tenant_id).await.unwrap();
+    let kept_file = write(&[kept.note.trim_end().to_string()], "kept.note");
+    std::fs::write(&kept_file, &kept.note).unwrap();
+    for i in 6..10 {
+        store.append(t.tenant_id, entry(i)).await.unwrap();
+    }
+    let good = export(&store, t.tenant_id, None, None).await;
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let public = signing_keys::list_public(&tx).await.unwrap();
+    let (_, key) = signing_keys::open_current(&tx, store.master_key())
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let pub_hex = hex::encode(public[0].public_key);
+
+    let (ok, out) = verify_cli(
+        &write(&good, "good.jsonl"),
+        &[
+            "--key",
+            &pub_hex,
+            "--checkpoint",
+            kept_file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("consistent with your kept checkpoint of size 7"),
+        "{out}"
+    );
+
+    let check =
+        |name: &'static str, lines: Vec<String>, expect: &'static str, extra: Vec<String>| {
+            let kept_file = kept_file.clone();
+            async move {
+                let mut args: Vec<String> = extra;
+                args.push("--checkpoint".into());
+                args.push(kept_file.to_str().unwrap().to_string());
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                let (ok, out) = verify_cli(&write(&lines, &format!("{name}.jsonl")), &refs).await;
+                assert!(!ok, "{name}: tampering not caught:\n{out}");
+                assert!(
+                    out.contains(expect),
+                    "{name}: expected {expect:?} in:\n{out}"
+                );
+            }
+        };
+
+    // A field edited (the stored hash kept).
+    let mut edited = good.clone();
+    let i = record_index(&edited, 3);
+    edited[i] = edited[i].replace("\"payload\":{\"i\":2}", "\"payload\":{\"i\":999}");
+    check(
+        "edited",
+        edited,
+        "seq 3: the record's content does not match its hash",
+        vec![],
+    )
+    .await;
+
+    // A record deleted.
+    let mut deleted = good.clone();
+    deleted.remove(record_index(&deleted, 4));
+    check(
+        "deleted",
+        deleted,
+        "seq 4: found seq 5 where seq 4 belongs",
+        vec![],
+    )
+    .await;
+
+    // Two records swapped.
+    let mut swapped = good.clone();
+    let (a, b) = (record_index(&swapped, 5), record_index(&swapped, 6));
+    swapped.swap(a, b);
+    check(
+        "swapped",
+        swapped,
+        "seq 5: found seq 6 where seq 5 belongs",
+        vec![],
+    )
+    .await;
+
+    // A record inserted (a forged copy of seq 2 after seq 2).
+    let mut inserted = good.clone();
+    let i = record_index(&inserted, 2);
+    inserted.insert(i + 1, inserted[i].clone());
+    check(
+        "inserted",
+        inserted,
+        "seq 3: found seq 2 again after seq 2",
+        vec![],
+    )
+    .await;
+
+    // The tail truncated below the kept checkpoint: a new, honest-looking export of only
+    // the first 5 records, with a checkpoint re-signed at size 5.
+    let mut truncated: Vec<String> = Vec::new();
+    let records: Vec<SignedRecord> = good
+        .iter()
+        .filter(|l| l.starts_with("{\"type\":\"record\""))
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let record: Record = serde_json::from_value(v["record"].clone()).unwrap();
+            SignedRecord::sign(record, &key)
+        })
+        .collect();
+    let fake_cp = |recs: &[SignedRecord], origin: &str| {
+        let mut tree = charter_core::ledger::merkle::CompactTree::new();
+        for r in recs {
+            tree.push_leaf(leaf_hash(&r.hash));
+        }
+        Checkpoint {
+            origin: origin.to_string(),
+            size: recs.len() as u64,
+            root: tree.root(),
+        }
+        .sign(&key)
+    };
+    let header: Value = serde_json::from_str(&good[0]).unwrap();
+    let origin = header["origin"].as_str().unwrap().to_string();
+    let mut h = header.clone();
+    h["to_seq"] = json!(4);
+    h["tree_size"] = json!(5);
+    truncated.push(h.to_string());
+    truncated.extend(
+        good.iter()
+            .filter(|l| l.starts_with("{\"type\":\"key\""))
+            .cloned(),
+    );
+    truncated
+        .push(json!({"type": "checkpoint", "note": fake_cp(&records[..5], &origin)}).to_string());
+    for r in &records[..5] {
+        truncated.push(charter_core::ledger::export::record_line(
+            std::str::from_utf8(&r.canonical).unwrap(),
+            &r.hash,
+            &r.signature,
+        ));
+    }
+    check(
+        "truncated",
+        truncated,
+        "it was truncated below a checkpoint you kept",
+        vec![],
+    )
+    .await;
+
+    // A signature replaced (by the signature of another record).
+    let mut resigned = good.clone();
+    let (a, b) = (record_index(&resigned, 2), record_index(&resigned, 8));
+    let sig_of = |l: &str| {
+        serde_json::from_str::<Value>(l).unwrap()["signature"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (sa, sb) = (sig_of(&resigned[a]), sig_of(&resigned[b]));
+    resigned[a] = resigned[a].replace(&sa, &sb);
+    check(
+        "signature",
+        resigned,
+        "seq 2: the signature does not verify",
+        vec![],
+    )
+    .await;
+
+    // The key swapped for another one.
+    let mut swapped_key = good.clone();
+    let k = swapped_key
+        .iter()
+        .position(|l| l.starts_with("{\"type\":\"key\""))
+        .unwrap();
+    let other = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]).verifying_key();
+    let mut kv: Value = serde_json::from_str(&swapped_key[k]).unwrap();
+    kv["public_key"] = json!(STANDARD.encode(other.as_bytes()));
+    swapped_key[k] = kv.to_string();
+    check(
+        "key",
+        swapped_key,
+        "the key id does not match its public key",
+        vec![],
+    )
+    .await;
+
+    // A fork: the same key (a compromised or dishonest operator) signs a different history
+    // with its own valid checkpoint; the auditor's kept checkpoint exposes it.
+    let mut forked_records = records.clone();
+    let mut r3 = forked_records[3].record.clone();
+    r3.payload = json!({"i": "forked"});
+    forked_records[3] = SignedRecord::sign(r3, &key);
+    for i in 4..forked_records.len() {
+        let mut r = forked_records[i].record.clone();
+        r.prev_hash = hex::encode(forked_records[i - 1].hash);
+        forked_records[i] = SignedRecord::sign(r, &key);
+    }
+    let mut forked = vec![good[0].clone()];
+    forked.extend(
+        good.iter()
+            .filter(|l| l.starts_with("{\"type\":\"key\""))
+            .cloned(),
+    );
+    forked
+        .push(json!({"type": "checkpoint", "note": fake_cp(&forked_records, &origin)}).to_string());
+    for r in &forked_records {
+        forked.push(charter_core::ledger::export::record_line(
+            std::str::from_utf8(&r.canonical).unwrap(),
+            &r.hash,
+            &r.signature,
+        ));
+    }
+    // The forked export is internally valid…
+    let (ok, out) = verify_cli(&write(&forked, "forked-alone.jsonl"), &[]).await;
+    assert!(ok, "a self-consistent fork verifies on its own: {out}");
+    // …but not against the checkpoint the auditor kept.
+    check("fork", forked, "the log was rewritten or forked", vec![]).await;
+
+    // A pinned key that did not sign the checkpoint.
+    let other_hex = hex::encode(other.as_bytes());
+    check(
+        "pinned",
+        good.clone(),
+        "not signed by the pinned key",
+        vec!["--key".into(), other_hex],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn partial_exports_verify_with_inclusion_proofs() {
+    let store = store().await;
+    let t = tenant(&store, "Partial").await;
+    for i in 0..30 {
+        store.append(t.tenant_id, entry(i)).await.unwrap();
+    }
+    let kept = store.checkpoint(t.tenant_id).await.unwrap();
+    for i in 0..10 {
+        store.append(t.tenant_id, entry(i)).await.unwrap();
+    }
+    let lines = export(&store, t.tenant_id, Some(10), Some(35)).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("{\"type\":\"inclusion\""))
+    );
+    let file = write(&lines, "partial.jsonl");
+    let kept_file = file.with_file_name("kept.note");
+    std::fs::write(&kept_file, &kept.note).unwrap();
+    let (ok, out) = verify_cli(&file, &["--checkpoint", kept_file.to_str().unwrap()]).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("26 records (seq 10..=35)"), "{out}");
+    // Remove the last record of the range: caught.
+    let mut cut = lines.clone();
+    cut.remove(record_index(&cut, 35));
+    let (ok, out) = verify_cli(&write(&cut, "cut.jsonl"), &[]).await;
+    assert!(!ok);
+    assert!(out.contains("records removed from the end"), "{out}");
+    // The export itself was recorded.
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let size = read::tree_size(&tx).await.unwrap();
+    let last = read::record(&tx, size - 1).await.unwrap();
+    assert!(
+        last.record.contains("\"kind\":\"ledger.exported\""),
+        "{}",
+        last.record
+    );
+}
+
+#[tokio::test]
+async fn charter_ledger_export_cli_round_trip_after_rotation() {
+    let config = test_config(&[]);
+    let store = store_with(&config).await;
+    let t = tenant(&store, "Cli").await;
+    let out = charter_cmd(&config)
+        .args(["tenant", "rotate-key", "--tenant", &t.slug])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    store.append(t.tenant_id, entry(1)).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("charter-cli-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("export.jsonl");
+    let out = charter_cmd(&config)
+        .args([
+            "ledger",
+            "export",
+            "--tenant",
+            &t.slug,
+            "--out",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("{\"type\":\"key\""))
+            .count(),
+        2
+    );
+    let (ok, out) = verify_cli(&file, &[]).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("3 records"), "{out}");
+}
