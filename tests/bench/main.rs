@@ -1,0 +1,373 @@
+//! `charter-bench`: benchmark programs that print figures (never timed tests).
+//!
+//! ```sh
+//! cargo run --release -p charter-tests --bin charter-bench -- ledger
+//! ```
+//!
+//! `ledger` measures, in one run against one database (`charter_bench`, created and
+//! migrated on the spot): the plain single-row INSERT rate of a comparable row (the
+//! baseline), Charter's signed appends per second for 1 tenant and for 50 tenants with
+//! concurrent writers (p50/p99 latency), and the offline verification rate of a
+//! 1,000,000-record export with the verifier's peak memory (in a child process, next to a
+//! 100,000-record export to show memory is flat).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use charter_core::config::Config;
+use charter_core::keys::MasterKey;
+use charter_core::ledger::export::{
+    CheckpointLine, FORMAT, FORMAT_VERSION, Header, KeyLine, Line, VerifyOptions, line,
+    record_line, verify_export,
+};
+use charter_core::ledger::merkle::{CompactTree, leaf_hash};
+use charter_core::ledger::record::{GENESIS_PREV_HASH, Record, SealAt, SignedRecord, format_time};
+use charter_core::ledger::checkpoint::Checkpoint;
+use charter_core::ledger::{Actor, Entry};
+use charter_store::Store;
+use charter_store::provision::ProvisionRequest;
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use serde_json::json;
+use uuid::Uuid;
+
+const RUN: Duration = Duration::from_secs(8);
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match args.first().map(String::as_str) {
+        Some("ledger") => rt.block_on(ledger()),
+        Some("verify-file") => verify_file(&args[1]),
+        _ => {
+            eprintln!("usage: charter-bench ledger");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn bench_url() -> String {
+    std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/charter_bench".into())
+}
+
+fn config() -> Config {
+    let key = MasterKey::generate().unwrap();
+    Config::load(
+        None,
+        [
+            ("CHARTER_DATABASE_URL".to_string(), bench_url()),
+            ("CHARTER_MASTER_KEY".to_string(), key.to_base64().to_string()),
+            ("CHARTER_DB_MAX_CONNECTIONS".to_string(), "16".to_string()),
+        ],
+    )
+    .unwrap()
+}
+
+struct Stats {
+    ops: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Stats {
+    fn rate(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+    fn pct(&mut self, p: f64) -> Duration {
+        self.latencies.sort_unstable();
+        let i = ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len());
+        self.latencies[i - 1]
+    }
+}
+
+/// Runs `writers` tasks calling `op(task index)` in a loop for [`RUN`].
+async fn drive<F, Fut>(writers: usize, op: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let op = op.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                op(w).await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(RUN).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    Stats {
+        ops: latencies.len(),
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+fn payload(i: usize) -> serde_json::Value {
+    json!({
+        "tool": "deploy",
+        "arguments": {"service": "payments-api", "version": format!("v{}.{}.{}", i % 7, i % 13, i % 101), "region": "eu-west-1"},
+        "budget": {"spend": 12.5, "dispatches": 1},
+        "note": "benchmark payload of roughly three hundred bytes, like a decision's context",
+    })
+}
+
+async fn ledger() {
+    let cfg = config();
+    charter_store::bootstrap::migrate(&cfg).await.unwrap();
+    let store = Store::connect(&cfg, cfg.master_key.clone().unwrap()).await.unwrap();
+    let su = Database::connect(bench_url()).await.unwrap();
+    su.execute_unprepared(
+        "DROP TABLE IF EXISTS bench_baseline;
+         CREATE TABLE bench_baseline (tenant_id uuid NOT NULL, seq bigserial, recorded_at timestamptz NOT NULL DEFAULT now(),
+             record jsonb NOT NULL, signature bytea NOT NULL, PRIMARY KEY (tenant_id, seq))",
+    )
+    .await
+    .unwrap();
+    println!("charter-bench ledger — {} s per measurement, PostgreSQL defaults (fsync on)", RUN.as_secs());
+    println!();
+
+    // Baseline: plain single-row INSERTs of a comparable row, 16 concurrent writers (the
+    // pool size Charter uses), each its own autocommit transaction.
+    let pool = {
+        let mut o = sea_orm::ConnectOptions::new(bench_url());
+        o.max_connections(16).sqlx_logging(false);
+        Arc::new(Database::connect(o).await.unwrap())
+    };
+    let row = serde_json::to_string(&payload(1)).unwrap();
+    let sig = vec![7u8; 64];
+    let base_tenant = Uuid::now_v7();
+    let mut baseline = {
+        let pool = pool.clone();
+        drive(16, move |_| {
+            let pool = pool.clone();
+            let row = row.clone();
+            let sig = sig.clone();
+            async move {
+                pool.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "INSERT INTO bench_baseline (tenant_id, record, signature) VALUES ($1, $2::jsonb, $3)",
+                    [base_tenant.into(), row.into(), sig.into()],
+                ))
+                .await
+                .unwrap();
+            }
+        })
+        .await
+    };
+    let base_rate = baseline.rate();
+    println!(
+        "baseline  plain INSERT, 16 writers:            {:>9.0} rows/s   p50 {:>6.2} ms  p99 {:>6.2} ms",
+        base_rate,
+        ms(baseline.pct(0.50)),
+        ms(baseline.pct(0.99))
+    );
+
+    // Signed appends, 1 tenant.
+    let one = provision(&store, "bench-one").await;
+    for writers in [16, 64] {
+        let s = store.clone();
+        let mut st = drive(writers, move |w| {
+            let s = s.clone();
+            async move {
+                s.append(one, Entry::new("bench.decision", Actor::system()).payload(payload(w)))
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+        println!(
+            "charter   signed appends, 1 tenant, {writers:>3} writers: {:>9.0} rec/s    p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline",
+            st.rate(),
+            ms(st.pct(0.50)),
+            ms(st.pct(0.99)),
+            st.rate() / base_rate
+        );
+    }
+
+    // Signed appends, 50 tenants.
+    let mut tenants = Vec::new();
+    for i in 0..50 {
+        tenants.push(provision(&store, &format!("bench-{i}")).await);
+    }
+    let tenants = Arc::new(tenants);
+    for writers in [100, 200] {
+        let s = store.clone();
+        let ts = tenants.clone();
+        let mut st = drive(writers, move |w| {
+            let s = s.clone();
+            let t = ts[w % ts.len()];
+            async move {
+                s.append(t, Entry::new("bench.decision", Actor::system()).payload(payload(w)))
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+        println!(
+            "charter   signed appends, 50 tenants, {writers:>3} writers: {:>7.0} rec/s    p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline",
+            st.rate(),
+            ms(st.pct(0.50)),
+            ms(st.pct(0.99)),
+            st.rate() / base_rate
+        );
+    }
+    println!();
+
+    // Offline verification of synthetic exports (generated in-process with the same code
+    // paths as the store: seal, JCS, sign, Merkle, checkpoint), in a child process each.
+    let dir = std::env::temp_dir().join("charter-bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    for n in [100_000u64, 1_000_000] {
+        let path = dir.join(format!("export-{n}.jsonl"));
+        let t = Instant::now();
+        generate_export(&path, n);
+        let size = std::fs::metadata(&path).unwrap().len();
+        println!(
+            "export    generated {n} records ({:.0} MB) in {:.1} s",
+            size as f64 / 1e6,
+            t.elapsed().as_secs_f64()
+        );
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["verify-file", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let _ = std::fs::remove_file(&path);
+    }
+    println!("peak RSS of this process: {} MB", peak_rss_kb() / 1024);
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+async fn provision(store: &Store, name: &str) -> Uuid {
+    store
+        .provision_tenant(
+            ProvisionRequest {
+                name: format!("{name} {}", &Uuid::new_v4().simple().to_string()[..8]),
+                slug: None,
+                owner_email: None,
+                agent_name: "bench".into(),
+                is_demo: false,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+        .tenant_id
+}
+
+fn generate_export(path: &std::path::Path, n: u64) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[11u8; 32]);
+    let public = key.verifying_key();
+    let key_id = charter_core::keys::key_id(&public);
+    let tenant = Uuid::now_v7();
+    let origin = format!("bench.example/t/{tenant}");
+    let now = chrono::Utc::now();
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    // Records first into a second file, since the checkpoint (which needs the root) comes
+    // before them in the export.
+    let body_path = path.with_extension("body");
+    let mut body = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&body_path).unwrap());
+    let mut tree = CompactTree::new();
+    let mut prev = GENESIS_PREV_HASH;
+    for seq in 0..n {
+        let r = Record::seal(
+            Entry::new("bench.decision", Actor::agent(tenant)).payload(payload(seq as usize)),
+            &SealAt {
+                tenant_id: tenant,
+                seq,
+                recorded_at: now,
+                prev_hash: prev,
+                key_id: &key_id,
+            },
+        );
+        let s = SignedRecord::sign(r, &key);
+        prev = s.hash;
+        tree.push_leaf(leaf_hash(&s.hash));
+        writeln!(body, "{}", record_line(std::str::from_utf8(&s.canonical).unwrap(), &s.hash, &s.signature)).unwrap();
+    }
+    body.flush().unwrap();
+    drop(body);
+    let header = Line::Header(Header {
+        format: FORMAT.into(),
+        version: FORMAT_VERSION,
+        tenant_id: tenant.to_string(),
+        tenant_slug: "bench".into(),
+        origin: origin.clone(),
+        from_seq: 0,
+        to_seq: n - 1,
+        tree_size: n,
+        exported_at: format_time(now),
+    });
+    writeln!(w, "{}", line(&header)).unwrap();
+    let key_line = Line::Key(KeyLine {
+        key_id: key_id.clone(),
+        algorithm: "ed25519".into(),
+        public_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, public.as_bytes()),
+        valid_from: format_time(now - chrono::Duration::seconds(1)),
+        valid_until: None,
+    });
+    writeln!(w, "{}", line(&key_line)).unwrap();
+    let note = Checkpoint {
+        origin,
+        size: n,
+        root: tree.root(),
+    }
+    .sign(&key);
+    writeln!(w, "{}", line(&Line::Checkpoint(CheckpointLine { note }))).unwrap();
+    std::io::copy(&mut std::fs::File::open(&body_path).unwrap(), &mut w).unwrap();
+    w.flush().unwrap();
+    let _ = std::fs::remove_file(&body_path);
+}
+
+/// Child process: verify one export, print the rate and this process's peak memory.
+fn verify_file(path: &str) {
+    let n_before = peak_rss_kb();
+    let t = Instant::now();
+    let file = std::fs::File::open(path).unwrap();
+    let summary = verify_export(std::io::BufReader::with_capacity(1 << 20, file), &VerifyOptions::default()).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "verify    {:>8} records: {:>8.0} entries/s on one core, peak RSS {} MB (at start {} MB)",
+        summary.records,
+        summary.records as f64 / secs,
+        peak_rss_kb() / 1024,
+        n_before / 1024
+    );
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
