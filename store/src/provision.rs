@@ -2,10 +2,12 @@
 //! and one agent with an API key — what `charter tenant create` and the demo tenant of
 //! `charter up` hand to a person or a script.
 
+use charter_core::ledger::{Actor, Entry};
 use charter_core::password;
 use charter_core::secret::Secret;
 use charter_core::tenant::{Email, TenantSlug};
 use chrono::{DateTime, Utc};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::tenants::NewTenant;
@@ -74,8 +76,25 @@ impl Store {
         let (tenant, owner_email) = created;
         let tx = self.tenant_tx(tenant.tenant_id).await?;
         let agent_id = agents::create(&tx, &req.agent_name, "", tenant.owner_id, now).await?;
-        let (_, api_key) =
+        let (key_id, api_key) =
             api_keys::issue(&tx, agent_id, "initial key", Some(tenant.owner_id), now).await?;
+        // Admin changes are ledger records, in the transaction that makes them.
+        let by = Actor::principal(tenant.owner_id);
+        crate::ledger::append::append_entries(
+            &tx,
+            self.master_key(),
+            vec![
+                Entry::new("agent.created", by.clone()).payload(json!({
+                    "agent_id": agent_id, "name": req.agent_name,
+                    "responsible_principal_id": tenant.owner_id,
+                })),
+                Entry::new("api_key.issued", by).payload(json!({
+                    "agent_id": agent_id, "key_id": key_id,
+                    "display_prefix": &api_key.expose()[..charter_core::api_key::DISPLAY_PREFIX_LEN],
+                })),
+            ],
+        )
+        .await?;
         tx.commit().await?;
         Ok(Provisioned {
             tenant_id: tenant.tenant_id,

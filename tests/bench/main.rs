@@ -20,13 +20,13 @@ use std::time::{Duration, Instant};
 
 use charter_core::config::Config;
 use charter_core::keys::MasterKey;
+use charter_core::ledger::checkpoint::Checkpoint;
 use charter_core::ledger::export::{
     CheckpointLine, FORMAT, FORMAT_VERSION, Header, KeyLine, Line, VerifyOptions, line,
     record_line, verify_export,
 };
 use charter_core::ledger::merkle::{CompactTree, leaf_hash};
 use charter_core::ledger::record::{GENESIS_PREV_HASH, Record, SealAt, SignedRecord, format_time};
-use charter_core::ledger::checkpoint::Checkpoint;
 use charter_core::ledger::{Actor, Entry};
 use charter_store::Store;
 use charter_store::provision::ProvisionRequest;
@@ -45,8 +45,11 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("ledger") => rt.block_on(ledger()),
         Some("verify-file") => verify_file(&args[1]),
+        Some("gen-export") => {
+            generate_export(std::path::Path::new(&args[2]), args[1].parse().unwrap())
+        }
         _ => {
-            eprintln!("usage: charter-bench ledger");
+            eprintln!("usage: charter-bench ledger | gen-export N FILE | verify-file FILE");
             std::process::exit(2);
         }
     }
@@ -63,7 +66,10 @@ fn config() -> Config {
         None,
         [
             ("CHARTER_DATABASE_URL".to_string(), bench_url()),
-            ("CHARTER_MASTER_KEY".to_string(), key.to_base64().to_string()),
+            (
+                "CHARTER_MASTER_KEY".to_string(),
+                key.to_base64().to_string(),
+            ),
             ("CHARTER_DB_MAX_CONNECTIONS".to_string(), "16".to_string()),
         ],
     )
@@ -135,7 +141,9 @@ fn payload(i: usize) -> serde_json::Value {
 async fn ledger() {
     let cfg = config();
     charter_store::bootstrap::migrate(&cfg).await.unwrap();
-    let store = Store::connect(&cfg, cfg.master_key.clone().unwrap()).await.unwrap();
+    let store = Store::connect(&cfg, cfg.master_key.clone().unwrap())
+        .await
+        .unwrap();
     let su = Database::connect(bench_url()).await.unwrap();
     su.execute_unprepared(
         "DROP TABLE IF EXISTS bench_baseline;
@@ -144,7 +152,10 @@ async fn ledger() {
     )
     .await
     .unwrap();
-    println!("charter-bench ledger — {} s per measurement, PostgreSQL defaults (fsync on)", RUN.as_secs());
+    println!(
+        "charter-bench ledger — {} s per measurement, PostgreSQL defaults (fsync on)",
+        RUN.as_secs()
+    );
     println!();
 
     // Baseline: plain single-row INSERTs of a comparable row, 16 concurrent writers (the
@@ -190,9 +201,12 @@ async fn ledger() {
         let mut st = drive(writers, move |w| {
             let s = s.clone();
             async move {
-                s.append(one, Entry::new("bench.decision", Actor::system()).payload(payload(w)))
-                    .await
-                    .unwrap();
+                s.append(
+                    one,
+                    Entry::new("bench.decision", Actor::system()).payload(payload(w)),
+                )
+                .await
+                .unwrap();
             }
         })
         .await;
@@ -218,9 +232,12 @@ async fn ledger() {
             let s = s.clone();
             let t = ts[w % ts.len()];
             async move {
-                s.append(t, Entry::new("bench.decision", Actor::system()).payload(payload(w)))
-                    .await
-                    .unwrap();
+                s.append(
+                    t,
+                    Entry::new("bench.decision", Actor::system()).payload(payload(w)),
+                )
+                .await
+                .unwrap();
             }
         })
         .await;
@@ -253,7 +270,11 @@ async fn ledger() {
             .output()
             .unwrap();
         print!("{}", String::from_utf8_lossy(&out.stdout));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let _ = std::fs::remove_file(&path);
     }
     println!("peak RSS of this process: {} MB", peak_rss_kb() / 1024);
@@ -291,7 +312,8 @@ fn generate_export(path: &std::path::Path, n: u64) {
     // Records first into a second file, since the checkpoint (which needs the root) comes
     // before them in the export.
     let body_path = path.with_extension("body");
-    let mut body = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&body_path).unwrap());
+    let mut body =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&body_path).unwrap());
     let mut tree = CompactTree::new();
     let mut prev = GENESIS_PREV_HASH;
     for seq in 0..n {
@@ -308,7 +330,16 @@ fn generate_export(path: &std::path::Path, n: u64) {
         let s = SignedRecord::sign(r, &key);
         prev = s.hash;
         tree.push_leaf(leaf_hash(&s.hash));
-        writeln!(body, "{}", record_line(std::str::from_utf8(&s.canonical).unwrap(), &s.hash, &s.signature)).unwrap();
+        writeln!(
+            body,
+            "{}",
+            record_line(
+                std::str::from_utf8(&s.canonical).unwrap(),
+                &s.hash,
+                &s.signature
+            )
+        )
+        .unwrap();
     }
     body.flush().unwrap();
     drop(body);
@@ -327,7 +358,10 @@ fn generate_export(path: &std::path::Path, n: u64) {
     let key_line = Line::Key(KeyLine {
         key_id: key_id.clone(),
         algorithm: "ed25519".into(),
-        public_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, public.as_bytes()),
+        public_key: base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            public.as_bytes(),
+        ),
         valid_from: format_time(now - chrono::Duration::seconds(1)),
         valid_until: None,
     });
@@ -349,7 +383,11 @@ fn verify_file(path: &str) {
     let n_before = peak_rss_kb();
     let t = Instant::now();
     let file = std::fs::File::open(path).unwrap();
-    let summary = verify_export(std::io::BufReader::with_capacity(1 << 20, file), &VerifyOptions::default()).unwrap();
+    let summary = verify_export(
+        std::io::BufReader::with_capacity(1 << 20, file),
+        &VerifyOptions::default(),
+    )
+    .unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
         "verify    {:>8} records: {:>8.0} entries/s on one core, peak RSS {} MB (at start {} MB)",

@@ -347,6 +347,11 @@ impl CompactTree {
         self.size
     }
 
+    /// The frontier's hashes, largest subtree first (what [`Self::from_frontier`] takes).
+    pub fn frontier_hashes(&self) -> impl Iterator<Item = &Hash> {
+        self.frontier.iter().map(|(_, h)| h)
+    }
+
     /// Appends a leaf hash; returns every complete node it created (the leaf first).
     pub fn push(&mut self, leaf: Hash) -> Vec<(NodeId, Hash)> {
         let mut created = vec![(
@@ -577,6 +582,11 @@ mod tests {
             )
             .unwrap();
             assert_eq!(resumed.root(), h(ROOTS[i]));
+            let hashes: Vec<Hash> = tree.frontier_hashes().copied().collect();
+            assert_eq!(
+                CompactTree::from_frontier(size, &hashes).unwrap().root(),
+                h(ROOTS[i])
+            );
         }
     }
 

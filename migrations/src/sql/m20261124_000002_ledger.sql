@@ -12,6 +12,10 @@ CREATE TABLE ledger_heads (
     tree_size  bigint NOT NULL DEFAULT 0 CHECK (tree_size >= 0),
     -- Hash of record tree_size - 1 (32 zero bytes while empty).
     last_hash  bytea NOT NULL CHECK (length(last_hash) = 32),
+    -- The Merkle frontier of the tree: the hashes of the complete subtrees covering
+    -- [0, tree_size), largest first, concatenated (one per set bit of tree_size). Kept here
+    -- so an append reads the head in one round trip.
+    frontier   bytea NOT NULL DEFAULT '\x' CHECK (length(frontier) % 32 = 0),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
@@ -113,7 +117,7 @@ CREATE TRIGGER forward_only BEFORE UPDATE OR DELETE ON ledger_heads
     FOR EACH ROW EXECUTE FUNCTION charter_ledger_head_forward();
 
 GRANT SELECT, INSERT ON ledger_records, ledger_nodes, ledger_checkpoints TO charter_app;
-GRANT SELECT, INSERT, UPDATE (tree_size, last_hash, updated_at) ON ledger_heads TO charter_app;
+GRANT SELECT, INSERT, UPDATE (tree_size, last_hash, frontier, updated_at) ON ledger_heads TO charter_app;
 
 -- For the worker's checkpoint job: tenants whose log grew past their latest checkpoint and
 -- whose latest checkpoint is older than the interval. Returns ids only.

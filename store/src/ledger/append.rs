@@ -1,28 +1,34 @@
 //! Appending inside one transaction: lock the tenant's head, seal, sign, extend the Merkle
-//! tree, insert, move the head. Gap-free across processes because every appender holds the
-//! head row lock until it commits.
+//! tree, write. Gap-free across processes because every appender holds the head row lock
+//! until it commits.
+//!
+//! Round trips are what limit an append, so there are two: one statement locks the head
+//! and reads everything a batch needs (size, last hash, Merkle frontier, the database
+//! clock, the current sealed key); one statement writes the records, the new Merkle nodes
+//! and the new head. Rows travel as one JSON parameter, so the SQL text is fixed and its
+//! prepared statement is reused whatever the batch size.
 
-use charter_core::keys::MasterKey;
+use charter_core::keys::{self, MasterKey};
 use charter_core::ledger::merkle::{CompactTree, Hash, NodeId, frontier_ids, leaf_hash};
 use charter_core::ledger::record::{GENESIS_PREV_HASH, Record, SealAt, SignedRecord};
 use charter_core::ledger::{Actor, Entry};
-use sea_orm::Value;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::json;
 
 use super::Receipt;
-use super::read::fetch_nodes;
-use crate::signing_keys::{db_now, open_current};
 use crate::{Result, StoreError, TenantTx};
 
-/// The head of a tenant's log, as locked by an appender.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Head {
+/// The head of a tenant's log, locked for the rest of the transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct Locked {
     pub tree_size: u64,
     pub last_hash: Hash,
+    frontier: Vec<Hash>,
+    now: DateTime<Utc>,
+    key_id: String,
+    sealed_key: Vec<u8>,
 }
-
-/// Rows per multi-row INSERT (keeps the bind-parameter count far below PostgreSQL's limit).
-const INSERT_CHUNK: usize = 500;
 
 /// Creates the head of a new tenant's log and appends its genesis record.
 pub(crate) async fn init(
@@ -42,8 +48,9 @@ pub(crate) async fn init(
         .ok_or(StoreError::Internal("genesis not appended".into()))
 }
 
-/// Locks the head row for the rest of the transaction.
-pub(crate) async fn lock_head(tx: &TenantTx) -> Result<Head> {
+/// Locks the head row (no other reads): for key rotation and checkpoints, which must not
+/// interleave with appends.
+pub(crate) async fn lock_head(tx: &TenantTx) -> Result<(u64, Hash)> {
     let row = tx
         .one(
             "SELECT tree_size, last_hash FROM ledger_heads WHERE tenant_id = $1 FOR UPDATE",
@@ -51,11 +58,38 @@ pub(crate) async fn lock_head(tx: &TenantTx) -> Result<Head> {
         )
         .await?
         .ok_or(StoreError::NotFound("ledger head"))?;
-    let size: i64 = row.try_get("", "tree_size")?;
     let last: Vec<u8> = row.try_get("", "last_hash")?;
-    Ok(Head {
-        tree_size: size as u64,
+    Ok((row.try_get::<i64>("", "tree_size")? as u64, to_hash(&last)?))
+}
+
+/// Locks the head and reads everything an append needs, in one round trip. The current
+/// key is read under the lock, so a concurrent rotation cannot retire it mid-batch.
+pub(crate) async fn lock(tx: &TenantTx) -> Result<Locked> {
+    let row = tx
+        .one(
+            "SELECT h.tree_size, h.last_hash, h.frontier,
+                    date_trunc('milliseconds', clock_timestamp()) AS now,
+                    k.key_id, k.sealed_private_key
+             FROM ledger_heads h
+             JOIN tenant_signing_keys k ON k.tenant_id = h.tenant_id AND k.valid_until IS NULL
+             WHERE h.tenant_id = $1
+             FOR UPDATE OF h",
+            vec![tx.tenant_id().into()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("ledger head or current signing key"))?;
+    let last: Vec<u8> = row.try_get("", "last_hash")?;
+    let frontier: Vec<u8> = row.try_get("", "frontier")?;
+    Ok(Locked {
+        tree_size: row.try_get::<i64>("", "tree_size")? as u64,
         last_hash: to_hash(&last)?,
+        frontier: frontier
+            .chunks(32)
+            .map(to_hash)
+            .collect::<Result<Vec<_>>>()?,
+        now: row.try_get("", "now")?,
+        key_id: row.try_get("", "key_id")?,
+        sealed_key: row.try_get("", "sealed_private_key")?,
     })
 }
 
@@ -65,47 +99,78 @@ pub(crate) fn to_hash(bytes: &[u8]) -> Result<Hash> {
         .map_err(|_| StoreError::Internal(format!("stored hash has {} bytes", bytes.len())))
 }
 
-/// Appends `entries` in order; returns one receipt each. The caller commits.
+/// Locks and appends `entries` in order; returns one receipt each. The caller commits.
 pub(crate) async fn append_entries(
     tx: &TenantTx,
     master: &MasterKey,
     entries: Vec<Entry>,
 ) -> Result<Vec<Receipt>> {
+    let locked = lock(tx).await?;
+    write(tx, master, &locked, entries).await
+}
+
+#[derive(Serialize)]
+struct RecordRow<'a> {
+    seq: u64,
+    kind: &'a str,
+    actor_type: &'a str,
+    actor_id: &'a str,
+    on_behalf_of: Option<&'a str>,
+    action: Option<&'a str>,
+    resource: Option<&'a str>,
+    initiative: Option<&'a str>,
+    gate: Option<&'a str>,
+    decision: Option<&'a str>,
+    reason: Option<&'a str>,
+    record: &'a str,
+    record_hash: String,
+    signature: String,
+}
+
+#[derive(Serialize)]
+struct NodeRow {
+    level: u8,
+    idx: u64,
+    hash: String,
+}
+
+/// Appends under a lock taken by [`lock`] in this transaction.
+pub(crate) async fn write(
+    tx: &TenantTx,
+    master: &MasterKey,
+    locked: &Locked,
+    entries: Vec<Entry>,
+) -> Result<Vec<Receipt>> {
     if entries.is_empty() {
         return Ok(Vec::new());
     }
-    let head = lock_head(tx).await?;
-    let ids = frontier_ids(head.tree_size);
-    let nodes = fetch_nodes(tx, &ids).await?;
-    let frontier: Vec<Hash> = ids
-        .iter()
-        .map(|id| {
-            nodes
-                .get(id)
-                .copied()
-                .ok_or_else(|| StoreError::Internal(format!("Merkle node {id:?} is missing")))
-        })
-        .collect::<Result<_>>()?;
-    let mut tree = CompactTree::from_frontier(head.tree_size, &frontier)
-        .ok_or_else(|| StoreError::Internal("frontier does not match the tree size".into()))?;
-    // The key is opened after the head lock, so a concurrent rotation cannot retire it
-    // under us; it zeroizes when this function returns.
-    let (key_id, key) = open_current(tx, master).await?;
-    let now = db_now(tx).await?;
-
-    let mut prev = head.last_hash;
+    let mut tree =
+        CompactTree::from_frontier(locked.tree_size, &locked.frontier).ok_or_else(|| {
+            StoreError::Internal(format!(
+                "the stored frontier ({} hashes) does not fit tree size {}",
+                locked.frontier.len(),
+                locked.tree_size
+            ))
+        })?;
+    // Opened for this batch only; the key zeroizes when dropped below.
+    let key = keys::open(
+        master,
+        &tx.tenant_id().to_string(),
+        &locked.key_id,
+        &locked.sealed_key,
+    )?;
+    let mut prev = locked.last_hash;
     let mut signed = Vec::with_capacity(entries.len());
     let mut new_nodes: Vec<(NodeId, Hash)> = Vec::with_capacity(entries.len() * 2);
     for (i, entry) in entries.into_iter().enumerate() {
-        let seq = head.tree_size + i as u64;
         let record = Record::seal(
             entry,
             &SealAt {
                 tenant_id: tx.tenant_id(),
-                seq,
-                recorded_at: now,
+                seq: locked.tree_size + i as u64,
+                recorded_at: locked.now,
                 prev_hash: prev,
-                key_id: &key_id,
+                key_id: &locked.key_id,
             },
         );
         let s = SignedRecord::sign(record, &key);
@@ -115,19 +180,78 @@ pub(crate) async fn append_entries(
     }
     drop(key);
 
-    for chunk in signed.chunks(INSERT_CHUNK) {
-        insert_records(tx, chunk).await?;
-    }
-    for chunk in new_nodes.chunks(INSERT_CHUNK * 2) {
-        insert_nodes(tx, chunk).await?;
-    }
+    let canonical: Vec<&str> = signed
+        .iter()
+        .map(|s| std::str::from_utf8(&s.canonical))
+        .collect::<Result<_, _>>()
+        .map_err(|_| StoreError::Internal("canonical JSON is not UTF-8".into()))?;
+    let records: Vec<RecordRow> = signed
+        .iter()
+        .zip(&canonical)
+        .map(|(s, text)| {
+            let r = &s.record;
+            RecordRow {
+                seq: r.seq,
+                kind: &r.kind,
+                actor_type: r.actor.kind.as_str(),
+                actor_id: &r.actor.id,
+                on_behalf_of: r.on_behalf_of.as_deref(),
+                action: r.action.as_deref(),
+                resource: r.resource.as_deref(),
+                initiative: r.initiative.as_deref(),
+                gate: r.gate.as_deref(),
+                decision: r.decision.as_deref(),
+                reason: r.reason.as_deref(),
+                record: text,
+                record_hash: hex::encode(s.hash),
+                signature: hex::encode(s.signature),
+            }
+        })
+        .collect();
+    let nodes: Vec<NodeRow> = new_nodes
+        .iter()
+        .map(|(id, h)| NodeRow {
+            level: id.level,
+            idx: id.index,
+            hash: hex::encode(h),
+        })
+        .collect();
+    debug_assert_eq!(
+        frontier_ids(tree.size()).len(),
+        tree.frontier_hashes().count()
+    );
+    let frontier: Vec<u8> = tree.frontier_hashes().flatten().copied().collect();
+    let json_err = |e: serde_json::Error| StoreError::Internal(format!("ledger rows: {e}"));
+    let records = serde_json::to_string(&records).map_err(json_err)?;
+    let nodes = serde_json::to_string(&nodes).map_err(json_err)?;
     tx.exec(
-        "UPDATE ledger_heads SET tree_size = $2, last_hash = $3, updated_at = now()
+        "WITH r AS (
+             INSERT INTO ledger_records (tenant_id, seq, recorded_at, kind, actor_type, actor_id,
+                 on_behalf_of, action, resource, initiative, gate, decision, reason, record,
+                 record_hash, signature, key_id)
+             SELECT $1, x.seq, $2, x.kind, x.actor_type, x.actor_id, x.on_behalf_of, x.action,
+                    x.resource, x.initiative, x.gate, x.decision, x.reason, x.record,
+                    decode(x.record_hash, 'hex'), decode(x.signature, 'hex'), $3
+             FROM jsonb_to_recordset($4::jsonb) AS x(seq bigint, kind text, actor_type text,
+                 actor_id text, on_behalf_of text, action text, resource text, initiative text,
+                 gate text, decision text, reason text, record text, record_hash text,
+                 signature text)
+         ), n AS (
+             INSERT INTO ledger_nodes (tenant_id, level, idx, hash)
+             SELECT $1, x.level, x.idx, decode(x.hash, 'hex')
+             FROM jsonb_to_recordset($5::jsonb) AS x(level smallint, idx bigint, hash text)
+         )
+         UPDATE ledger_heads SET tree_size = $6, last_hash = $7, frontier = $8, updated_at = now()
          WHERE tenant_id = $1",
         vec![
             tx.tenant_id().into(),
+            locked.now.into(),
+            locked.key_id.clone().into(),
+            records.into(),
+            nodes.into(),
             (tree.size() as i64).into(),
             prev.to_vec().into(),
+            frontier.into(),
         ],
     )
     .await?;
@@ -138,85 +262,10 @@ pub(crate) async fn append_entries(
             seq: s.record.seq,
             record_hash: s.hash,
             signature: s.signature,
-            key_id: s.record.key_id.clone(),
-            recorded_at: s.record.recorded_at.clone(),
+            key_id: s.record.key_id,
+            recorded_at: s.record.recorded_at,
         })
         .collect())
-}
-
-const RECORD_COLUMNS: usize = 17;
-
-async fn insert_records(tx: &TenantTx, rows: &[SignedRecord]) -> Result<()> {
-    let mut sql = String::from(
-        "INSERT INTO ledger_records (tenant_id, seq, recorded_at, kind, actor_type, actor_id,
-             on_behalf_of, action, resource, initiative, gate, decision, reason, record,
-             record_hash, signature, key_id) VALUES ",
-    );
-    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * RECORD_COLUMNS);
-    for (i, s) in rows.iter().enumerate() {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..RECORD_COLUMNS {
-            if c > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("${}", i * RECORD_COLUMNS + c + 1));
-            if c == 2 {
-                sql.push_str("::timestamptz");
-            }
-        }
-        sql.push(')');
-        let r = &s.record;
-        let canonical = String::from_utf8(s.canonical.clone())
-            .map_err(|_| StoreError::Internal("canonical JSON is not UTF-8".into()))?;
-        values.extend([
-            tx.tenant_id().into(),
-            (r.seq as i64).into(),
-            r.recorded_at.clone().into(),
-            r.kind.clone().into(),
-            r.actor.kind.as_str().into(),
-            r.actor.id.clone().into(),
-            r.on_behalf_of.clone().into(),
-            r.action.clone().into(),
-            r.resource.clone().into(),
-            r.initiative.clone().into(),
-            r.gate.clone().into(),
-            r.decision.clone().into(),
-            r.reason.clone().into(),
-            canonical.into(),
-            s.hash.to_vec().into(),
-            s.signature.to_vec().into(),
-            r.key_id.clone().into(),
-        ]);
-    }
-    tx.exec(&sql, values).await?;
-    Ok(())
-}
-
-async fn insert_nodes(tx: &TenantTx, nodes: &[(NodeId, Hash)]) -> Result<()> {
-    let mut sql = String::from("INSERT INTO ledger_nodes (tenant_id, level, idx, hash) VALUES ");
-    let mut values: Vec<Value> = Vec::with_capacity(nodes.len() * 3 + 1);
-    values.push(tx.tenant_id().into());
-    for (i, (id, hash)) in nodes.iter().enumerate() {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&format!(
-            "($1,${},${},${})",
-            i * 3 + 2,
-            i * 3 + 3,
-            i * 3 + 4
-        ));
-        values.extend([
-            (id.level as i16).into(),
-            (id.index as i64).into(),
-            hash.to_vec().into(),
-        ]);
-    }
-    tx.exec(&sql, values).await?;
-    Ok(())
 }
 
 /// The genesis payload of a tenant's log.

@@ -89,14 +89,14 @@ pub fn origin(prefix: &str, slug: &str) -> String {
 /// checked against the head: Charter never signs two inconsistent checkpoints.
 pub async fn issue(tx: &TenantTx, store: &Store) -> Result<StoredCheckpoint> {
     // Serialise issuers of this tenant (and see a stable head) with the head lock.
-    let head = super::append::lock_head(tx).await?;
+    let (tree_size, last_hash) = super::append::lock_head(tx).await?;
     let previous = latest(tx).await?;
     if let Some(p) = &previous
-        && p.tree_size == head.tree_size
+        && p.tree_size == tree_size
     {
         return Ok(p.clone());
     }
-    let size = head.tree_size;
+    let size = tree_size;
     let new_root = root(tx, size).await?;
     if size > 0 {
         let last = charter_core::ledger::merkle::NodeId {
@@ -104,7 +104,7 @@ pub async fn issue(tx: &TenantTx, store: &Store) -> Result<StoredCheckpoint> {
             index: size - 1,
         };
         let nodes = fetch_nodes(tx, &[last]).await?;
-        if nodes.get(&last) != Some(&leaf_hash(&head.last_hash)) {
+        if nodes.get(&last) != Some(&leaf_hash(&last_hash)) {
             return Err(refuse(
                 tx.tenant_id(),
                 size,

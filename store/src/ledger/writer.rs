@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::Receipt;
-use super::append::append_entries;
+use super::append::write;
 use crate::{Result, Store, StoreError, TenantTx};
 
 /// Work that changes state and produces the record describing it, inside the batch's
@@ -145,7 +145,7 @@ async fn run_batch(store: &Store, tenant: Uuid, batch: Vec<Pending>) {
         let tx = store.tenant_tx(tenant).await?;
         // Take the head lock first: batches of other processes wait here, and work runs
         // against a log no one else is extending.
-        super::append::lock_head(&tx).await?;
+        let locked = super::append::lock(&tx).await?;
         let mut entries = Vec::with_capacity(batch.len());
         for pending in batch {
             match pending.job {
@@ -169,7 +169,7 @@ async fn run_batch(store: &Store, tenant: Uuid, batch: Vec<Pending>) {
                 }
             }
         }
-        let receipts = append_entries(&tx, store.master_key(), entries).await?;
+        let receipts = write(&tx, store.master_key(), &locked, entries).await?;
         tx.commit().await?;
         Ok(receipts)
     }
