@@ -5,7 +5,8 @@
 //! policy on that setting, so even a query without a `WHERE tenant_id = …` sees and changes
 //! only this tenant's rows, and an INSERT of another tenant's row is refused. The setting
 //! is `SET LOCAL`: it ends with the transaction and never leaks to the next user of the
-//! pooled connection.
+//! pooled connection. Only the ledger's group commit moves a transaction from one tenant
+//! to the next (crate-private), between statements.
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement,
@@ -30,6 +31,21 @@ impl TenantTx {
         ))
         .await?;
         Ok(TenantTx { tx, tenant_id })
+    }
+
+    /// Moves this transaction to another tenant: only the ledger's group commit does this,
+    /// between one tenant's statements and the next's, so several tenants' appends share a
+    /// commit while every statement still runs under exactly its own tenant.
+    pub(crate) async fn switch_tenant(&mut self, tenant_id: Uuid) -> Result<()> {
+        self.tx
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('charter.tenant_id', $1, true)",
+                [tenant_id.to_string().into()],
+            ))
+            .await?;
+        self.tenant_id = tenant_id;
+        Ok(())
     }
 
     pub fn tenant_id(&self) -> Uuid {

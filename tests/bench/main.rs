@@ -70,10 +70,21 @@ fn config() -> Config {
                 "CHARTER_MASTER_KEY".to_string(),
                 key.to_base64().to_string(),
             ),
-            ("CHARTER_DB_MAX_CONNECTIONS".to_string(), "16".to_string()),
+            (
+                "CHARTER_DB_MAX_CONNECTIONS".to_string(),
+                pool_size().to_string(),
+            ),
         ],
     )
     .unwrap()
+}
+
+/// Connections per pool, for Charter and for the baseline alike (BENCH_POOL, default 16).
+fn pool_size() -> u32 {
+    std::env::var("BENCH_POOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16)
 }
 
 struct Stats {
@@ -158,11 +169,11 @@ async fn ledger() {
     );
     println!();
 
-    // Baseline: plain single-row INSERTs of a comparable row, 16 concurrent writers (the
-    // pool size Charter uses), each its own autocommit transaction.
+    // Baseline: plain single-row INSERTs of a comparable row, one writer per pooled
+    // connection (the same pool size Charter gets), each its own autocommit transaction.
     let pool = {
         let mut o = sea_orm::ConnectOptions::new(bench_url());
-        o.max_connections(16).sqlx_logging(false);
+        o.max_connections(pool_size()).sqlx_logging(false);
         Arc::new(Database::connect(o).await.unwrap())
     };
     let row = serde_json::to_string(&payload(1)).unwrap();
@@ -170,7 +181,7 @@ async fn ledger() {
     let base_tenant = Uuid::now_v7();
     let mut baseline = {
         let pool = pool.clone();
-        drive(16, move |_| {
+        drive(pool_size() as usize, move |_| {
             let pool = pool.clone();
             let row = row.clone();
             let sig = sig.clone();
@@ -188,7 +199,8 @@ async fn ledger() {
     };
     let base_rate = baseline.rate();
     println!(
-        "baseline  plain INSERT, 16 writers:            {:>9.0} rows/s   p50 {:>6.2} ms  p99 {:>6.2} ms",
+        "baseline  plain INSERT, {:>3} writers:           {:>9.0} rows/s   p50 {:>6.2} ms  p99 {:>6.2} ms",
+        pool_size(),
         base_rate,
         ms(baseline.pct(0.50)),
         ms(baseline.pct(0.99))

@@ -105,12 +105,25 @@ fn secret_member(name: &str) -> bool {
     .contains(&n.as_str())
 }
 
+/// All rules at once: one pass tells whether a string needs the per-rule work at all
+/// (almost every string in a payload does not).
+static ANY: LazyLock<regex::RegexSet> =
+    LazyLock::new(
+        || match regex::RegexSet::new(RULES.iter().map(|r| r.re.as_str())) {
+            Ok(set) => set,
+            Err(e) => unreachable!("the redaction rules compile as a set: {e}"),
+        },
+    );
+
 pub fn marker(rule: &str) -> String {
     format!("[REDACTED:{rule}]")
 }
 
 /// Redacts one string; returns the rules that matched (in order, deduplicated).
 pub fn redact_str(text: &str) -> (String, Vec<&'static str>) {
+    if !ANY.is_match(text) {
+        return (text.to_string(), Vec::new());
+    }
     let mut out = text.to_string();
     let mut hits = Vec::new();
     for r in RULES.iter() {

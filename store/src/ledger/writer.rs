@@ -1,13 +1,20 @@
-//! Group commit: concurrent appends to one tenant share a transaction.
+//! Group commit: concurrent appends share transactions, across tenants too.
 //!
-//! Each caller queues its work and waits. Whoever finds the tenant's queue without a
-//! leader spawns one (a task, so a caller that gives up cannot abort a batch in flight);
-//! the leader takes everything queued, runs it in one transaction — each piece of work in
-//! its own savepoint, so one failure does not sink the others — appends the resulting
-//! records, commits, and only then answers each caller. Across processes, the head row lock
-//! serialises batches, so sequence numbers stay gap-free.
+//! Each caller queues its work on a lane (chosen by tenant) and waits. Whoever finds the
+//! lane without a leader spawns one — a task, so a caller that gives up cannot abort a
+//! batch in flight. The leader takes everything queued and runs it in one transaction:
+//! tenant by tenant, in ascending tenant id (so concurrent batches of several processes
+//! lock heads in the same order and cannot deadlock), it switches the transaction's tenant
+//! context, locks that tenant's head, runs each piece of state-changing work in its own
+//! savepoint (one failure does not sink the others), and appends the resulting records.
+//! After the one commit it answers every caller. Row-level security stays in force
+//! throughout: every statement runs with exactly the tenant it concerns.
+//!
+//! Across processes the head row locks serialise writers of a tenant, so sequence numbers
+//! stay gap-free.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, hash_map::DefaultHasher};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use charter_core::ledger::Entry;
@@ -16,7 +23,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::Receipt;
-use super::append::write;
+use super::append::{lock, write};
 use crate::{Result, Store, StoreError, TenantTx};
 
 /// Work that changes state and produces the record describing it, inside the batch's
@@ -29,33 +36,45 @@ enum Job {
 }
 
 struct Pending {
+    tenant: Uuid,
     job: Job,
     reply: oneshot::Sender<Result<Receipt>>,
 }
 
 #[derive(Default)]
-struct TenantQueue {
+struct Lane {
     pending: Mutex<Vec<Pending>>,
     leader: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// Per-process queues, one per tenant that appended.
-#[derive(Default)]
-pub struct LedgerWriter {
-    queues: Mutex<HashMap<Uuid, Arc<TenantQueue>>>,
-}
+/// Independent lanes run their batches in parallel; a tenant always uses the same lane,
+/// so its records keep their submission order within a process.
+const LANES: usize = 4;
 
 /// The most records one transaction carries.
-const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 512;
+
+pub struct LedgerWriter {
+    lanes: Vec<Arc<Lane>>,
+}
+
+impl Default for LedgerWriter {
+    fn default() -> Self {
+        LedgerWriter {
+            lanes: (0..LANES).map(|_| Arc::default()).collect(),
+        }
+    }
+}
 
 fn poisoned() -> StoreError {
     StoreError::Internal("ledger queue lock poisoned".into())
 }
 
 impl LedgerWriter {
-    fn queue(&self, tenant: Uuid) -> Result<Arc<TenantQueue>> {
-        let mut queues = self.queues.lock().map_err(|_| poisoned())?;
-        Ok(queues.entry(tenant).or_default().clone())
+    fn lane(&self, tenant: Uuid) -> Arc<Lane> {
+        let mut h = DefaultHasher::new();
+        tenant.hash(&mut h);
+        self.lanes[(h.finish() as usize) % self.lanes.len()].clone()
     }
 }
 
@@ -89,28 +108,26 @@ impl Store {
     }
 
     async fn submit(&self, tenant: Uuid, job: Job) -> Result<Receipt> {
-        let queue = self.ledger_writer().queue(tenant)?;
+        let lane = self.ledger_writer().lane(tenant);
         let (reply, answer) = oneshot::channel();
-        queue
-            .pending
+        lane.pending
             .lock()
             .map_err(|_| poisoned())?
-            .push(Pending { job, reply });
-        if let Ok(guard) = queue.leader.clone().try_lock_owned() {
+            .push(Pending { tenant, job, reply });
+        if let Ok(guard) = lane.leader.clone().try_lock_owned() {
             let store = self.clone();
-            let queue = queue.clone();
             tokio::spawn(async move {
                 let mut guard = Some(guard);
                 loop {
-                    drain(&store, tenant, &queue).await;
+                    drain(&store, &lane).await;
                     drop(guard.take());
                     // A caller may have queued after the last drain and before the release,
                     // and found the leader busy: take the lead again for it.
-                    let more = queue.pending.lock().map(|p| !p.is_empty()).unwrap_or(false);
+                    let more = lane.pending.lock().map(|p| !p.is_empty()).unwrap_or(false);
                     if !more {
                         break;
                     }
-                    match queue.leader.clone().try_lock_owned() {
+                    match lane.leader.clone().try_lock_owned() {
                         Ok(g) => guard = Some(g),
                         Err(_) => break, // another leader took over
                     }
@@ -123,9 +140,12 @@ impl Store {
     }
 }
 
-async fn drain(store: &Store, tenant: Uuid, queue: &TenantQueue) {
+async fn drain(store: &Store, lane: &Lane) {
     loop {
-        let batch: Vec<Pending> = match queue.pending.lock() {
+        // Let callers whose answers just went out queue their next append first, so
+        // batches stay large instead of alternating large and tiny.
+        tokio::task::yield_now().await;
+        let batch: Vec<Pending> = match lane.pending.lock() {
             Ok(mut p) => {
                 let n = p.len().min(MAX_BATCH);
                 p.drain(..n).collect()
@@ -135,54 +155,79 @@ async fn drain(store: &Store, tenant: Uuid, queue: &TenantQueue) {
         if batch.is_empty() {
             return;
         }
-        run_batch(store, tenant, batch).await;
+        run_batch(store, batch).await;
     }
 }
 
-async fn run_batch(store: &Store, tenant: Uuid, batch: Vec<Pending>) {
-    let mut replies: Vec<oneshot::Sender<Result<Receipt>>> = Vec::with_capacity(batch.len());
-    let outcome: Result<Vec<Receipt>> = async {
-        let tx = store.tenant_tx(tenant).await?;
-        // Take the head lock first: batches of other processes wait here, and work runs
-        // against a log no one else is extending.
-        let locked = super::append::lock(&tx).await?;
-        let mut entries = Vec::with_capacity(batch.len());
-        for pending in batch {
-            match pending.job {
-                Job::Entry(e) => {
-                    entries.push(*e);
-                    replies.push(pending.reply);
+type Reply = oneshot::Sender<Result<Receipt>>;
+
+async fn run_batch(store: &Store, batch: Vec<Pending>) {
+    // Group by tenant, in ascending tenant id (the lock order), keeping submission order.
+    let mut groups: BTreeMap<Uuid, Vec<(Job, Reply)>> = BTreeMap::new();
+    for p in batch {
+        groups.entry(p.tenant).or_default().push((p.job, p.reply));
+    }
+    let mut answered: Vec<(Reply, Receipt)> = Vec::new();
+    let mut waiting: Vec<Reply> = Vec::new();
+    let outcome: Result<()> = async {
+        let mut tx: Option<TenantTx> = None;
+        for (tenant, jobs) in groups {
+            let tx = match tx.as_mut() {
+                None => tx.insert(store.tenant_tx(tenant).await?),
+                Some(t) => {
+                    t.switch_tenant(tenant).await?;
+                    t
                 }
-                Job::Work(work) => {
-                    let sp = tx.savepoint().await?;
-                    match work(&sp).await {
-                        Ok(e) => {
-                            sp.commit().await?;
-                            entries.push(e);
-                            replies.push(pending.reply);
-                        }
-                        Err(err) => {
-                            sp.rollback().await?;
-                            let _ = pending.reply.send(Err(err));
+            };
+            // Locking the head first makes other processes' batches for this tenant wait,
+            // and the work below runs against a log no one else is extending.
+            let locked = lock(tx).await?;
+            let mut entries = Vec::with_capacity(jobs.len());
+            let mut replies = Vec::with_capacity(jobs.len());
+            for (job, reply) in jobs {
+                match job {
+                    Job::Entry(e) => {
+                        entries.push(*e);
+                        replies.push(reply);
+                    }
+                    Job::Work(work) => {
+                        let sp = tx.savepoint().await?;
+                        match work(&sp).await {
+                            Ok(e) => {
+                                sp.commit().await?;
+                                entries.push(e);
+                                replies.push(reply);
+                            }
+                            Err(err) => {
+                                sp.rollback().await?;
+                                let _ = reply.send(Err(err));
+                            }
                         }
                     }
                 }
             }
+            // From here on a failure must reach these callers too.
+            waiting.extend(replies);
+            let receipts = write(tx, store.master_key(), &locked, entries).await?;
+            let n = receipts.len();
+            let start = waiting.len() - n;
+            answered.extend(waiting.drain(start..).zip(receipts));
         }
-        let receipts = write(&tx, store.master_key(), &locked, entries).await?;
-        tx.commit().await?;
-        Ok(receipts)
+        if let Some(tx) = tx {
+            tx.commit().await?;
+        }
+        Ok(())
     }
     .await;
     match outcome {
-        Ok(receipts) => {
-            for (reply, receipt) in replies.into_iter().zip(receipts) {
+        Ok(()) => {
+            for (reply, receipt) in answered {
                 let _ = reply.send(Ok(receipt));
             }
         }
         Err(e) => {
-            tracing::warn!(%tenant, error = %e, "ledger batch failed; nothing of it was committed");
-            for reply in replies {
+            tracing::warn!(error = %e, "ledger batch failed; nothing of it was committed");
+            for reply in answered.into_iter().map(|(r, _)| r).chain(waiting) {
                 let _ = reply.send(Err(e.fan_out()));
             }
         }
