@@ -27,6 +27,12 @@ fn entry(i: usize) -> Entry {
     Entry::new("test.event", Actor::system()).payload(json!({"i": i}))
 }
 
+async fn append_n(store: &Store, tenant: Uuid, range: std::ops::Range<usize>) {
+    for i in range {
+        store.append(tenant, entry(i)).await.unwrap();
+    }
+}
+
 async fn export(store: &Store, tenant: Uuid, from: Option<u64>, to: Option<u64>) -> Vec<String> {
     let mut buf = Vec::new();
     store
@@ -338,13 +344,9 @@ async fn secrets_are_redacted_before_they_reach_the_ledger() {
 async fn proofs_from_stored_nodes_verify_against_checkpoints() {
     let store = store().await;
     let t = tenant(&store, "Proofs").await;
-    for i in 0..20 {
-        store.append(t.tenant_id, entry(i)).await.unwrap();
-    }
+    append_n(&store, t.tenant_id, 0..20).await;
     let first = store.checkpoint(t.tenant_id).await.unwrap();
-    for i in 0..13 {
-        store.append(t.tenant_id, entry(i)).await.unwrap();
-    }
+    append_n(&store, t.tenant_id, 0..13).await;
     let second = store.checkpoint(t.tenant_id).await.unwrap();
     let (m, n) = (PROVISIONED + 20, PROVISIONED + 33);
     assert_eq!((first.tree_size, second.tree_size), (m, n));
@@ -373,9 +375,7 @@ async fn proofs_from_stored_nodes_verify_against_checkpoints() {
 async fn a_checkpoint_inconsistent_with_the_previous_one_is_never_signed() {
     let store = store().await;
     let t = tenant(&store, "Fork").await;
-    for i in 0..5 {
-        store.append(t.tenant_id, entry(i)).await.unwrap();
-    }
+    append_n(&store, t.tenant_id, 0..5).await;
     store.checkpoint(t.tenant_id).await.unwrap();
     store.append(t.tenant_id, entry(9)).await.unwrap();
     // An operator with superuser rights rewrites a stored node behind Charter's back.
@@ -477,16 +477,12 @@ async fn the_worker_job_checkpoints_growing_logs() {
 async fn charter_verify_catches_every_tamper_class() {
     let store = store().await;
     let t = tenant(&store, "Tamper").await;
-    for i in 0..6 {
-        store.append(t.tenant_id, entry(i)).await.unwrap();
-    }
+    append_n(&store, t.tenant_id, 0..6).await;
     // An auditor keeps the checkpoint at size 9 (3 provisioning records + 6).
     let kept = store.checkpoint(t.tenant_id).await.unwrap();
     let kept_file = write(&[kept.note.trim_end().to_string()], "kept.note");
     std::fs::write(&kept_file, &kept.note).unwrap();
-    for i in 6..10 {
-        store.append(t.tenant_id, entry(i)).await.unwrap();
-    }
+    append_n(&store, t.tenant_id, 6..10).await;
     let good = export(&store, t.tenant_id, None, None).await;
     let tx = store.tenant_tx(t.tenant_id).await.unwrap();
     let public = signing_keys::list_public(&tx).await.unwrap();
@@ -713,13 +709,9 @@ async fn charter_verify_catches_every_tamper_class() {
 async fn partial_exports_verify_with_inclusion_proofs() {
     let store = store().await;
     let t = tenant(&store, "Partial").await;
-    for i in 0..30 {
-        store.append(t.tenant_id, entry(i)).await.unwrap();
-    }
+    append_n(&store, t.tenant_id, 0..30).await;
     let kept = store.checkpoint(t.tenant_id).await.unwrap();
-    for i in 0..10 {
-        store.append(t.tenant_id, entry(i)).await.unwrap();
-    }
+    append_n(&store, t.tenant_id, 0..10).await;
     let lines = export(&store, t.tenant_id, Some(10), Some(35)).await;
     assert!(
         lines
