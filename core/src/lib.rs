@@ -4,17 +4,21 @@
 //! - [`config`] — the one typed configuration, its sources (defaults → file → environment)
 //!   and the errors that name a bad setting.
 //! - [`secret`] — a wrapper that keeps secrets out of logs and `Debug` output.
+//! - [`engine`] — decisions and reasons, the circuit breaker, budget cycles.
 //! - [`keys`] — the master key, per-tenant Ed25519 signing keys sealed with AES-256-GCM.
 //! - [`ledger`] — records, JCS hashing, signatures, Merkle proofs, checkpoints, redaction,
 //!   the export format and its offline verifier.
 //! - [`password`] — password rules and argon2id hashing.
+//! - [`policy`] — authority scopes compiled to Cedar, tenant catalogs and schemas, checks.
 //! - [`tenant`] — validated tenant slugs and principal roles.
 //! - [`api_key`] — agent API key tokens (generation, parsing, hashing).
 
 pub mod api_key;
 pub mod config;
+pub mod engine;
 pub mod keys;
 pub mod ledger;
 pub mod password;
+pub mod policy;
 pub mod secret;
 pub mod tenant;

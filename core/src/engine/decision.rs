@@ -1,0 +1,132 @@
+//! Decisions and the machine-readable reasons behind them.
+
+use serde::{Deserialize, Serialize};
+
+/// Why an action was blocked or held. The code (`as_str`) is stable: agents and customers'
+/// automation branch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    SubscriptionInactive,
+    AgentSuspended,
+    BreakerOpen,
+    OutOfScope,
+    GateNotPassed,
+    ApprovalRequired,
+    ApprovalMismatch,
+    SelfApproval,
+    BudgetExceeded,
+    DispatchLimit,
+    InvalidRequest,
+    Unavailable,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SubscriptionInactive => "subscription_inactive",
+            Reason::AgentSuspended => "agent_suspended",
+            Reason::BreakerOpen => "breaker_open",
+            Reason::OutOfScope => "out_of_scope",
+            Reason::GateNotPassed => "gate_not_passed",
+            Reason::ApprovalRequired => "approval_required",
+            Reason::ApprovalMismatch => "approval_mismatch",
+            Reason::SelfApproval => "self_approval",
+            Reason::BudgetExceeded => "budget_exceeded",
+            Reason::DispatchLimit => "dispatch_limit",
+            Reason::InvalidRequest => "invalid_request",
+            Reason::Unavailable => "unavailable",
+        }
+    }
+
+    /// A sentence for people; the code is for machines.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Reason::SubscriptionInactive => {
+                "The tenant's trial or subscription has ended: actions are blocked until it is renewed."
+            }
+            Reason::AgentSuspended => "This agent is suspended.",
+            Reason::BreakerOpen => {
+                "This agent's circuit breaker is open after repeated failures; a principal must reset it or wait for the cool-down."
+            }
+            Reason::OutOfScope => {
+                "The agent's authority scope does not permit this action on this resource."
+            }
+            Reason::GateNotPassed => {
+                "A gate that guards this action has not been passed in this initiative."
+            }
+            Reason::ApprovalRequired => "This action needs an approval first.",
+            Reason::ApprovalMismatch => {
+                "The approval does not cover these exact arguments, or it has been used up or has expired."
+            }
+            Reason::SelfApproval => "Nobody may approve what they produced, derived or delegated.",
+            Reason::BudgetExceeded => {
+                "The spend budget for this cycle has no room for this action."
+            }
+            Reason::DispatchLimit => "The dispatch limit for this cycle is reached.",
+            Reason::InvalidRequest => "The request is malformed.",
+            Reason::Unavailable => {
+                "Charter cannot decide safely right now; nothing was allowed. Retry shortly."
+            }
+        }
+    }
+}
+
+/// The answer to an authorization request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decision {
+    Allowed,
+    Blocked { reason: Reason },
+    PendingApproval { review_id: String },
+}
+
+impl Decision {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Decision::Allowed => "ALLOWED",
+            Decision::Blocked { .. } => "BLOCKED",
+            Decision::PendingApproval { .. } => "PENDING_APPROVAL",
+        }
+    }
+
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Decision::Blocked { reason } => Some(*reason),
+            Decision::PendingApproval { .. } => Some(Reason::ApprovalRequired),
+            Decision::Allowed => None,
+        }
+    }
+
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_have_stable_snake_case_codes() {
+        for r in [
+            Reason::BreakerOpen,
+            Reason::OutOfScope,
+            Reason::BudgetExceeded,
+            Reason::SubscriptionInactive,
+        ] {
+            let json = serde_json::to_value(r).unwrap();
+            assert_eq!(json, r.as_str());
+            assert!(!r.sentence().is_empty());
+        }
+        let d = Decision::Blocked {
+            reason: Reason::DispatchLimit,
+        };
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            serde_json::json!({"decision": "BLOCKED", "reason": "dispatch_limit"})
+        );
+        assert_eq!(d.label(), "BLOCKED");
+        assert!(Decision::Allowed.is_allowed());
+    }
+}
