@@ -53,6 +53,7 @@ impl MigratorTrait for Migrator {
         vec![
             sql_migration!("m20261124_000001_foundation"),
             sql_migration!("m20261124_000002_ledger"),
+            sql_migration!("m20261124_000003_engine"),
         ]
     }
 }

@@ -10,6 +10,7 @@ use crate::{Result, StoreError};
 
 #[derive(Clone)]
 pub struct Cache {
+    client: redis::Client,
     conn: ConnectionManager,
 }
 
@@ -23,8 +24,8 @@ impl Cache {
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(1);
-        let conn = ConnectionManager::new_lazy_with_config(client, cfg)?;
-        Ok(Cache { conn })
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), cfg)?;
+        Ok(Cache { client, conn })
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -35,5 +36,42 @@ impl Cache {
         } else {
             Err(StoreError::Redis(format!("unexpected PING reply {pong:?}")))
         }
+    }
+
+    pub async fn publish(&self, channel: &str, message: &str) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(message)
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Calls `on_message` for every message on `channel`, reconnecting after failures,
+    /// for as long as the process runs.
+    pub fn subscribe(&self, channel: &'static str, on_message: impl Fn(String) + Send + 'static) {
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            loop {
+                match client.get_async_pubsub().await {
+                    Ok(mut pubsub) => {
+                        if pubsub.subscribe(channel).await.is_ok() {
+                            let mut stream = pubsub.on_message();
+                            while let Some(msg) = stream.next().await {
+                                if let Ok(text) = msg.get_payload::<String>() {
+                                    on_message(text);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, channel, "redis subscription unavailable")
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        });
     }
 }

@@ -10,6 +10,7 @@
 //! - [`provision`] — a ready tenant (owner, agent, API key) for `tenant create` and `up`.
 //! - [`tenants`], [`principals`], [`agents`], [`api_keys`], [`signing_keys`] — repositories.
 //! - [`ledger`] — the signed ledger: group-committed appends, proofs, checkpoints, exports.
+//! - [`engine`] — decisions: scopes and policies, breakers, budgets, authorizations.
 //! - [`job_lock`] — advisory locks that let several workers share the schedule.
 //! - [`cache`] — Redis.
 //! - [`error`] — [`StoreError`].
@@ -19,6 +20,7 @@ pub mod api_keys;
 pub mod bootstrap;
 pub mod cache;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod job_lock;
 pub mod ledger;
@@ -48,6 +50,7 @@ pub struct Store {
     master_key: Arc<MasterKey>,
     origin_prefix: Arc<str>,
     ledger: Arc<ledger::writer::LedgerWriter>,
+    policies: Arc<engine::policies::PolicyCache>,
 }
 
 impl Store {
@@ -57,13 +60,23 @@ impl Store {
     pub async fn connect(config: &Config, master_key: MasterKey) -> Result<Store> {
         let db = db::connect_app(config).await?;
         let cache = cache::Cache::connect(config)?;
-        Ok(Store {
+        let store = Store {
             db,
             cache,
             master_key: Arc::new(master_key),
             origin_prefix: config.checkpoint_origin_prefix.as_str().into(),
             ledger: Arc::default(),
-        })
+            policies: Arc::default(),
+        };
+        let policies = store.policies.clone();
+        store
+            .cache
+            .subscribe(engine::policies::INVALIDATION_CHANNEL, move |tenant| {
+                if let Ok(id) = tenant.parse() {
+                    policies.evict(id);
+                }
+            });
+        Ok(store)
     }
 
     pub fn cache(&self) -> &cache::Cache {
@@ -77,6 +90,10 @@ impl Store {
     /// Prefix of every tenant's checkpoint origin (the slug follows).
     pub fn origin_prefix(&self) -> &str {
         &self.origin_prefix
+    }
+
+    pub(crate) fn policy_cache(&self) -> &engine::policies::PolicyCache {
+        &self.policies
     }
 
     pub(crate) fn ledger_writer(&self) -> &ledger::writer::LedgerWriter {

@@ -1,0 +1,636 @@
+//! Decisions, made and recorded in one transaction.
+//!
+//! `authorize` runs as work inside the ledger's group commit: under the tenant's head
+//! lock it checks, in SPEC order, the subscription, the agent and its breaker, the scope
+//! (Cedar), then reserves budget, and returns the decision's record, which commits with
+//! the reservation or not at all. ALLOWED reaches the caller only after that commit; any
+//! failure on the way is an error, never an allowance. Retries with the same idempotency
+//! key get the first answer back and are never counted twice.
+//!
+//! Not here yet (issue 4 continues): gates and workflows, artifacts, reviews and
+//! separation of duties, delegation.
+//!
+//! - [`policies`] — compiled policies per tenant (cache checked against the version).
+
+pub mod policies;
+
+use charter_core::engine::breaker::{Breaker, State, Transition};
+use charter_core::engine::budget::cycle_start;
+use charter_core::engine::decision::{Decision, Reason};
+use charter_core::ledger::{Actor, Entry};
+use charter_core::policy::Scope;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::ledger::Receipt;
+use crate::signing_keys::db_now;
+use crate::{Result, Store, StoreError, TenantTx, agents, tenants};
+use policies::policy_row;
+
+/// What an agent asks to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRequest {
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    /// Spend this action will incur, in the tenant's smallest currency unit.
+    #[serde(default)]
+    pub spend: i64,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// The exact arguments, recorded (redacted) with the decision.
+    #[serde(default)]
+    pub arguments: Value,
+}
+
+/// The answer: the decision and where it is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub authorization_id: Uuid,
+    #[serde(flatten)]
+    pub decision: Decision,
+    pub message: Option<String>,
+    pub seq: u64,
+    pub record_hash: String,
+    pub signature: String,
+    pub key_id: String,
+    /// True when this is the stored answer to an earlier request with the same key.
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+fn answer(id: Uuid, decision: Decision, r: &Receipt) -> Answer {
+    Answer {
+        authorization_id: id,
+        message: decision.reason().map(|x| x.sentence().to_string()),
+        decision,
+        seq: r.seq,
+        record_hash: hex::encode(r.record_hash),
+        signature: hex::encode(r.signature),
+        key_id: r.key_id.clone(),
+        replayed: false,
+    }
+}
+
+struct BreakerRow {
+    breaker: Breaker,
+}
+
+async fn breaker(tx: &TenantTx, agent: Uuid) -> Result<BreakerRow> {
+    tx.exec(
+        "INSERT INTO breakers (tenant_id, agent_id) VALUES ($1, $2)
+         ON CONFLICT (tenant_id, agent_id) DO NOTHING",
+        vec![tx.tenant_id().into(), agent.into()],
+    )
+    .await?;
+    let r = tx
+        .one(
+            "SELECT state, consecutive_failures, threshold, cooldown_secs, opened_at
+             FROM breakers WHERE tenant_id = $1 AND agent_id = $2 FOR UPDATE",
+            vec![tx.tenant_id().into(), agent.into()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("breaker"))?;
+    let state: String = r.try_get("", "state")?;
+    Ok(BreakerRow {
+        breaker: Breaker {
+            state: State::parse(&state)
+                .ok_or_else(|| StoreError::Internal(format!("breaker state {state}")))?,
+            consecutive_failures: r.try_get::<i32>("", "consecutive_failures")? as u32,
+            threshold: r.try_get::<i32>("", "threshold")? as u32,
+            cooldown: Duration::seconds(i64::from(r.try_get::<i32>("", "cooldown_secs")?)),
+            opened_at: r.try_get("", "opened_at")?,
+        },
+    })
+}
+
+async fn save_breaker(tx: &TenantTx, agent: Uuid, b: &Breaker) -> Result<()> {
+    tx.exec(
+        "UPDATE breakers SET state = $3, consecutive_failures = $4, opened_at = $5, updated_at = now()
+         WHERE tenant_id = $1 AND agent_id = $2",
+        vec![
+            tx.tenant_id().into(),
+            agent.into(),
+            b.state.as_str().into(),
+            (b.consecutive_failures as i32).into(),
+            b.opened_at.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn transition_json(t: Option<Transition>) -> Value {
+    match t {
+        Some(t) => json!({"from": t.from.as_str(), "to": t.to.as_str()}),
+        None => Value::Null,
+    }
+}
+
+/// Reserves `spend` and one dispatch for `subject` in the cycle if the limits allow.
+async fn reserve(
+    tx: &TenantTx,
+    subject: &str,
+    cycle: DateTime<Utc>,
+    spend: i64,
+    spend_limit: Option<i64>,
+    dispatch_limit: Option<i64>,
+) -> Result<Option<Reason>> {
+    tx.exec(
+        "INSERT INTO budget_usage (tenant_id, subject, cycle_start) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, subject, cycle_start) DO NOTHING",
+        vec![tx.tenant_id().into(), subject.into(), cycle.into()],
+    )
+    .await?;
+    let r = tx
+        .one(
+            "SELECT spend, dispatches FROM budget_usage
+             WHERE tenant_id = $1 AND subject = $2 AND cycle_start = $3 FOR UPDATE",
+            vec![tx.tenant_id().into(), subject.into(), cycle.into()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("budget usage"))?;
+    let used: i64 = r.try_get("", "spend")?;
+    let dispatched: i64 = r.try_get("", "dispatches")?;
+    if dispatch_limit.is_some_and(|l| dispatched + 1 > l) {
+        return Ok(Some(Reason::DispatchLimit));
+    }
+    if spend_limit.is_some_and(|l| used + spend > l) {
+        return Ok(Some(Reason::BudgetExceeded));
+    }
+    tx.exec(
+        "UPDATE budget_usage SET spend = spend + $4, dispatches = dispatches + 1
+         WHERE tenant_id = $1 AND subject = $2 AND cycle_start = $3",
+        vec![
+            tx.tenant_id().into(),
+            subject.into(),
+            cycle.into(),
+            spend.into(),
+        ],
+    )
+    .await?;
+    Ok(None)
+}
+
+/// The stored answer to an earlier request with this idempotency key (of the decision or
+/// of the outcome report), once it is complete.
+async fn stored_answer(
+    tx: &TenantTx,
+    agent: Uuid,
+    key: &str,
+    outcome: bool,
+) -> Result<Option<Answer>> {
+    let sql = if outcome {
+        "SELECT outcome_response AS response FROM authorizations
+         WHERE tenant_id = $1 AND agent_id = $2 AND outcome_key = $3"
+    } else {
+        "SELECT response FROM authorizations
+         WHERE tenant_id = $1 AND agent_id = $2 AND idempotency_key = $3"
+    };
+    let row = tx
+        .one(sql, vec![tx.tenant_id().into(), agent.into(), key.into()])
+        .await?;
+    let Some(v) = row
+        .map(|r| r.try_get::<Option<Value>>("", "response"))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let mut a: Answer = serde_json::from_value(v)
+        .map_err(|e| StoreError::Internal(format!("stored answer: {e}")))?;
+    a.replayed = true;
+    Ok(Some(a))
+}
+
+impl Store {
+    /// Waits briefly for the first request with this key to store its answer (it does so
+    /// right after its commit): a concurrent retry then gets that same answer.
+    async fn replay(&self, tenant: Uuid, agent: Uuid, key: &str, outcome: bool) -> Result<Answer> {
+        for _ in 0..40 {
+            let tx = self.tenant_tx(tenant).await?;
+            let found = stored_answer(&tx, agent, key, outcome).await?;
+            tx.rollback().await?;
+            if let Some(a) = found {
+                return Ok(a);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Err(StoreError::Unavailable(
+            "the first request with this idempotency key has not finished; retry".into(),
+        ))
+    }
+}
+
+fn subscription_active(status: &str) -> bool {
+    !matches!(status, "canceled" | "unpaid" | "expired")
+}
+
+impl Store {
+    /// The pre-execution check. Returns the recorded answer; an `Err` means no decision
+    /// could be made safely (the caller answers "blocked, retry"), never "allowed".
+    pub async fn authorize(&self, tenant: Uuid, agent: Uuid, req: ActionRequest) -> Result<Answer> {
+        if req.spend < 0 {
+            return Err(StoreError::Invalid("spend: must not be negative".into()));
+        }
+        if let Some(key) = &req.idempotency_key {
+            let tx = self.tenant_tx(tenant).await?;
+            let found = stored_answer(&tx, agent, key, false).await?;
+            tx.rollback().await?;
+            if let Some(a) = found {
+                return Ok(a);
+            }
+        }
+        let store = self.clone();
+        let id = Uuid::now_v7();
+        let r = req.clone();
+        let result = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move { decide(&store, tx, agent, id, r).await })
+            })
+            .await;
+        match result {
+            Ok((receipt, decision)) => {
+                let a = answer(id, decision, &receipt);
+                // The stored response carries the receipt for replays.
+                let tx = self.tenant_tx(tenant).await?;
+                tx.exec(
+                    "UPDATE authorizations SET response = $3 WHERE tenant_id = $1 AND id = $2",
+                    vec![
+                        tenant.into(),
+                        id.into(),
+                        serde_json::to_value(&a)
+                            .map_err(|e| StoreError::Internal(e.to_string()))?
+                            .into(),
+                    ],
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(a)
+            }
+            // A concurrent retry with the same key won the race: return its answer.
+            Err(StoreError::Conflict(_)) if req.idempotency_key.is_some() => {
+                let key = req.idempotency_key.as_deref().unwrap_or_default();
+                self.replay(tenant, agent, key, false).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reports how an authorized action went: feeds the breaker and corrects the spend.
+    pub async fn report_outcome(
+        &self,
+        tenant: Uuid,
+        agent: Uuid,
+        authorization: Uuid,
+        success: bool,
+        actual_spend: Option<i64>,
+        idempotency_key: Option<String>,
+    ) -> Result<Answer> {
+        if let Some(key) = &idempotency_key {
+            let tx = self.tenant_tx(tenant).await?;
+            let found = stored_answer(&tx, agent, key, true).await?;
+            tx.rollback().await?;
+            if let Some(a) = found {
+                return Ok(a);
+            }
+        }
+        let key = idempotency_key.clone();
+        let result = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    outcome(tx, agent, authorization, success, actual_spend, key).await
+                })
+            })
+            .await;
+        let (receipt, decision) = match result {
+            Err(StoreError::Conflict(_)) if idempotency_key.is_some() => {
+                let key = idempotency_key.as_deref().unwrap_or_default();
+                return self.replay(tenant, agent, key, true).await;
+            }
+            other => other?,
+        };
+        let a = answer(authorization, decision, &receipt);
+        let tx = self.tenant_tx(tenant).await?;
+        tx.exec(
+            "UPDATE authorizations SET outcome_response = $3 WHERE tenant_id = $1 AND id = $2",
+            vec![
+                tenant.into(),
+                authorization.into(),
+                serde_json::to_value(&a)
+                    .map_err(|e| StoreError::Internal(e.to_string()))?
+                    .into(),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    /// A principal closes an agent's breaker; recorded.
+    pub async fn reset_breaker(
+        &self,
+        tenant: Uuid,
+        agent: Uuid,
+        principal: Uuid,
+    ) -> Result<Receipt> {
+        let (receipt, ()) = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    agents::get(tx, agent).await?;
+                    let mut b = breaker(tx, agent).await?;
+                    let t = b.breaker.reset();
+                    save_breaker(tx, agent, &b.breaker).await?;
+                    tx.exec(
+                        "UPDATE agents SET status = 'active', updated_at = now()
+                         WHERE tenant_id = $1 AND id = $2 AND status = 'tripped'",
+                        vec![tx.tenant_id().into(), agent.into()],
+                    )
+                    .await?;
+                    let mut e = Entry::new("breaker.reset", Actor::principal(principal))
+                        .payload(json!({"agent_id": agent, "transition": transition_json(t)}));
+                    e.resource = Some(format!("agent:{agent}"));
+                    Ok((e, ()))
+                })
+            })
+            .await?;
+        Ok(receipt)
+    }
+
+    /// Sets an agent's scope (validated against the tenant's catalog and compiled with all
+    /// other policies before it is saved); recorded with the acting principal.
+    pub async fn set_scope(
+        &self,
+        tenant: Uuid,
+        agent: Uuid,
+        scope: Scope,
+        principal: Uuid,
+    ) -> Result<Receipt> {
+        let (receipt, ()) = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    agents::get(tx, agent).await?;
+                    let row = policy_row(tx).await?;
+                    scope
+                        .validate(&row.catalog)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    let mut all = policies::scopes(tx).await?;
+                    all.retain(|(a, _)| a != &agent.to_string());
+                    all.push((agent.to_string(), scope.clone()));
+                    charter_core::policy::PolicyEngine::compile(&row.catalog, &all, &row.policies)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    let value = serde_json::to_value(&scope).map_err(|e| StoreError::Internal(e.to_string()))?;
+                    tx.exec(
+                        "INSERT INTO agent_scopes (tenant_id, agent_id, scope, updated_by) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (tenant_id, agent_id)
+                         DO UPDATE SET scope = EXCLUDED.scope, updated_by = EXCLUDED.updated_by, updated_at = now()",
+                        vec![tx.tenant_id().into(), agent.into(), value.clone().into(), principal.into()],
+                    )
+                    .await?;
+                    tx.exec(
+                        "UPDATE tenant_policy SET version = version + 1, updated_at = now() WHERE tenant_id = $1",
+                        vec![tx.tenant_id().into()],
+                    )
+                    .await?;
+                    let mut e = Entry::new("scope.changed", Actor::principal(principal))
+                        .payload(json!({"agent_id": agent, "scope": value}));
+                    e.resource = Some(format!("agent:{agent}"));
+                    Ok((e, ()))
+                })
+            })
+            .await?;
+        self.announce_policy_change(tenant).await;
+        Ok(receipt)
+    }
+}
+
+/// The checks, in SPEC §2 order, inside the batch transaction. Returns the record of the
+/// decision (blocked ones too) and the decision.
+async fn decide(
+    store: &Store,
+    tx: &TenantTx,
+    agent_id: Uuid,
+    id: Uuid,
+    req: ActionRequest,
+) -> Result<(Entry, Decision)> {
+    let now = db_now(tx).await?;
+    let tenant = tenants::get(tx).await?;
+    let agent = agents::get(tx, agent_id).await?;
+    let row = policy_row(tx).await?;
+    let scope = policies::scope_of(tx, agent_id).await?;
+    let mut b = breaker(tx, agent_id).await?;
+    let (admitted, transition) = b.breaker.admit(now);
+    if transition.is_some() {
+        save_breaker(tx, agent_id, &b.breaker).await?;
+    }
+    let cycle = cycle_start(now, row.cycle_secs);
+
+    let blocked = |r: Reason| Decision::Blocked { reason: r };
+    let decision = if !subscription_active(&tenant.subscription_status) {
+        blocked(Reason::SubscriptionInactive)
+    } else if agent.status == "suspended" {
+        blocked(Reason::AgentSuspended)
+    } else if !admitted {
+        blocked(Reason::BreakerOpen)
+    } else if !store
+        .policy_engine(tx, &row)
+        .await?
+        .check(
+            &agent_id.to_string(),
+            &agent.name,
+            &req.action,
+            &req.resource_type,
+            &req.resource_id,
+        )
+        .allowed
+    {
+        blocked(Reason::OutOfScope)
+    } else {
+        // Agent limits first, then the tenant's; both in this transaction, so a refusal
+        // by the second leaves nothing reserved by the first (the savepoint rolls back
+        // only on error, so undo explicitly by checking before reserving).
+        match reserve(
+            tx,
+            &agent_id.to_string(),
+            cycle,
+            req.spend,
+            scope.spend_limit,
+            scope.dispatch_limit,
+        )
+        .await?
+        {
+            Some(r) => blocked(r),
+            None => {
+                match reserve(
+                    tx,
+                    "tenant",
+                    cycle,
+                    req.spend,
+                    row.spend_limit,
+                    row.dispatch_limit,
+                )
+                .await?
+                {
+                    Some(r) => {
+                        // Give the agent's reservation back.
+                        tx.exec(
+                        "UPDATE budget_usage SET spend = spend - $4, dispatches = dispatches - 1
+                         WHERE tenant_id = $1 AND subject = $2 AND cycle_start = $3",
+                        vec![tx.tenant_id().into(), agent_id.to_string().into(), cycle.into(), req.spend.into()],
+                    )
+                    .await?;
+                        blocked(r)
+                    }
+                    None => Decision::Allowed,
+                }
+            }
+        }
+    };
+    let reserved = if decision.is_allowed() { req.spend } else { 0 };
+    tx.exec(
+        "INSERT INTO authorizations (tenant_id, id, agent_id, action, resource_type, resource_id,
+             decision, reason, spend_reserved, cycle_start, idempotency_key, response)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
+        vec![
+            tx.tenant_id().into(),
+            id.into(),
+            agent_id.into(),
+            req.action.clone().into(),
+            req.resource_type.clone().into(),
+            req.resource_id.clone().into(),
+            decision.label().into(),
+            decision.reason().map(|r| r.as_str()).into(),
+            reserved.into(),
+            cycle.into(),
+            req.idempotency_key.clone().into(),
+        ],
+    )
+    .await?;
+    let mut e = Entry::new("decision", Actor::agent(agent_id)).payload(json!({
+        "authorization_id": id,
+        "arguments": req.arguments,
+        "spend": req.spend,
+        "breaker": transition_json(transition),
+    }));
+    e.on_behalf_of = Some(format!("principal:{}", agent.responsible_principal_id));
+    e.action = Some(req.action);
+    e.resource = Some(format!("{}:{}", req.resource_type, req.resource_id));
+    e.decision = Some(decision.label().to_string());
+    e.reason = decision.reason().map(|r| r.as_str().to_string());
+    Ok((e, decision))
+}
+
+async fn outcome(
+    tx: &TenantTx,
+    agent_id: Uuid,
+    authorization: Uuid,
+    success: bool,
+    actual_spend: Option<i64>,
+    key: Option<String>,
+) -> Result<(Entry, Decision)> {
+    let now = db_now(tx).await?;
+    let row = tx
+        .one(
+            "SELECT decision, spend_reserved, cycle_start, outcome FROM authorizations
+             WHERE tenant_id = $1 AND id = $2 AND agent_id = $3 FOR UPDATE",
+            vec![tx.tenant_id().into(), authorization.into(), agent_id.into()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("authorization"))?;
+    let decision: String = row.try_get("", "decision")?;
+    if decision != "ALLOWED" {
+        return Err(StoreError::Invalid(
+            "only an allowed action has an outcome".into(),
+        ));
+    }
+    if row.try_get::<Option<String>>("", "outcome")?.is_some() {
+        return Err(StoreError::Conflict(
+            "this authorization's outcome is already reported".into(),
+        ));
+    }
+    let reserved: i64 = row.try_get("", "spend_reserved")?;
+    let cycle: DateTime<Utc> = row.try_get("", "cycle_start")?;
+    let actual = actual_spend.unwrap_or(reserved);
+    if actual < 0 {
+        return Err(StoreError::Invalid(
+            "actual_spend: must not be negative".into(),
+        ));
+    }
+    // Correct the reservation to what was actually spent (may exceed the reservation:
+    // reported overruns are counted and show up for the scanner's budget_overrun rule).
+    let delta = actual - reserved;
+    if delta != 0 {
+        for subject in [agent_id.to_string(), "tenant".to_string()] {
+            tx.exec(
+                "UPDATE budget_usage SET spend = GREATEST(spend + $4, 0)
+                 WHERE tenant_id = $1 AND subject = $2 AND cycle_start = $3",
+                vec![
+                    tx.tenant_id().into(),
+                    subject.into(),
+                    cycle.into(),
+                    delta.into(),
+                ],
+            )
+            .await?;
+        }
+    }
+    let mut b = breaker(tx, agent_id).await?;
+    let transition = if success {
+        b.breaker.record_success()
+    } else {
+        b.breaker.record_failure(now)
+    };
+    save_breaker(tx, agent_id, &b.breaker).await?;
+    let agent = agents::get(tx, agent_id).await?;
+    if let Some(t) = transition {
+        let status = match t.to {
+            State::Open => Some("tripped"),
+            State::Closed if agent.status == "tripped" => Some("active"),
+            _ => None,
+        };
+        if let Some(s) = status {
+            tx.exec(
+                "UPDATE agents SET status = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2",
+                vec![tx.tenant_id().into(), agent_id.into(), s.into()],
+            )
+            .await?;
+        }
+        if t.to == State::Open {
+            // The responsible principal is told (delivery comes with the worker).
+            tx.exec(
+                "INSERT INTO notifications (tenant_id, id, principal_id, kind, payload)
+                 VALUES ($1, $2, $3, 'breaker.tripped', $4)",
+                vec![
+                    tx.tenant_id().into(),
+                    Uuid::now_v7().into(),
+                    agent.responsible_principal_id.into(),
+                    json!({"agent_id": agent_id, "consecutive_failures": b.breaker.consecutive_failures}).into(),
+                ],
+            )
+            .await?;
+        }
+    }
+    tx.exec(
+        "UPDATE authorizations SET outcome = $3, outcome_spend = $4, outcome_key = $5
+         WHERE tenant_id = $1 AND id = $2",
+        vec![
+            tx.tenant_id().into(),
+            authorization.into(),
+            (if success { "success" } else { "failure" }).into(),
+            actual.into(),
+            key.into(),
+        ],
+    )
+    .await?;
+    let mut e = Entry::new("outcome", Actor::agent(agent_id)).payload(json!({
+        "authorization_id": authorization,
+        "success": success,
+        "spend": actual,
+        "breaker": transition_json(transition),
+        "consecutive_failures": b.breaker.consecutive_failures,
+    }));
+    e.on_behalf_of = Some(format!("principal:{}", agent.responsible_principal_id));
+    Ok((e, Decision::Allowed))
+}

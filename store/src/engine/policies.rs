@@ -1,0 +1,147 @@
+//! Compiled policies per tenant, cached per node and always checked against PostgreSQL.
+//!
+//! Every decision reads the tenant's policy `version` (one indexed row, in the decision's
+//! own transaction) and uses the cached compiled engine only if it is of that version, so
+//! a stale cache can never decide — even with Redis down. Redis pub/sub only makes other
+//! nodes drop their copy early, so the next decision need not rebuild it on the hot path.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use charter_core::policy::{Catalog, PolicyEngine, Scope};
+use uuid::Uuid;
+
+use crate::{Result, Store, StoreError, TenantTx};
+
+pub const INVALIDATION_CHANNEL: &str = "charter:policy-invalidate";
+
+#[derive(Default)]
+pub struct PolicyCache {
+    engines: Mutex<HashMap<Uuid, (i64, Arc<PolicyEngine>)>>,
+}
+
+impl PolicyCache {
+    pub fn evict(&self, tenant: Uuid) {
+        if let Ok(mut m) = self.engines.lock() {
+            m.remove(&tenant);
+        }
+    }
+
+    fn get(&self, tenant: Uuid, version: i64) -> Option<Arc<PolicyEngine>> {
+        let m = self.engines.lock().ok()?;
+        m.get(&tenant)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, e)| e.clone())
+    }
+
+    fn put(&self, tenant: Uuid, version: i64, engine: Arc<PolicyEngine>) {
+        if let Ok(mut m) = self.engines.lock() {
+            m.insert(tenant, (version, engine));
+        }
+    }
+}
+
+/// The tenant's policy settings row, created on first use.
+pub(crate) struct PolicyRow {
+    pub version: i64,
+    pub catalog: Catalog,
+    pub policies: String,
+    pub spend_limit: Option<i64>,
+    pub dispatch_limit: Option<i64>,
+    pub cycle_secs: i64,
+}
+
+pub(crate) async fn policy_row(tx: &TenantTx) -> Result<PolicyRow> {
+    tx.exec(
+        "INSERT INTO tenant_policy (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING",
+        vec![tx.tenant_id().into()],
+    )
+    .await?;
+    let row = tx
+        .one(
+            "SELECT version, catalog, policies, spend_limit, dispatch_limit, cycle_secs
+             FROM tenant_policy WHERE tenant_id = $1",
+            vec![tx.tenant_id().into()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("tenant policy"))?;
+    let catalog: Option<serde_json::Value> = row.try_get("", "catalog")?;
+    let catalog = match catalog {
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| StoreError::Internal(format!("stored catalog: {e}")))?,
+        None => Catalog::default(),
+    };
+    Ok(PolicyRow {
+        version: row.try_get("", "version")?,
+        catalog,
+        policies: row.try_get("", "policies")?,
+        spend_limit: row.try_get("", "spend_limit")?,
+        dispatch_limit: row.try_get("", "dispatch_limit")?,
+        cycle_secs: i64::from(row.try_get::<i32>("", "cycle_secs")?),
+    })
+}
+
+pub(crate) async fn scopes(tx: &TenantTx) -> Result<Vec<(String, Scope)>> {
+    tx.all(
+        "SELECT agent_id, scope FROM agent_scopes WHERE tenant_id = $1 ORDER BY agent_id",
+        vec![tx.tenant_id().into()],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        let agent: Uuid = r.try_get("", "agent_id")?;
+        let scope: serde_json::Value = r.try_get("", "scope")?;
+        let scope = serde_json::from_value(scope)
+            .map_err(|e| StoreError::Internal(format!("stored scope of {agent}: {e}")))?;
+        Ok((agent.to_string(), scope))
+    })
+    .collect()
+}
+
+/// The agent's stored scope (empty: no authority) and its limits.
+pub async fn scope_of(tx: &TenantTx, agent: Uuid) -> Result<Scope> {
+    let row = tx
+        .one(
+            "SELECT scope FROM agent_scopes WHERE tenant_id = $1 AND agent_id = $2",
+            vec![tx.tenant_id().into(), agent.into()],
+        )
+        .await?;
+    match row {
+        Some(r) => serde_json::from_value(r.try_get("", "scope")?)
+            .map_err(|e| StoreError::Internal(format!("stored scope: {e}"))),
+        None => Ok(Scope::default()),
+    }
+}
+
+impl Store {
+    /// The compiled policies of this transaction's tenant, current as of this transaction.
+    pub(crate) async fn policy_engine(
+        &self,
+        tx: &TenantTx,
+        row: &PolicyRow,
+    ) -> Result<Arc<PolicyEngine>> {
+        if let Some(engine) = self.policy_cache().get(tx.tenant_id(), row.version) {
+            return Ok(engine);
+        }
+        let scopes = scopes(tx).await?;
+        let engine = PolicyEngine::compile(&row.catalog, &scopes, &row.policies)
+            .map_err(|e| StoreError::Invalid(format!("stored policies do not compile: {e}")))?;
+        let engine = Arc::new(engine);
+        self.policy_cache()
+            .put(tx.tenant_id(), row.version, engine.clone());
+        Ok(engine)
+    }
+
+    /// Tells every node that a tenant's policies changed (best effort: the version check
+    /// is what guarantees correctness).
+    pub(crate) async fn announce_policy_change(&self, tenant: Uuid) {
+        self.policy_cache().evict(tenant);
+        if let Err(e) = self
+            .cache()
+            .publish(INVALIDATION_CHANNEL, &tenant.to_string())
+            .await
+        {
+            tracing::warn!(%tenant, error = %e, "could not announce a policy change");
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! The enforcement engine against the real database: scopes, budgets at the edge under
+//! concurrency, breakers, idempotency, failing closed, and every decision in a ledger that
+//! verifies.
+
+use std::time::Duration;
+
+use charter_core::engine::decision::{Decision, Reason};
+use charter_core::ledger::Actor;
+use charter_core::policy::{Grant, Scope};
+use charter_store::Store;
+use charter_store::engine::ActionRequest;
+use charter_tests::proxy::TcpProxy;
+use charter_tests::{ensure_migrated, execute, query, store, tenant, test_config};
+use serde_json::json;
+use uuid::Uuid;
+
+fn deploy(service: &str, spend: i64) -> ActionRequest {
+    ActionRequest {
+        action: "deploy".into(),
+        resource_type: "Service".into(),
+        resource_id: service.into(),
+        spend,
+        idempotency_key: None,
+        arguments: json!({"service": service}),
+    }
+}
+
+fn scope(spend: Option<i64>, dispatches: Option<i64>) -> Scope {
+    Scope {
+        grants: vec![Grant {
+            actions: vec!["deploy".into(), "read".into()],
+            resource_type: "Service".into(),
+            id_pattern: "payments-*".into(),
+        }],
+        may_direct: vec![],
+        spend_limit: spend,
+        dispatch_limit: dispatches,
+    }
+}
+
+fn blocked(r: Reason) -> Decision {
+    Decision::Blocked { reason: r }
+}
+
+#[tokio::test]
+async fn scope_decides_and_every_decision_is_recorded() {
+    let store = store().await;
+    let t = tenant(&store, "Scope").await;
+    // Without a scope an agent may do nothing.
+    let a = store
+        .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+        .await
+        .unwrap();
+    assert_eq!(a.decision, blocked(Reason::OutOfScope));
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
+        .await
+        .unwrap();
+    let a = store
+        .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+        .await
+        .unwrap();
+    assert_eq!(a.decision, Decision::Allowed);
+    let b = store
+        .authorize(t.tenant_id, t.agent_id, deploy("billing-api", 0))
+        .await
+        .unwrap();
+    assert_eq!(b.decision, blocked(Reason::OutOfScope));
+    assert!(b.message.as_deref().unwrap().contains("scope"));
+    // An invalid scope is refused with the field named, and nothing changes.
+    let mut bad = scope(None, None);
+    bad.grants[0].resource_type = "Spaceship".into();
+    let err = store
+        .set_scope(t.tenant_id, t.agent_id, bad, t.owner_id)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("grants[0].resource_type"), "{err}");
+    let c = store
+        .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+        .await
+        .unwrap();
+    assert_eq!(c.decision, Decision::Allowed);
+
+    // The decisions are in the ledger, with the receipts' positions and hashes.
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    for ans in [&a, &b, &c] {
+        let r = charter_store::ledger::read::record(&tx, ans.seq)
+            .await
+            .unwrap();
+        assert_eq!(hex::encode(r.record_hash), ans.record_hash);
+        assert!(
+            r.record
+                .contains(&format!("\"decision\":\"{}\"", ans.decision.label())),
+            "{}",
+            r.record
+        );
+    }
+    let rows = query(
+        tx.raw(),
+        "SELECT count(*) AS n FROM ledger_records WHERE kind = 'scope.changed'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows[0].try_get::<i64>("", "n").unwrap(), 1);
+    tx.rollback().await.unwrap();
+    let mut buf = Vec::new();
+    store
+        .export_ledger(t.tenant_id, None, None, Actor::system(), &mut buf)
+        .await
+        .unwrap();
+    let summary =
+        charter_core::ledger::export::verify_export(&buf[..], &Default::default()).unwrap();
+    assert!(summary.records >= 8);
+}
+
+async fn parallel(store: &Store, tenant: Uuid, agent: Uuid, n: usize, spend: i64) -> Vec<Decision> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let s = store.clone();
+            tokio::spawn(async move {
+                s.authorize(tenant, agent, deploy("payments-api", spend))
+                    .await
+                    .unwrap()
+                    .decision
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn fifty_parallel_requests_against_room_for_ten() {
+    let store = store().await;
+    // Spend: 10 units each, a limit of 100.
+    let t = tenant(&store, "Budget").await;
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(Some(100), None), t.owner_id)
+        .await
+        .unwrap();
+    let decisions = parallel(&store, t.tenant_id, t.agent_id, 50, 10).await;
+    let allowed = decisions.iter().filter(|d| d.is_allowed()).count();
+    assert_eq!(allowed, 10);
+    assert!(
+        decisions
+            .iter()
+            .filter(|d| !d.is_allowed())
+            .all(|d| *d == blocked(Reason::BudgetExceeded))
+    );
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let rows = query(
+        tx.raw(),
+        "SELECT spend FROM budget_usage WHERE subject = $1",
+        vec![t.agent_id.to_string().into()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows[0].try_get::<i64>("", "spend").unwrap(), 100);
+    tx.rollback().await.unwrap();
+
+    // Dispatches: a limit of 10.
+    let t = tenant(&store, "Dispatch").await;
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(None, Some(10)), t.owner_id)
+        .await
+        .unwrap();
+    let decisions = parallel(&store, t.tenant_id, t.agent_id, 50, 0).await;
+    assert_eq!(decisions.iter().filter(|d| d.is_allowed()).count(), 10);
+    assert!(
+        decisions
+            .iter()
+            .filter(|d| !d.is_allowed())
+            .all(|d| *d == blocked(Reason::DispatchLimit))
+    );
+}
+
+#[tokio::test]
+async fn the_breaker_trips_blocks_half_opens_and_resets() {
+    let store = store().await;
+    let t = tenant(&store, "Breaker").await;
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let a = store
+            .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+            .await
+            .unwrap();
+        assert!(a.decision.is_allowed());
+        ids.push(a.authorization_id);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        store
+            .report_outcome(t.tenant_id, t.agent_id, *id, false, None, None)
+            .await
+            .unwrap();
+        let next = store
+            .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+            .await
+            .unwrap();
+        if i < 2 {
+            assert!(
+                next.decision.is_allowed(),
+                "still closed after {} failures",
+                i + 1
+            );
+        } else {
+            assert_eq!(
+                next.decision,
+                blocked(Reason::BreakerOpen),
+                "open on the 3rd failure"
+            );
+        }
+    }
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let n = query(
+        tx.raw(),
+        "SELECT count(*) AS n FROM notifications WHERE kind = 'breaker.tripped'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        n[0].try_get::<i64>("", "n").unwrap(),
+        1,
+        "the responsible principal is notified"
+    );
+    let agent = charter_store::agents::get(&tx, t.agent_id).await.unwrap();
+    assert_eq!(agent.status, "tripped");
+    // A short cool-down, then half-open: one action is let through.
+    execute(tx.raw(), "UPDATE breakers SET cooldown_secs = 1", vec![])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let probe = store
+        .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+        .await
+        .unwrap();
+    assert!(probe.decision.is_allowed(), "half-open after the cool-down");
+    store
+        .report_outcome(
+            t.tenant_id,
+            t.agent_id,
+            probe.authorization_id,
+            true,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let state = query(tx.raw(), "SELECT state FROM breakers", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        state[0].try_get::<String>("", "state").unwrap(),
+        "closed",
+        "a success closes it"
+    );
+    tx.rollback().await.unwrap();
+
+    // Trip again and reset by hand: recorded with the principal.
+    for _ in 0..3 {
+        let a = store
+            .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+            .await
+            .unwrap();
+        store
+            .report_outcome(
+                t.tenant_id,
+                t.agent_id,
+                a.authorization_id,
+                false,
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let a = store
+        .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+        .await
+        .unwrap();
+    assert_eq!(a.decision, blocked(Reason::BreakerOpen));
+    let r = store
+        .reset_breaker(t.tenant_id, t.agent_id, t.owner_id)
+        .await
+        .unwrap();
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let rec = charter_store::ledger::read::record(&tx, r.seq)
+        .await
+        .unwrap();
+    assert!(rec.record.contains("\"kind\":\"breaker.reset\""));
+    assert!(rec.record.contains(&t.owner_id.to_string()));
+    tx.rollback().await.unwrap();
+    let a = store
+        .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+        .await
+        .unwrap();
+    assert!(a.decision.is_allowed());
+}
+
+#[tokio::test]
+async fn retries_with_the_same_key_get_the_first_answer_and_count_once() {
+    let store = store().await;
+    let t = tenant(&store, "Idem").await;
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(Some(100), None), t.owner_id)
+        .await
+        .unwrap();
+    let mut req = deploy("payments-api", 30);
+    req.idempotency_key = Some("req-1".into());
+    let first = store
+        .authorize(t.tenant_id, t.agent_id, req.clone())
+        .await
+        .unwrap();
+    let again = store
+        .authorize(t.tenant_id, t.agent_id, req.clone())
+        .await
+        .unwrap();
+    assert!(!first.replayed && again.replayed);
+    assert_eq!(
+        (first.authorization_id, first.seq, &first.signature),
+        (again.authorization_id, again.seq, &again.signature)
+    );
+    // Concurrent retries of a new key: one decision.
+    req.idempotency_key = Some("req-2".into());
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, r) = (store.clone(), req.clone());
+            tokio::spawn(async move { s.authorize(t.tenant_id, t.agent_id, r).await.unwrap() })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.authorization_id == answers[0].authorization_id)
+    );
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let spend = query(
+        tx.raw(),
+        "SELECT spend FROM budget_usage WHERE subject = $1",
+        vec![t.agent_id.to_string().into()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        spend[0].try_get::<i64>("", "spend").unwrap(),
+        60,
+        "two keys, two reservations"
+    );
+    tx.rollback().await.unwrap();
+    // Outcomes too: a retried failure report counts once.
+    for _ in 0..3 {
+        store
+            .report_outcome(
+                t.tenant_id,
+                t.agent_id,
+                first.authorization_id,
+                false,
+                None,
+                Some("out-1".into()),
+            )
+            .await
+            .unwrap();
+    }
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let b = query(
+        tx.raw(),
+        "SELECT consecutive_failures FROM breakers",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(b[0].try_get::<i32>("", "consecutive_failures").unwrap(), 1);
+}
+
+#[tokio::test]
+async fn with_the_database_unreachable_nothing_is_allowed() {
+    ensure_migrated().await;
+    let base = store().await;
+    let t = tenant(&base, "FailClosed").await;
+    base.set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
+        .await
+        .unwrap();
+    let proxy = TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let url = charter_tests::database_url().replace("127.0.0.1:5432", &proxy.addr.to_string());
+    let key = base.master_key().to_base64();
+    let cfg = test_config(&[
+        ("CHARTER_DATABASE_URL", &url),
+        ("CHARTER_MASTER_KEY", key.as_str()),
+        ("CHARTER_DB_CONNECT_TIMEOUT_SECS", "1"),
+    ]);
+    let store = Store::connect(&cfg, cfg.master_key.clone().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+            .await
+            .unwrap()
+            .decision
+            .is_allowed()
+    );
+    // Cut the cable while requests are in flight and after.
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let s = store.clone();
+            tokio::spawn(async move {
+                s.authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+                    .await
+            })
+        })
+        .collect();
+    proxy.cut();
+    let mut errors = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(a) => assert!(a.seq > 0, "an answer given before the cut is durable"),
+            Err(_) => errors += 1,
+        }
+    }
+    let after = store
+        .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+        .await;
+    assert!(
+        after.is_err(),
+        "no decision without the database: {after:?}"
+    );
+    let _ = errors;
+    // Every ALLOWED given is in the ledger (checked through a healthy connection).
+    let tx = base.tenant_tx(t.tenant_id).await.unwrap();
+    let rows = query(tx.raw(), "SELECT count(*) AS n FROM authorizations a WHERE decision = 'ALLOWED' AND NOT EXISTS (SELECT 1 FROM ledger_records r WHERE r.kind = 'decision' AND r.record LIKE '%' || a.id::text || '%')", vec![]).await.unwrap();
+    assert_eq!(rows[0].try_get::<i64>("", "n").unwrap(), 0);
+}
