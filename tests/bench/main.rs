@@ -44,12 +44,15 @@ fn main() {
         .unwrap();
     match args.first().map(String::as_str) {
         Some("ledger") => rt.block_on(ledger()),
+        Some("engine") => rt.block_on(engine()),
         Some("verify-file") => verify_file(&args[1]),
         Some("gen-export") => {
             generate_export(std::path::Path::new(&args[2]), args[1].parse().unwrap())
         }
         _ => {
-            eprintln!("usage: charter-bench ledger | gen-export N FILE | verify-file FILE");
+            eprintln!(
+                "usage: charter-bench ledger | engine | gen-export N FILE | verify-file FILE"
+            );
             std::process::exit(2);
         }
     }
@@ -155,56 +158,12 @@ async fn ledger() {
     let store = Store::connect(&cfg, cfg.master_key.clone().unwrap())
         .await
         .unwrap();
-    let su = Database::connect(bench_url()).await.unwrap();
-    su.execute_unprepared(
-        "DROP TABLE IF EXISTS bench_baseline;
-         CREATE TABLE bench_baseline (tenant_id uuid NOT NULL, seq bigserial, recorded_at timestamptz NOT NULL DEFAULT now(),
-             record jsonb NOT NULL, signature bytea NOT NULL, PRIMARY KEY (tenant_id, seq))",
-    )
-    .await
-    .unwrap();
     println!(
         "charter-bench ledger — {} s per measurement, PostgreSQL defaults (fsync on)",
         RUN.as_secs()
     );
     println!();
-
-    // Baseline: plain single-row INSERTs of a comparable row, one writer per pooled
-    // connection (the same pool size Charter gets), each its own autocommit transaction.
-    let pool = {
-        let mut o = sea_orm::ConnectOptions::new(bench_url());
-        o.max_connections(pool_size()).sqlx_logging(false);
-        Arc::new(Database::connect(o).await.unwrap())
-    };
-    let row = serde_json::to_string(&payload(1)).unwrap();
-    let sig = vec![7u8; 64];
-    let base_tenant = Uuid::now_v7();
-    let mut baseline = {
-        let pool = pool.clone();
-        drive(pool_size() as usize, move |_| {
-            let pool = pool.clone();
-            let row = row.clone();
-            let sig = sig.clone();
-            async move {
-                pool.execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "INSERT INTO bench_baseline (tenant_id, record, signature) VALUES ($1, $2::jsonb, $3)",
-                    [base_tenant.into(), row.into(), sig.into()],
-                ))
-                .await
-                .unwrap();
-            }
-        })
-        .await
-    };
-    let base_rate = baseline.rate();
-    println!(
-        "baseline  plain INSERT, {:>3} writers:           {:>9.0} rows/s   p50 {:>6.2} ms  p99 {:>6.2} ms",
-        pool_size(),
-        base_rate,
-        ms(baseline.pct(0.50)),
-        ms(baseline.pct(0.99))
-    );
+    let base_rate = baseline().await;
 
     // Signed appends, 1 tenant.
     let one = provision(&store, "bench-one").await;
@@ -290,6 +249,121 @@ async fn ledger() {
         let _ = std::fs::remove_file(&path);
     }
     println!("peak RSS of this process: {} MB", peak_rss_kb() / 1024);
+}
+
+/// In-process decisions (scope + budget + breaker + signed ledger append) per second,
+/// next to the plain-INSERT baseline of the same run.
+async fn engine() {
+    let cfg = config();
+    charter_store::bootstrap::migrate(&cfg).await.unwrap();
+    let store = Store::connect(&cfg, cfg.master_key.clone().unwrap())
+        .await
+        .unwrap();
+    let base_rate = baseline().await;
+    let scope = charter_core::policy::Scope {
+        grants: vec![charter_core::policy::Grant {
+            actions: vec!["deploy".into()],
+            resource_type: "Service".into(),
+            id_pattern: "payments-*".into(),
+        }],
+        may_direct: vec![],
+        spend_limit: Some(i64::MAX / 4),
+        dispatch_limit: None,
+    };
+    let request = charter_store::engine::ActionRequest {
+        action: "deploy".into(),
+        resource_type: "Service".into(),
+        resource_id: "payments-api".into(),
+        spend: 1,
+        idempotency_key: None,
+        arguments: json!({"version": "v1.2.3"}),
+    };
+    for (tenants, writers) in [(1usize, 64usize), (50, 200)] {
+        let mut ids = Vec::new();
+        for i in 0..tenants {
+            let p = store
+                .provision_tenant(
+                    ProvisionRequest {
+                        name: format!("engine {i} {}", &Uuid::new_v4().simple().to_string()[..8]),
+                        slug: None,
+                        owner_email: None,
+                        agent_name: "bench".into(),
+                        is_demo: false,
+                    },
+                    chrono::Utc::now(),
+                )
+                .await
+                .unwrap();
+            store
+                .set_scope(p.tenant_id, p.agent_id, scope.clone(), p.owner_id)
+                .await
+                .unwrap();
+            ids.push((p.tenant_id, p.agent_id));
+        }
+        let ids = Arc::new(ids);
+        let s = store.clone();
+        let r = request.clone();
+        let mut st = drive(writers, move |w| {
+            let s = s.clone();
+            let (t, a) = ids[w % ids.len()];
+            let r = r.clone();
+            async move {
+                let ans = s.authorize(t, a, r).await.unwrap();
+                assert!(ans.decision.is_allowed());
+            }
+        })
+        .await;
+        println!(
+            "engine    decisions, {tenants:>2} tenant(s), {writers:>3} writers: {:>8.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline",
+            st.rate(),
+            ms(st.pct(0.50)),
+            ms(st.pct(0.99)),
+            st.rate() / base_rate
+        );
+    }
+}
+
+/// The plain single-row INSERT baseline (one writer per pooled connection).
+async fn baseline() -> f64 {
+    let su = Database::connect(bench_url()).await.unwrap();
+    su.execute_unprepared(
+        "DROP TABLE IF EXISTS bench_baseline;
+         CREATE TABLE bench_baseline (tenant_id uuid NOT NULL, seq bigserial, recorded_at timestamptz NOT NULL DEFAULT now(),
+             record jsonb NOT NULL, signature bytea NOT NULL, PRIMARY KEY (tenant_id, seq))",
+    )
+    .await
+    .unwrap();
+    let pool = {
+        let mut o = sea_orm::ConnectOptions::new(bench_url());
+        o.max_connections(pool_size()).sqlx_logging(false);
+        Arc::new(Database::connect(o).await.unwrap())
+    };
+    let row = serde_json::to_string(&payload(1)).unwrap();
+    let sig = vec![7u8; 64];
+    let base_tenant = Uuid::now_v7();
+    let mut st = drive(pool_size() as usize, move |_| {
+        let pool = pool.clone();
+        let row = row.clone();
+        let sig = sig.clone();
+        async move {
+            pool.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO bench_baseline (tenant_id, record, signature) VALUES ($1, $2::jsonb, $3)",
+                [base_tenant.into(), row.into(), sig.into()],
+            ))
+            .await
+            .unwrap();
+        }
+    })
+    .await;
+    println!(
+        "baseline  plain INSERT, {:>3} writers:           {:>9.0} rows/s   p50 {:>6.2} ms  p99 {:>6.2} ms",
+        pool_size(),
+        st.rate(),
+        ms(st.pct(0.50)),
+        ms(st.pct(0.99))
+    );
+    st.rate()
 }
 
 fn ms(d: Duration) -> f64 {
