@@ -265,9 +265,9 @@ mod tests {
             "xoxb-1234567890-abcdefghijklmn",
         );
         check(
-            "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+            "https://hooks.slack.com/services/T000/B000/abcdefgh",
             "slack_webhook",
-            "T000/B000/XXXXXXXX",
+            "T000/B000/abcdefgh",
         );
         check(
             "auth eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",

@@ -206,6 +206,24 @@ async fn stored_answer(
 }
 
 impl Store {
+    /// Stores an answer (with its receipt, known only after the commit) for replays to
+    /// retries with the same idempotency key.
+    async fn store_answer(&self, tenant: Uuid, a: &Answer, outcome: bool) -> Result<()> {
+        let sql = if outcome {
+            "UPDATE authorizations SET outcome_response = $3 WHERE tenant_id = $1 AND id = $2"
+        } else {
+            "UPDATE authorizations SET response = $3 WHERE tenant_id = $1 AND id = $2"
+        };
+        let value = serde_json::to_value(a).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let tx = self.tenant_tx(tenant).await?;
+        tx.exec(
+            sql,
+            vec![tenant.into(), a.authorization_id.into(), value.into()],
+        )
+        .await?;
+        tx.commit().await
+    }
+
     /// Waits briefly for the first request with this key to store its answer (it does so
     /// right after its commit): a concurrent retry then gets that same answer.
     async fn replay(&self, tenant: Uuid, agent: Uuid, key: &str, outcome: bool) -> Result<Answer> {
@@ -254,20 +272,7 @@ impl Store {
         match result {
             Ok((receipt, decision)) => {
                 let a = answer(id, decision, &receipt);
-                // The stored response carries the receipt for replays.
-                let tx = self.tenant_tx(tenant).await?;
-                tx.exec(
-                    "UPDATE authorizations SET response = $3 WHERE tenant_id = $1 AND id = $2",
-                    vec![
-                        tenant.into(),
-                        id.into(),
-                        serde_json::to_value(&a)
-                            .map_err(|e| StoreError::Internal(e.to_string()))?
-                            .into(),
-                    ],
-                )
-                .await?;
-                tx.commit().await?;
+                self.store_answer(tenant, &a, false).await?;
                 Ok(a)
             }
             // A concurrent retry with the same key won the race: return its answer.
@@ -313,19 +318,7 @@ impl Store {
             other => other?,
         };
         let a = answer(authorization, decision, &receipt);
-        let tx = self.tenant_tx(tenant).await?;
-        tx.exec(
-            "UPDATE authorizations SET outcome_response = $3 WHERE tenant_id = $1 AND id = $2",
-            vec![
-                tenant.into(),
-                authorization.into(),
-                serde_json::to_value(&a)
-                    .map_err(|e| StoreError::Internal(e.to_string()))?
-                    .into(),
-            ],
-        )
-        .await?;
-        tx.commit().await?;
+        self.store_answer(tenant, &a, true).await?;
         Ok(a)
     }
 
