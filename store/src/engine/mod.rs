@@ -14,8 +14,9 @@
 
 pub mod policies;
 
-use charter_core::engine::breaker::{Breaker, State, Transition};
-use charter_core::engine::budget::cycle_start;
+use charter_core::engine::breaker::{
+    Breaker, DEFAULT_COOLDOWN_SECS, DEFAULT_THRESHOLD, State, Transition,
+};
 use charter_core::engine::decision::{Decision, Reason};
 use charter_core::ledger::{Actor, Entry};
 use charter_core::policy::Scope;
@@ -26,7 +27,7 @@ use uuid::Uuid;
 
 use crate::ledger::Receipt;
 use crate::signing_keys::db_now;
-use crate::{Result, Store, StoreError, TenantTx, agents, tenants};
+use crate::{Result, Store, StoreError, TenantTx, agents};
 use policies::policy_row;
 
 /// What an agent asks to do.
@@ -127,51 +128,6 @@ fn transition_json(t: Option<Transition>) -> Value {
         Some(t) => json!({"from": t.from.as_str(), "to": t.to.as_str()}),
         None => Value::Null,
     }
-}
-
-/// Reserves `spend` and one dispatch for `subject` in the cycle if the limits allow.
-async fn reserve(
-    tx: &TenantTx,
-    subject: &str,
-    cycle: DateTime<Utc>,
-    spend: i64,
-    spend_limit: Option<i64>,
-    dispatch_limit: Option<i64>,
-) -> Result<Option<Reason>> {
-    tx.exec(
-        "INSERT INTO budget_usage (tenant_id, subject, cycle_start) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant_id, subject, cycle_start) DO NOTHING",
-        vec![tx.tenant_id().into(), subject.into(), cycle.into()],
-    )
-    .await?;
-    let r = tx
-        .one(
-            "SELECT spend, dispatches FROM budget_usage
-             WHERE tenant_id = $1 AND subject = $2 AND cycle_start = $3 FOR UPDATE",
-            vec![tx.tenant_id().into(), subject.into(), cycle.into()],
-        )
-        .await?
-        .ok_or(StoreError::NotFound("budget usage"))?;
-    let used: i64 = r.try_get("", "spend")?;
-    let dispatched: i64 = r.try_get("", "dispatches")?;
-    if dispatch_limit.is_some_and(|l| dispatched + 1 > l) {
-        return Ok(Some(Reason::DispatchLimit));
-    }
-    if spend_limit.is_some_and(|l| used + spend > l) {
-        return Ok(Some(Reason::BudgetExceeded));
-    }
-    tx.exec(
-        "UPDATE budget_usage SET spend = spend + $4, dispatches = dispatches + 1
-         WHERE tenant_id = $1 AND subject = $2 AND cycle_start = $3",
-        vec![
-            tx.tenant_id().into(),
-            subject.into(),
-            cycle.into(),
-            spend.into(),
-        ],
-    )
-    .await?;
-    Ok(None)
 }
 
 /// The stored answer to an earlier request with this idempotency key (of the decision or
@@ -401,6 +357,11 @@ impl Store {
 
 /// The checks, in SPEC §2 order, inside the batch transaction. Returns the record of the
 /// decision (blocked ones too) and the decision.
+///
+/// Everything a decision reads comes in one query and everything it writes goes in one
+/// statement: the tenant's head lock, held by the batch, serialises all engine work of the
+/// tenant (decisions, outcomes, resets, scope changes all run through the ledger writer),
+/// so reading usage and then writing it cannot race.
 async fn decide(
     store: &Store,
     tx: &TenantTx,
@@ -408,31 +369,78 @@ async fn decide(
     id: Uuid,
     req: ActionRequest,
 ) -> Result<(Entry, Decision)> {
-    let now = db_now(tx).await?;
-    let tenant = tenants::get(tx).await?;
-    let agent = agents::get(tx, agent_id).await?;
-    let row = policy_row(tx).await?;
-    let scope = policies::scope_of(tx, agent_id).await?;
-    let mut b = breaker(tx, agent_id).await?;
-    let (admitted, transition) = b.breaker.admit(now);
-    if transition.is_some() {
-        save_breaker(tx, agent_id, &b.breaker).await?;
-    }
-    let cycle = cycle_start(now, row.cycle_secs);
+    let r = tx
+        .one(
+            "WITH n AS (SELECT date_trunc('milliseconds', clock_timestamp()) AS now)
+             SELECT n.now, t.subscription_status, a.name, a.status, a.responsible_principal_id,
+                    COALESCE(p.version, 0) AS version, p.spend_limit AS tenant_spend_limit,
+                    p.dispatch_limit AS tenant_dispatch_limit, c.cycle, s.scope,
+                    k.state, k.consecutive_failures, k.threshold, k.cooldown_secs, k.opened_at,
+                    COALESCE(ua.spend, 0) AS agent_spend, COALESCE(ua.dispatches, 0) AS agent_dispatches,
+                    COALESCE(ut.spend, 0) AS tenant_spend, COALESCE(ut.dispatches, 0) AS tenant_dispatches
+             FROM n, tenants t
+             JOIN agents a ON a.tenant_id = t.id AND a.id = $2
+             LEFT JOIN tenant_policy p ON p.tenant_id = t.id
+             CROSS JOIN LATERAL (
+                 SELECT to_timestamp(floor(extract(epoch FROM n.now) / COALESCE(p.cycle_secs, 86400))
+                                     * COALESCE(p.cycle_secs, 86400)) AS cycle
+             ) c
+             LEFT JOIN agent_scopes s ON s.tenant_id = t.id AND s.agent_id = a.id
+             LEFT JOIN breakers k ON k.tenant_id = t.id AND k.agent_id = a.id
+             LEFT JOIN budget_usage ua ON ua.tenant_id = t.id AND ua.subject = $3 AND ua.cycle_start = c.cycle
+             LEFT JOIN budget_usage ut ON ut.tenant_id = t.id AND ut.subject = 'tenant' AND ut.cycle_start = c.cycle
+             WHERE t.id = $1",
+            vec![tx.tenant_id().into(), agent_id.into(), agent_id.to_string().into()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("agent"))?;
+    let now: DateTime<Utc> = r.try_get("", "now")?;
+    let cycle: DateTime<Utc> = r.try_get("", "cycle")?;
+    let agent_name: String = r.try_get("", "name")?;
+    let agent_status: String = r.try_get("", "status")?;
+    let responsible: Uuid = r.try_get("", "responsible_principal_id")?;
+    let scope: Scope = match r.try_get::<Option<Value>>("", "scope")? {
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| StoreError::Internal(format!("stored scope: {e}")))?,
+        None => Scope::default(),
+    };
+    let mut breaker = match r.try_get::<Option<String>>("", "state")? {
+        Some(state) => Breaker {
+            state: State::parse(&state)
+                .ok_or_else(|| StoreError::Internal(format!("breaker state {state}")))?,
+            consecutive_failures: r.try_get::<i32>("", "consecutive_failures")? as u32,
+            threshold: r.try_get::<i32>("", "threshold")? as u32,
+            cooldown: Duration::seconds(i64::from(r.try_get::<i32>("", "cooldown_secs")?)),
+            opened_at: r.try_get("", "opened_at")?,
+        },
+        None => Breaker::new(DEFAULT_THRESHOLD, Duration::seconds(DEFAULT_COOLDOWN_SECS)),
+    };
+    let (admitted, transition) = breaker.admit(now);
+    let over = |used: i64, add: i64, limit: Option<i64>| limit.is_some_and(|l| used + add > l);
+    let (agent_spend, agent_dispatches): (i64, i64) = (
+        r.try_get("", "agent_spend")?,
+        r.try_get("", "agent_dispatches")?,
+    );
+    let (tenant_spend, tenant_dispatches): (i64, i64) = (
+        r.try_get("", "tenant_spend")?,
+        r.try_get("", "tenant_dispatches")?,
+    );
+    let tenant_spend_limit: Option<i64> = r.try_get("", "tenant_spend_limit")?;
+    let tenant_dispatch_limit: Option<i64> = r.try_get("", "tenant_dispatch_limit")?;
 
     let blocked = |r: Reason| Decision::Blocked { reason: r };
-    let decision = if !subscription_active(&tenant.subscription_status) {
+    let decision = if !subscription_active(&r.try_get::<String>("", "subscription_status")?) {
         blocked(Reason::SubscriptionInactive)
-    } else if agent.status == "suspended" {
+    } else if agent_status == "suspended" {
         blocked(Reason::AgentSuspended)
     } else if !admitted {
         blocked(Reason::BreakerOpen)
     } else if !store
-        .policy_engine(tx, &row)
+        .policy_engine(tx, r.try_get("", "version")?)
         .await?
         .check(
             &agent_id.to_string(),
-            &agent.name,
+            &agent_name,
             &req.action,
             &req.resource_type,
             &req.resource_id,
@@ -440,50 +448,35 @@ async fn decide(
         .allowed
     {
         blocked(Reason::OutOfScope)
+    } else if over(agent_dispatches, 1, scope.dispatch_limit)
+        || over(tenant_dispatches, 1, tenant_dispatch_limit)
+    {
+        blocked(Reason::DispatchLimit)
+    } else if over(agent_spend, req.spend, scope.spend_limit)
+        || over(tenant_spend, req.spend, tenant_spend_limit)
+    {
+        blocked(Reason::BudgetExceeded)
     } else {
-        // Agent limits first, then the tenant's; both in this transaction, so a refusal
-        // by the second leaves nothing reserved by the first (the savepoint rolls back
-        // only on error, so undo explicitly by checking before reserving).
-        match reserve(
-            tx,
-            &agent_id.to_string(),
-            cycle,
-            req.spend,
-            scope.spend_limit,
-            scope.dispatch_limit,
-        )
-        .await?
-        {
-            Some(r) => blocked(r),
-            None => {
-                match reserve(
-                    tx,
-                    "tenant",
-                    cycle,
-                    req.spend,
-                    row.spend_limit,
-                    row.dispatch_limit,
-                )
-                .await?
-                {
-                    Some(r) => {
-                        // Give the agent's reservation back.
-                        tx.exec(
-                        "UPDATE budget_usage SET spend = spend - $4, dispatches = dispatches - 1
-                         WHERE tenant_id = $1 AND subject = $2 AND cycle_start = $3",
-                        vec![tx.tenant_id().into(), agent_id.to_string().into(), cycle.into(), req.spend.into()],
-                    )
-                    .await?;
-                        blocked(r)
-                    }
-                    None => Decision::Allowed,
-                }
-            }
-        }
+        Decision::Allowed
     };
-    let reserved = if decision.is_allowed() { req.spend } else { 0 };
+    let allowed = decision.is_allowed();
+    let reserved = if allowed { req.spend } else { 0 };
     tx.exec(
-        "INSERT INTO authorizations (tenant_id, id, agent_id, action, resource_type, resource_id,
+        "WITH u AS (
+             INSERT INTO budget_usage AS b (tenant_id, subject, cycle_start, spend, dispatches)
+             SELECT $1, x.subject, $10, $9, 1 FROM (VALUES ($12::text), ('tenant')) AS x(subject)
+             WHERE $13::boolean
+             ON CONFLICT (tenant_id, subject, cycle_start)
+             DO UPDATE SET spend = b.spend + EXCLUDED.spend, dispatches = b.dispatches + 1
+         ), k AS (
+             INSERT INTO breakers AS k (tenant_id, agent_id, state, consecutive_failures, threshold,
+                                        cooldown_secs, opened_at)
+             SELECT $1, $3, $14, $15, $16, $17, $18 WHERE $19::boolean
+             ON CONFLICT (tenant_id, agent_id) DO UPDATE SET state = EXCLUDED.state,
+                 consecutive_failures = EXCLUDED.consecutive_failures,
+                 opened_at = EXCLUDED.opened_at, updated_at = now()
+         )
+         INSERT INTO authorizations (tenant_id, id, agent_id, action, resource_type, resource_id,
              decision, reason, spend_reserved, cycle_start, idempotency_key, response)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
         vec![
@@ -498,6 +491,14 @@ async fn decide(
             reserved.into(),
             cycle.into(),
             req.idempotency_key.clone().into(),
+            agent_id.to_string().into(),
+            allowed.into(),
+            breaker.state.as_str().into(),
+            (breaker.consecutive_failures as i32).into(),
+            (breaker.threshold as i32).into(),
+            (breaker.cooldown.num_seconds() as i32).into(),
+            breaker.opened_at.into(),
+            transition.is_some().into(),
         ],
     )
     .await?;
@@ -507,7 +508,7 @@ async fn decide(
         "spend": req.spend,
         "breaker": transition_json(transition),
     }));
-    e.on_behalf_of = Some(format!("principal:{}", agent.responsible_principal_id));
+    e.on_behalf_of = Some(format!("principal:{responsible}"));
     e.action = Some(req.action);
     e.resource = Some(format!("{}:{}", req.resource_type, req.resource_id));
     e.decision = Some(decision.label().to_string());

@@ -46,9 +46,6 @@ pub(crate) struct PolicyRow {
     pub version: i64,
     pub catalog: Catalog,
     pub policies: String,
-    pub spend_limit: Option<i64>,
-    pub dispatch_limit: Option<i64>,
-    pub cycle_secs: i64,
 }
 
 pub(crate) async fn policy_row(tx: &TenantTx) -> Result<PolicyRow> {
@@ -59,8 +56,7 @@ pub(crate) async fn policy_row(tx: &TenantTx) -> Result<PolicyRow> {
     .await?;
     let row = tx
         .one(
-            "SELECT version, catalog, policies, spend_limit, dispatch_limit, cycle_secs
-             FROM tenant_policy WHERE tenant_id = $1",
+            "SELECT version, catalog, policies FROM tenant_policy WHERE tenant_id = $1",
             vec![tx.tenant_id().into()],
         )
         .await?
@@ -75,9 +71,6 @@ pub(crate) async fn policy_row(tx: &TenantTx) -> Result<PolicyRow> {
         version: row.try_get("", "version")?,
         catalog,
         policies: row.try_get("", "policies")?,
-        spend_limit: row.try_get("", "spend_limit")?,
-        dispatch_limit: row.try_get("", "dispatch_limit")?,
-        cycle_secs: i64::from(row.try_get::<i32>("", "cycle_secs")?),
     })
 }
 
@@ -114,19 +107,23 @@ pub async fn scope_of(tx: &TenantTx, agent: Uuid) -> Result<Scope> {
 }
 
 impl Store {
-    /// The compiled policies of this transaction's tenant, current as of this transaction.
+    /// The compiled policies of this transaction's tenant at `version` (read by the caller
+    /// in this transaction): from the cache when it holds that version, else compiled from
+    /// what PostgreSQL holds now.
     pub(crate) async fn policy_engine(
         &self,
         tx: &TenantTx,
-        row: &PolicyRow,
+        version: i64,
     ) -> Result<Arc<PolicyEngine>> {
-        if let Some(engine) = self.policy_cache().get(tx.tenant_id(), row.version) {
+        if let Some(engine) = self.policy_cache().get(tx.tenant_id(), version) {
             return Ok(engine);
         }
+        let row = policy_row(tx).await?;
         let scopes = scopes(tx).await?;
         let engine = PolicyEngine::compile(&row.catalog, &scopes, &row.policies)
             .map_err(|e| StoreError::Invalid(format!("stored policies do not compile: {e}")))?;
         let engine = Arc::new(engine);
+        // Cache under the version actually compiled (policy_row may have created the row).
         self.policy_cache()
             .put(tx.tenant_id(), row.version, engine.clone());
         Ok(engine)
