@@ -74,6 +74,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
+            StoreError::Forbidden(msg) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
             StoreError::Invalid(msg) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg)
             }

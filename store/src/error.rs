@@ -14,6 +14,9 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("invalid: {0}")]
     Invalid(String),
+    /// The acting principal lacks the authority (roles) for this change.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("redis: {0}")]
@@ -68,6 +71,7 @@ impl StoreError {
             StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
             StoreError::NotFound(w) => StoreError::NotFound(w),
             StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
+            StoreError::Forbidden(m) => StoreError::Forbidden(m.clone()),
             StoreError::Key(k) => StoreError::Key(k.clone()),
             other => StoreError::Internal(other.to_string()),
         }

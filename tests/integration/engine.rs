@@ -444,3 +444,100 @@ async fn with_the_database_unreachable_nothing_is_allowed() {
     let rows = query(tx.raw(), "SELECT count(*) AS n FROM authorizations a WHERE decision = 'ALLOWED' AND NOT EXISTS (SELECT 1 FROM ledger_records r WHERE r.kind = 'decision' AND r.record LIKE '%' || a.id::text || '%')", vec![]).await.unwrap();
     assert_eq!(rows[0].try_get::<i64>("", "n").unwrap(), 0);
 }
+
+#[tokio::test]
+async fn an_agent_cannot_widen_its_own_scope_only_a_principal_with_authority_can() {
+    let store = store().await;
+    let t = tenant(&store, "Widen").await;
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
+        .await
+        .unwrap();
+    // A viewer exists in the tenant.
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let viewer = charter_store::principals::create(
+        &tx,
+        charter_store::principals::NewPrincipal {
+            email: charter_core::tenant::Email::parse("viewer@widen.example").unwrap(),
+            display_name: "Viewer".into(),
+            password_hash: None,
+            roles: vec![charter_core::tenant::Role::Viewer],
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut wider = scope(None, None);
+    wider.grants[0].id_pattern = "*".into();
+    let (request, receipt) = store
+        .request_scope_change(
+            t.tenant_id,
+            t.agent_id,
+            wider.clone(),
+            "need billing too".into(),
+        )
+        .await
+        .unwrap();
+    // Asking changes nothing.
+    let a = store
+        .authorize(t.tenant_id, t.agent_id, deploy("billing-api", 0))
+        .await
+        .unwrap();
+    assert_eq!(a.decision, blocked(Reason::OutOfScope));
+    // Neither a viewer's approval nor a viewer's direct edit goes through.
+    let err = store
+        .decide_scope_change(t.tenant_id, request, viewer, true)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, charter_store::StoreError::Forbidden(_)),
+        "{err}"
+    );
+    let err = store
+        .set_scope(t.tenant_id, t.agent_id, wider, viewer)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, charter_store::StoreError::Forbidden(_)),
+        "{err}"
+    );
+    let a = store
+        .authorize(t.tenant_id, t.agent_id, deploy("billing-api", 0))
+        .await
+        .unwrap();
+    assert_eq!(a.decision, blocked(Reason::OutOfScope));
+    // The owner approves: now it is allowed, and both steps are records.
+    let approved = store
+        .decide_scope_change(t.tenant_id, request, t.owner_id, true)
+        .await
+        .unwrap();
+    let a = store
+        .authorize(t.tenant_id, t.agent_id, deploy("billing-api", 0))
+        .await
+        .unwrap();
+    assert!(a.decision.is_allowed());
+    let again = store
+        .decide_scope_change(t.tenant_id, request, t.owner_id, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, charter_store::StoreError::Conflict(_)),
+        "{again}"
+    );
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let asked = charter_store::ledger::read::record(&tx, receipt.seq)
+        .await
+        .unwrap();
+    assert!(asked.record.contains("\"kind\":\"scope_change.requested\""));
+    assert!(asked.record.contains(&format!(
+        "\"actor\":{{\"id\":\"{}\",\"type\":\"agent\"}}",
+        t.agent_id
+    )));
+    let ok = charter_store::ledger::read::record(&tx, approved.seq)
+        .await
+        .unwrap();
+    assert!(ok.record.contains("\"kind\":\"scope_change.approved\""));
+    assert!(ok.record.contains(&t.owner_id.to_string()));
+}

@@ -109,3 +109,25 @@ CREATE POLICY tenant_isolation ON tenant_policy
 GRANT SELECT, INSERT, UPDATE ON tenant_policy, agent_scopes, breakers, budget_usage,
     authorizations, notifications TO charter_app;
 GRANT DELETE ON agent_scopes TO charter_app;
+
+-- An agent's request for more authority: it changes nothing until a principal with
+-- authority approves it (agents never widen their own scope).
+CREATE TABLE scope_change_requests (
+    tenant_id       uuid NOT NULL,
+    id              uuid NOT NULL,
+    agent_id        uuid NOT NULL,
+    requested_scope jsonb NOT NULL,
+    reason          text NOT NULL DEFAULT '',
+    status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
+    requested_at    timestamptz NOT NULL DEFAULT now(),
+    decided_by      uuid,
+    decided_at      timestamptz,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id) ON DELETE CASCADE
+);
+ALTER TABLE scope_change_requests ENABLE ROW LEVEL SECURITY;
+ALTER TABLE scope_change_requests FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON scope_change_requests
+    USING (tenant_id = charter_current_tenant())
+    WITH CHECK (tenant_id = charter_current_tenant());
+GRANT SELECT, INSERT, UPDATE ON scope_change_requests TO charter_app;

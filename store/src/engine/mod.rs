@@ -8,11 +8,14 @@
 //! key get the first answer back and are never counted twice.
 //!
 //! Not here yet (issue 4 continues): gates and workflows, artifacts, reviews and
-//! separation of duties, delegation.
+//! separation of duties, delegation (their pure rules are in `charter_core::engine`).
 //!
 //! - [`policies`] — compiled policies per tenant (cache checked against the version).
+//! - [`scope_change`] — an agent asks for more authority; only a principal with
+//!   authority can grant it.
 
 pub mod policies;
+pub mod scope_change;
 
 use charter_core::engine::breaker::{
     Breaker, DEFAULT_COOLDOWN_SECS, DEFAULT_THRESHOLD, State, Transition,
@@ -20,6 +23,7 @@ use charter_core::engine::breaker::{
 use charter_core::engine::decision::{Decision, Reason};
 use charter_core::ledger::{Actor, Entry};
 use charter_core::policy::Scope;
+use charter_core::tenant::Role;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -288,6 +292,8 @@ impl Store {
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
+                    require_roles(tx, principal, &[Role::Owner, Role::Admin, Role::Approver])
+                        .await?;
                     agents::get(tx, agent).await?;
                     let mut b = breaker(tx, agent).await?;
                     let t = b.breaker.reset();
@@ -320,29 +326,8 @@ impl Store {
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    agents::get(tx, agent).await?;
-                    let row = policy_row(tx).await?;
-                    scope
-                        .validate(&row.catalog)
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                    let mut all = policies::scopes(tx).await?;
-                    all.retain(|(a, _)| a != &agent.to_string());
-                    all.push((agent.to_string(), scope.clone()));
-                    charter_core::policy::PolicyEngine::compile(&row.catalog, &all, &row.policies)
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                    let value = serde_json::to_value(&scope).map_err(|e| StoreError::Internal(e.to_string()))?;
-                    tx.exec(
-                        "INSERT INTO agent_scopes (tenant_id, agent_id, scope, updated_by) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (tenant_id, agent_id)
-                         DO UPDATE SET scope = EXCLUDED.scope, updated_by = EXCLUDED.updated_by, updated_at = now()",
-                        vec![tx.tenant_id().into(), agent.into(), value.clone().into(), principal.into()],
-                    )
-                    .await?;
-                    tx.exec(
-                        "UPDATE tenant_policy SET version = version + 1, updated_at = now() WHERE tenant_id = $1",
-                        vec![tx.tenant_id().into()],
-                    )
-                    .await?;
+                    require_roles(tx, principal, SCOPE_AUTHORITY).await?;
+                    let value = apply_scope(tx, agent, &scope, principal).await?;
                     let mut e = Entry::new("scope.changed", Actor::principal(principal))
                         .payload(json!({"agent_id": agent, "scope": value}));
                     e.resource = Some(format!("agent:{agent}"));
@@ -353,6 +338,59 @@ impl Store {
         self.announce_policy_change(tenant).await;
         Ok(receipt)
     }
+}
+
+/// Roles that may change an agent's authority.
+pub(crate) const SCOPE_AUTHORITY: &[Role] = &[Role::Owner, Role::Admin];
+
+/// The acting principal must be active and hold one of `roles`.
+pub(crate) async fn require_roles(tx: &TenantTx, principal: Uuid, roles: &[Role]) -> Result<()> {
+    let p = crate::principals::get(tx, principal).await?;
+    if p.status != "active" || !p.roles.iter().any(|r| roles.contains(r)) {
+        return Err(StoreError::Forbidden(format!(
+            "this needs one of the roles {}",
+            roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Validates `scope` against the tenant's catalog, compiles it with every other policy,
+/// saves it and bumps the policy version. Returns the stored JSON.
+pub(crate) async fn apply_scope(
+    tx: &TenantTx,
+    agent: Uuid,
+    scope: &Scope,
+    principal: Uuid,
+) -> Result<Value> {
+    agents::get(tx, agent).await?;
+    let row = policy_row(tx).await?;
+    scope
+        .validate(&row.catalog)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let mut all = policies::scopes(tx).await?;
+    all.retain(|(a, _)| a != &agent.to_string());
+    all.push((agent.to_string(), scope.clone()));
+    charter_core::policy::PolicyEngine::compile(&row.catalog, &all, &row.policies)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let value = serde_json::to_value(scope).map_err(|e| StoreError::Internal(e.to_string()))?;
+    tx.exec(
+        "INSERT INTO agent_scopes (tenant_id, agent_id, scope, updated_by) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, agent_id)
+         DO UPDATE SET scope = EXCLUDED.scope, updated_by = EXCLUDED.updated_by, updated_at = now()",
+        vec![tx.tenant_id().into(), agent.into(), value.clone().into(), principal.into()],
+    )
+    .await?;
+    tx.exec(
+        "UPDATE tenant_policy SET version = version + 1, updated_at = now() WHERE tenant_id = $1",
+        vec![tx.tenant_id().into()],
+    )
+    .await?;
+    Ok(value)
 }
 
 /// The checks, in SPEC §2 order, inside the batch transaction. Returns the record of the
