@@ -8,4 +8,5 @@ mod http;
 mod isolation;
 mod keys;
 mod ledger;
+mod reviews;
 mod worker;

@@ -7,14 +7,17 @@
 //! failure on the way is an error, never an allowance. Retries with the same idempotency
 //! key get the first answer back and are never counted twice.
 //!
-//! Not here yet (issue 4 continues): gates and workflows, artifacts, reviews and
-//! separation of duties, delegation (their pure rules are in `charter_core::engine`).
+//! Not here yet (issue 4 continues): workflows, initiatives and gates (pure rules in
+//! `charter_core::engine::workflow`), action approvals bound to argument digests,
+//! scope intersection and budget split along delegation chains.
 //!
 //! - [`policies`] — compiled policies per tenant (cache checked against the version).
+//! - [`reviews`] — tasks, artifacts, reviews; separation of duties at each verdict.
 //! - [`scope_change`] — an agent asks for more authority; only a principal with
 //!   authority can grant it.
 
 pub mod policies;
+pub mod reviews;
 pub mod scope_change;
 
 use charter_core::engine::breaker::{

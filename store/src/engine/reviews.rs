@@ -1,0 +1,388 @@
+//! Tasks, artifacts and reviews, with separation of duties enforced when a verdict is
+//! submitted: the provenance subgraph (the artifact, everything it derives from, and every
+//! delegation up the tasks it was produced under) is loaded in the verdict's transaction
+//! and checked by `charter_core::engine::provenance`. A refused self-approval is committed
+//! as a violation and a ledger record; the reviewer gets `self_approval`.
+
+use std::collections::HashMap;
+
+use charter_core::engine::provenance::{
+    ArtifactNode, Graph, Party, SelfApproval, Separation, TaskNode,
+};
+use charter_core::ledger::{Actor, Entry};
+use sea_orm::QueryResult;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::ledger::Receipt;
+use crate::{Result, Store, StoreError, TenantTx, agents};
+
+/// Longest delegation chain (a task delegated from a task …).
+pub const MAX_DELEGATION_DEPTH: i32 = 5;
+
+fn kind(p: &Party) -> &'static str {
+    match p {
+        Party::Agent { .. } => "agent",
+        Party::Principal { .. } => "principal",
+    }
+}
+
+fn actor(p: &Party) -> Actor {
+    match p {
+        Party::Agent { id, .. } => Actor::agent(*id),
+        Party::Principal { id } => Actor::principal(*id),
+    }
+}
+
+fn party(r: &QueryResult, prefix: &str) -> Result<Party> {
+    let t: String = r.try_get("", &format!("{prefix}_type"))?;
+    let id: Uuid = r.try_get("", &format!("{prefix}_id"))?;
+    let principal: Uuid = r.try_get("", &format!("{prefix}_principal"))?;
+    Ok(if t == "agent" {
+        Party::Agent {
+            id,
+            on_behalf_of: principal,
+        }
+    } else {
+        Party::Principal { id }
+    })
+}
+
+/// The verdict's fate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerdictOutcome {
+    Recorded { review_status: String },
+    Refused { why: String, violation: Uuid },
+}
+
+/// A party as the engine sees it: for an agent, the principal it acts for.
+pub async fn agent_party(tx: &TenantTx, agent: Uuid) -> Result<Party> {
+    let a = agents::get(tx, agent).await?;
+    Ok(Party::Agent {
+        id: a.id,
+        on_behalf_of: a.responsible_principal_id,
+    })
+}
+
+async fn load_graph(tx: &TenantTx, artifact: Uuid) -> Result<Graph> {
+    let lineage = "WITH RECURSIVE lineage(id) AS (
+            SELECT $2::uuid
+            UNION SELECT s.source_id FROM artifact_sources s JOIN lineage l ON s.artifact_id = l.id
+            WHERE s.tenant_id = $1)";
+    let mut graph = Graph::default();
+    for r in tx
+        .all(
+            &format!(
+                "{lineage} SELECT a.id, a.producer_type, a.producer_id, a.producer_principal, a.task_id
+                 FROM artifacts a JOIN lineage l ON a.id = l.id WHERE a.tenant_id = $1"
+            ),
+            vec![tx.tenant_id().into(), artifact.into()],
+        )
+        .await?
+    {
+        let id: Uuid = r.try_get("", "id")?;
+        graph.artifacts.insert(
+            id,
+            ArtifactNode { id, producer: party(&r, "producer")?, derived_from: Vec::new(), task: r.try_get("", "task_id")? },
+        );
+    }
+    let mut edges: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for r in tx
+        .all(
+            &format!(
+                "{lineage} SELECT s.artifact_id, s.source_id FROM artifact_sources s
+                 JOIN lineage l ON s.artifact_id = l.id WHERE s.tenant_id = $1"
+            ),
+            vec![tx.tenant_id().into(), artifact.into()],
+        )
+        .await?
+    {
+        edges
+            .entry(r.try_get("", "artifact_id")?)
+            .or_default()
+            .push(r.try_get("", "source_id")?);
+    }
+    for (id, sources) in edges {
+        if let Some(node) = graph.artifacts.get_mut(&id) {
+            node.derived_from = sources;
+        }
+    }
+    for r in tx
+        .all(
+            &format!(
+                "{lineage}, chain(id) AS (
+                     SELECT a.task_id FROM artifacts a JOIN lineage l ON a.id = l.id
+                     WHERE a.tenant_id = $1 AND a.task_id IS NOT NULL
+                     UNION SELECT t.parent_id FROM tasks t JOIN chain c ON t.id = c.id
+                     WHERE t.tenant_id = $1 AND t.parent_id IS NOT NULL)
+                 SELECT t.id, t.parent_id, t.delegator_type, t.delegator_id, t.delegator_principal
+                 FROM tasks t JOIN chain c ON t.id = c.id WHERE t.tenant_id = $1"
+            ),
+            vec![tx.tenant_id().into(), artifact.into()],
+        )
+        .await?
+    {
+        let id: Uuid = r.try_get("", "id")?;
+        graph.tasks.insert(
+            id,
+            TaskNode {
+                id,
+                delegator: party(&r, "delegator")?,
+                parent: r.try_get("", "parent_id")?,
+            },
+        );
+    }
+    Ok(graph)
+}
+
+impl Store {
+    /// `delegator` directs agent `assignee`, optionally under its own `parent` task.
+    /// (Scope intersection and budget split down the chain are still to come.)
+    pub async fn delegate_task(
+        &self,
+        tenant: Uuid,
+        delegator: Party,
+        assignee: Uuid,
+        parent: Option<Uuid>,
+    ) -> Result<(Uuid, Receipt)> {
+        let id = Uuid::now_v7();
+        let (receipt, ()) = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    agents::get(tx, assignee).await?;
+                    let depth = match parent {
+                        Some(p) => {
+                            let r = tx
+                                .one("SELECT depth FROM tasks WHERE tenant_id = $1 AND id = $2", vec![tx.tenant_id().into(), p.into()])
+                                .await?
+                                .ok_or(StoreError::NotFound("parent task"))?;
+                            r.try_get::<i32>("", "depth")? + 1
+                        }
+                        None => 1,
+                    };
+                    if depth > MAX_DELEGATION_DEPTH {
+                        return Err(StoreError::Invalid(format!("delegation chains are at most {MAX_DELEGATION_DEPTH} deep")));
+                    }
+                    tx.exec(
+                        "INSERT INTO tasks (tenant_id, id, parent_id, delegator_type, delegator_id, delegator_principal,
+                                            assignee_agent, depth)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        vec![
+                            tx.tenant_id().into(),
+                            id.into(),
+                            parent.into(),
+                            kind(&delegator).into(),
+                            delegator.actor().into(),
+                            delegator.principal().into(),
+                            assignee.into(),
+                            depth.into(),
+                        ],
+                    )
+                    .await?;
+                    let mut e = Entry::new("task.delegated", actor(&delegator))
+                        .payload(json!({"task_id": id, "parent_id": parent, "assignee": assignee, "depth": depth}));
+                    e.on_behalf_of = Some(format!("principal:{}", delegator.principal()));
+                    e.resource = Some(format!("agent:{assignee}"));
+                    Ok((e, ()))
+                })
+            })
+            .await?;
+        Ok((id, receipt))
+    }
+
+    /// Declares an artifact produced by `producer`.
+    pub async fn register_artifact(
+        &self,
+        tenant: Uuid,
+        producer: Party,
+        kind_name: String,
+        digest: String,
+        derived_from: Vec<Uuid>,
+        task: Option<Uuid>,
+    ) -> Result<(Uuid, Receipt)> {
+        let id = Uuid::now_v7();
+        let (receipt, ()) = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    if digest.is_empty() || kind_name.is_empty() {
+                        return Err(StoreError::Invalid("kind and digest are required".into()));
+                    }
+                    tx.exec(
+                        "INSERT INTO artifacts (tenant_id, id, kind, digest, producer_type, producer_id,
+                                                producer_principal, task_id)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        vec![
+                            tx.tenant_id().into(),
+                            id.into(),
+                            kind_name.clone().into(),
+                            digest.clone().into(),
+                            kind(&producer).into(),
+                            producer.actor().into(),
+                            producer.principal().into(),
+                            task.into(),
+                        ],
+                    )
+                    .await?;
+                    for source in &derived_from {
+                        tx.exec(
+                            "INSERT INTO artifact_sources (tenant_id, artifact_id, source_id) VALUES ($1, $2, $3)",
+                            vec![tx.tenant_id().into(), id.into(), (*source).into()],
+                        )
+                        .await?;
+                    }
+                    let mut e = Entry::new("artifact.registered", actor(&producer)).payload(json!({
+                        "artifact_id": id, "kind": kind_name, "digest": digest,
+                        "derived_from": derived_from, "task_id": task,
+                    }));
+                    e.on_behalf_of = Some(format!("principal:{}", producer.principal()));
+                    Ok((e, ()))
+                })
+            })
+            .await?;
+        Ok((id, receipt))
+    }
+
+    /// Asks for a review of an artifact at a gate, bound to its current digest.
+    pub async fn request_review(
+        &self,
+        tenant: Uuid,
+        requester: Party,
+        artifact: Uuid,
+        gate: Option<String>,
+        separation: Separation,
+    ) -> Result<(Uuid, Receipt)> {
+        let id = Uuid::now_v7();
+        let (receipt, ()) = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    let a = tx
+                        .one("SELECT digest FROM artifacts WHERE tenant_id = $1 AND id = $2", vec![tx.tenant_id().into(), artifact.into()])
+                        .await?
+                        .ok_or(StoreError::NotFound("artifact"))?;
+                    let digest: String = a.try_get("", "digest")?;
+                    let sep = if separation == Separation::Principal { "principal" } else { "standard" };
+                    tx.exec(
+                        "INSERT INTO reviews (tenant_id, id, artifact_id, digest, gate, separation, requested_by)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        vec![tx.tenant_id().into(), id.into(), artifact.into(), digest.clone().into(), gate.clone().into(), sep.into(), requester.actor().into()],
+                    )
+                    .await?;
+                    let mut e = Entry::new("review.requested", actor(&requester))
+                        .payload(json!({"review_id": id, "artifact_id": artifact, "digest": digest, "separation": sep}));
+                    e.gate = gate;
+                    e.decision = Some("PENDING_APPROVAL".into());
+                    Ok((e, ()))
+                })
+            })
+            .await?;
+        Ok((id, receipt))
+    }
+
+    /// A reviewer approves or rejects. The verdict must name the digest the review is
+    /// bound to; self-approval (direct, derived, delegated, or — where the review demands
+    /// it — through the same principal) is refused and recorded as a violation.
+    pub async fn submit_verdict(
+        &self,
+        tenant: Uuid,
+        reviewer: Party,
+        review: Uuid,
+        digest: String,
+        approve: bool,
+    ) -> Result<(VerdictOutcome, Receipt)> {
+        let (receipt, outcome) = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    let r = tx
+                        .one(
+                            "SELECT artifact_id, digest, separation, status, gate FROM reviews WHERE tenant_id = $1 AND id = $2",
+                            vec![tx.tenant_id().into(), review.into()],
+                        )
+                        .await?
+                        .ok_or(StoreError::NotFound("review"))?;
+                    let artifact: Uuid = r.try_get("", "artifact_id")?;
+                    let gate: Option<String> = r.try_get("", "gate")?;
+                    if r.try_get::<String>("", "digest")? != digest {
+                        return Err(StoreError::Invalid("digest: the review is bound to another digest (approval_mismatch)".into()));
+                    }
+                    if r.try_get::<String>("", "status")? != "pending" {
+                        return Err(StoreError::Conflict("this review is already decided".into()));
+                    }
+                    let separation = if r.try_get::<String>("", "separation")? == "principal" {
+                        Separation::Principal
+                    } else {
+                        Separation::Standard
+                    };
+                    let graph = load_graph(tx, artifact).await?;
+                    let check = if approve { graph.check_review(artifact, reviewer, separation) } else { Ok(()) };
+                    if let Err(why) = check {
+                        return refuse(tx, reviewer, review, artifact, gate, why).await;
+                    }
+                    tx.exec(
+                        "INSERT INTO review_verdicts (tenant_id, review_id, reviewer_type, reviewer_id, reviewer_principal, verdict)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        vec![
+                            tx.tenant_id().into(),
+                            review.into(),
+                            kind(&reviewer).into(),
+                            reviewer.actor().into(),
+                            reviewer.principal().into(),
+                            (if approve { "approve" } else { "reject" }).into(),
+                        ],
+                    )
+                    .await?;
+                    let status = if approve { "approved" } else { "rejected" };
+                    tx.exec(
+                        "UPDATE reviews SET status = $3 WHERE tenant_id = $1 AND id = $2",
+                        vec![tx.tenant_id().into(), review.into(), status.into()],
+                    )
+                    .await?;
+                    let mut e = Entry::new(format!("review.{status}"), actor(&reviewer))
+                        .payload(json!({"review_id": review, "artifact_id": artifact, "digest": digest}));
+                    e.on_behalf_of = Some(format!("principal:{}", reviewer.principal()));
+                    e.gate = gate;
+                    e.decision = Some(if approve { "ALLOWED" } else { "BLOCKED" }.into());
+                    Ok((e, VerdictOutcome::Recorded { review_status: status.into() }))
+                })
+            })
+            .await?;
+        Ok((outcome, receipt))
+    }
+}
+
+/// Commits a refused self-approval as a violation and returns its record.
+async fn refuse(
+    tx: &TenantTx,
+    reviewer: Party,
+    review: Uuid,
+    artifact: Uuid,
+    gate: Option<String>,
+    why: SelfApproval,
+) -> Result<(Entry, VerdictOutcome)> {
+    let violation = Uuid::now_v7();
+    let details = json!({"review_id": review, "artifact_id": artifact, "why": why.to_string()});
+    tx.exec(
+        "INSERT INTO violations (tenant_id, id, kind, severity, subject, details)
+         VALUES ($1, $2, 'self_approval', 'high', $3, $4)",
+        vec![
+            tx.tenant_id().into(),
+            violation.into(),
+            json!({"type": kind(&reviewer), "id": reviewer.actor()}).into(),
+            details.clone().into(),
+        ],
+    )
+    .await?;
+    let mut e = Entry::new("violation", actor(&reviewer)).payload(json!({
+        "violation_id": violation, "kind": "self_approval", "severity": "high", "details": details,
+    }));
+    e.on_behalf_of = Some(format!("principal:{}", reviewer.principal()));
+    e.gate = gate;
+    e.decision = Some("BLOCKED".into());
+    e.reason = Some("self_approval".into());
+    Ok((
+        e,
+        VerdictOutcome::Refused {
+            why: why.to_string(),
+            violation,
+        },
+    ))
+}

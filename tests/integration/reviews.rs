@@ -1,0 +1,219 @@
+//! Separation of duties at review time, against the real database: self-approval directly,
+//! through a derived artifact and through a two-level delegation chain is refused and
+//! recorded as a violation; another agent of the same principal is refused only where the
+//! review demands principal separation; a legitimate second reviewer passes.
+
+use charter_core::engine::provenance::{Party, Separation};
+use charter_core::tenant::{Email, Role};
+use charter_store::engine::reviews::{VerdictOutcome, agent_party};
+use charter_store::{Store, agents, principals};
+use charter_tests::{query, store, tenant};
+use uuid::Uuid;
+
+struct Cast {
+    tenant: Uuid,
+    a1: Party,
+    a2: Party,
+    b1: Party,
+    bob: Party,
+}
+
+async fn cast(store: &Store) -> Cast {
+    let t = tenant(store, "Reviews").await;
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let now = chrono::Utc::now();
+    let bob = principals::create(
+        &tx,
+        principals::NewPrincipal {
+            email: Email::parse("bob@reviews.example").unwrap(),
+            display_name: "Bob".into(),
+            password_hash: None,
+            roles: vec![Role::Approver],
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let a2 = agents::create(&tx, "agent-2", "", t.owner_id, now)
+        .await
+        .unwrap();
+    let b1 = agents::create(&tx, "bob-agent", "", bob, now)
+        .await
+        .unwrap();
+    let cast = Cast {
+        tenant: t.tenant_id,
+        a1: agent_party(&tx, t.agent_id).await.unwrap(),
+        a2: agent_party(&tx, a2).await.unwrap(),
+        b1: agent_party(&tx, b1).await.unwrap(),
+        bob: Party::Principal { id: bob },
+    };
+    tx.commit().await.unwrap();
+    cast
+}
+
+async fn review(store: &Store, c: &Cast, artifact: Uuid, sep: Separation) -> Uuid {
+    store
+        .request_review(c.tenant, c.a1, artifact, Some("release".into()), sep)
+        .await
+        .unwrap()
+        .0
+}
+
+async fn verdict(store: &Store, c: &Cast, reviewer: Party, review: Uuid) -> VerdictOutcome {
+    store
+        .submit_verdict(c.tenant, reviewer, review, "sha256:abc".into(), true)
+        .await
+        .unwrap()
+        .0
+}
+
+fn refused(o: &VerdictOutcome) -> bool {
+    matches!(o, VerdictOutcome::Refused { .. })
+}
+
+#[tokio::test]
+async fn self_approval_is_refused_and_recorded_in_every_form() {
+    let store = store().await;
+    let c = cast(&store).await;
+    let digest = || "sha256:abc".to_string();
+
+    // Direct.
+    let (own, _) = store
+        .register_artifact(c.tenant, c.a1, "changeset".into(), digest(), vec![], None)
+        .await
+        .unwrap();
+    let r = review(&store, &c, own, Separation::Standard).await;
+    let o = verdict(&store, &c, c.a1, r).await;
+    assert!(refused(&o), "{o:?}");
+
+    // Through a derived artifact produced by someone else.
+    let (derived, _) = store
+        .register_artifact(c.tenant, c.b1, "build".into(), digest(), vec![own], None)
+        .await
+        .unwrap();
+    let r = review(&store, &c, derived, Separation::Standard).await;
+    assert!(refused(&verdict(&store, &c, c.a1, r).await));
+
+    // Through a delegation chain two levels deep: a1 → a2 → b1, b1 produces.
+    let (t1, _) = store
+        .delegate_task(c.tenant, c.a1, c.a2.actor(), None)
+        .await
+        .unwrap();
+    let (t2, _) = store
+        .delegate_task(c.tenant, c.a2, c.b1.actor(), Some(t1))
+        .await
+        .unwrap();
+    let (laundered, _) = store
+        .register_artifact(
+            c.tenant,
+            c.b1,
+            "changeset".into(),
+            digest(),
+            vec![],
+            Some(t2),
+        )
+        .await
+        .unwrap();
+    let r = review(&store, &c, laundered, Separation::Standard).await;
+    assert!(
+        refused(&verdict(&store, &c, c.a1, r).await),
+        "the original delegator"
+    );
+    assert!(
+        refused(&verdict(&store, &c, c.a2, r).await),
+        "the intermediate delegator"
+    );
+    // The review is still pending: a legitimate reviewer can decide it.
+    let o = verdict(&store, &c, c.bob, r).await;
+    assert_eq!(
+        o,
+        VerdictOutcome::Recorded {
+            review_status: "approved".into()
+        }
+    );
+
+    // Every refusal is a violation and a ledger record.
+    let tx = store.tenant_tx(c.tenant).await.unwrap();
+    let n = query(
+        tx.raw(),
+        "SELECT count(*) AS n FROM violations WHERE kind = 'self_approval'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(n[0].try_get::<i64>("", "n").unwrap(), 4);
+    let n = query(tx.raw(), "SELECT count(*) AS n FROM ledger_records WHERE kind = 'violation' AND reason = 'self_approval'", vec![]).await.unwrap();
+    assert_eq!(n[0].try_get::<i64>("", "n").unwrap(), 4);
+}
+
+#[tokio::test]
+async fn principal_separation_applies_where_the_review_demands_it() {
+    let store = store().await;
+    let c = cast(&store).await;
+    let (art, _) = store
+        .register_artifact(
+            c.tenant,
+            c.a1,
+            "doc".into(),
+            "sha256:abc".into(),
+            vec![],
+            None,
+        )
+        .await
+        .unwrap();
+    // a2 acts for the same principal as the producer a1.
+    let strict = review(&store, &c, art, Separation::Principal).await;
+    assert!(refused(&verdict(&store, &c, c.a2, strict).await));
+    let relaxed = review(&store, &c, art, Separation::Standard).await;
+    assert_eq!(
+        verdict(&store, &c, c.a2, relaxed).await,
+        VerdictOutcome::Recorded {
+            review_status: "approved".into()
+        }
+    );
+    // At the strict review, an agent of another principal passes.
+    assert_eq!(
+        verdict(&store, &c, c.b1, strict).await,
+        VerdictOutcome::Recorded {
+            review_status: "approved".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn verdicts_are_bound_to_the_digest_and_chains_are_bounded() {
+    let store = store().await;
+    let c = cast(&store).await;
+    let (art, _) = store
+        .register_artifact(
+            c.tenant,
+            c.a1,
+            "doc".into(),
+            "sha256:abc".into(),
+            vec![],
+            None,
+        )
+        .await
+        .unwrap();
+    let r = review(&store, &c, art, Separation::Standard).await;
+    let err = store
+        .submit_verdict(c.tenant, c.bob, r, "sha256:other".into(), true)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("approval_mismatch"), "{err}");
+    let mut parent = None;
+    for _ in 0..charter_store::engine::reviews::MAX_DELEGATION_DEPTH {
+        parent = Some(
+            store
+                .delegate_task(c.tenant, c.a1, c.a2.actor(), parent)
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    let err = store
+        .delegate_task(c.tenant, c.a1, c.a2.actor(), parent)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("at most"), "{err}");
+}
