@@ -55,6 +55,7 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261124_000002_ledger"),
             sql_migration!("m20261124_000003_engine"),
             sql_migration!("m20261124_000004_provenance"),
+            sql_migration!("m20261124_000005_workflows"),
         ]
     }
 }

@@ -277,6 +277,7 @@ async fn engine() {
         spend: 1,
         idempotency_key: None,
         arguments: json!({"version": "v1.2.3"}),
+        initiative: None,
     };
     for (tenants, writers) in [(1usize, 64usize), (50, 200)] {
         let mut ids = Vec::new();

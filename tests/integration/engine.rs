@@ -22,6 +22,7 @@ fn deploy(service: &str, spend: i64) -> ActionRequest {
         spend,
         idempotency_key: None,
         arguments: json!({"service": service}),
+        initiative: None,
     }
 }
 

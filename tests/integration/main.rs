@@ -10,3 +10,4 @@ mod keys;
 mod ledger;
 mod reviews;
 mod worker;
+mod workflows;

@@ -5,7 +5,7 @@
 
 use charter_core::engine::provenance::{Party, Separation};
 use charter_core::tenant::{Email, Role};
-use charter_store::engine::reviews::{VerdictOutcome, agent_party};
+use charter_store::engine::reviews::{NewArtifact, VerdictOutcome, agent_party};
 use charter_store::{Store, agents, principals};
 use charter_tests::{query, store, tenant};
 use uuid::Uuid;
@@ -79,7 +79,17 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
 
     // Direct.
     let (own, _) = store
-        .register_artifact(c.tenant, c.a1, "changeset".into(), digest(), vec![], None)
+        .register_artifact(
+            c.tenant,
+            c.a1,
+            NewArtifact {
+                kind: "changeset".into(),
+                digest: digest(),
+                derived_from: vec![],
+                task: None,
+                initiative: None,
+            },
+        )
         .await
         .unwrap();
     let r = review(&store, &c, own, Separation::Standard).await;
@@ -88,7 +98,17 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
 
     // Through a derived artifact produced by someone else.
     let (derived, _) = store
-        .register_artifact(c.tenant, c.b1, "build".into(), digest(), vec![own], None)
+        .register_artifact(
+            c.tenant,
+            c.b1,
+            NewArtifact {
+                kind: "build".into(),
+                digest: digest(),
+                derived_from: vec![own],
+                task: None,
+                initiative: None,
+            },
+        )
         .await
         .unwrap();
     let r = review(&store, &c, derived, Separation::Standard).await;
@@ -107,10 +127,13 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
         .register_artifact(
             c.tenant,
             c.b1,
-            "changeset".into(),
-            digest(),
-            vec![],
-            Some(t2),
+            NewArtifact {
+                kind: "changeset".into(),
+                digest: digest(),
+                derived_from: vec![],
+                task: Some(t2),
+                initiative: None,
+            },
         )
         .await
         .unwrap();
@@ -154,10 +177,13 @@ async fn principal_separation_applies_where_the_review_demands_it() {
         .register_artifact(
             c.tenant,
             c.a1,
-            "doc".into(),
-            "sha256:abc".into(),
-            vec![],
-            None,
+            NewArtifact {
+                kind: "doc".into(),
+                digest: "sha256:abc".into(),
+                derived_from: vec![],
+                task: None,
+                initiative: None,
+            },
         )
         .await
         .unwrap();
@@ -188,10 +214,13 @@ async fn verdicts_are_bound_to_the_digest_and_chains_are_bounded() {
         .register_artifact(
             c.tenant,
             c.a1,
-            "doc".into(),
-            "sha256:abc".into(),
-            vec![],
-            None,
+            NewArtifact {
+                kind: "doc".into(),
+                digest: "sha256:abc".into(),
+                derived_from: vec![],
+                task: None,
+                initiative: None,
+            },
         )
         .await
         .unwrap();

@@ -7,18 +7,19 @@
 //! failure on the way is an error, never an allowance. Retries with the same idempotency
 //! key get the first answer back and are never counted twice.
 //!
-//! Not here yet (issue 4 continues): workflows, initiatives and gates (pure rules in
-//! `charter_core::engine::workflow`), action approvals bound to argument digests,
-//! scope intersection and budget split along delegation chains.
+//! Not here yet (issue 4 continues): action approvals bound to argument digests, scope
+//! intersection and budget split along delegation chains, task deadlines.
 //!
 //! - [`policies`] — compiled policies per tenant (cache checked against the version).
 //! - [`reviews`] — tasks, artifacts, reviews; separation of duties at each verdict.
+//! - [`workflows`] — initiatives, evidence, promotion past gates, action→gate bindings.
 //! - [`scope_change`] — an agent asks for more authority; only a principal with
 //!   authority can grant it.
 
 pub mod policies;
 pub mod reviews;
 pub mod scope_change;
+pub mod workflows;
 
 use charter_core::engine::breaker::{
     Breaker, DEFAULT_COOLDOWN_SECS, DEFAULT_THRESHOLD, State, Transition,
@@ -51,6 +52,9 @@ pub struct ActionRequest {
     /// The exact arguments, recorded (redacted) with the decision.
     #[serde(default)]
     pub arguments: Value,
+    /// The initiative the action belongs to (gates bound to the action are checked in it).
+    #[serde(default)]
+    pub initiative: Option<Uuid>,
 }
 
 /// The answer: the decision and where it is recorded.
@@ -418,7 +422,12 @@ async fn decide(
                     p.dispatch_limit AS tenant_dispatch_limit, c.cycle, s.scope,
                     k.state, k.consecutive_failures, k.threshold, k.cooldown_secs, k.opened_at,
                     COALESCE(ua.spend, 0) AS agent_spend, COALESCE(ua.dispatches, 0) AS agent_dispatches,
-                    COALESCE(ut.spend, 0) AS tenant_spend, COALESCE(ut.dispatches, 0) AS tenant_dispatches
+                    COALESCE(ut.spend, 0) AS tenant_spend, COALESCE(ut.dispatches, 0) AS tenant_dispatches,
+                    (SELECT count(*) FROM action_gates g
+                     WHERE g.tenant_id = t.id AND g.action = $4 AND g.resource_type = $5
+                       AND NOT EXISTS (SELECT 1 FROM gate_passes p
+                                       WHERE p.tenant_id = t.id AND p.initiative_id = $6 AND p.gate = g.gate)
+                    ) AS missing_gates
              FROM n, tenants t
              JOIN agents a ON a.tenant_id = t.id AND a.id = $2
              LEFT JOIN tenant_policy p ON p.tenant_id = t.id
@@ -431,7 +440,14 @@ async fn decide(
              LEFT JOIN budget_usage ua ON ua.tenant_id = t.id AND ua.subject = $3 AND ua.cycle_start = c.cycle
              LEFT JOIN budget_usage ut ON ut.tenant_id = t.id AND ut.subject = 'tenant' AND ut.cycle_start = c.cycle
              WHERE t.id = $1",
-            vec![tx.tenant_id().into(), agent_id.into(), agent_id.to_string().into()],
+            vec![
+                tx.tenant_id().into(),
+                agent_id.into(),
+                agent_id.to_string().into(),
+                req.action.clone().into(),
+                req.resource_type.clone().into(),
+                req.initiative.into(),
+            ],
         )
         .await?
         .ok_or(StoreError::NotFound("agent"))?;
@@ -489,6 +505,8 @@ async fn decide(
         .allowed
     {
         blocked(Reason::OutOfScope)
+    } else if r.try_get::<i64>("", "missing_gates")? > 0 {
+        blocked(Reason::GateNotPassed)
     } else if over(agent_dispatches, 1, scope.dispatch_limit)
         || over(tenant_dispatches, 1, tenant_dispatch_limit)
     {
@@ -550,6 +568,7 @@ async fn decide(
         "breaker": transition_json(transition),
     }));
     e.on_behalf_of = Some(format!("principal:{responsible}"));
+    e.initiative = req.initiative.map(|i| i.to_string());
     e.action = Some(req.action);
     e.resource = Some(format!("{}:{}", req.resource_type, req.resource_id));
     e.decision = Some(decision.label().to_string());

@@ -48,6 +48,18 @@ fn party(r: &QueryResult, prefix: &str) -> Result<Party> {
     })
 }
 
+/// An artifact being declared.
+#[derive(Debug, Clone, Default)]
+pub struct NewArtifact {
+    pub kind: String,
+    /// Content digest, e.g. `sha256:…`; reviews bind to it.
+    pub digest: String,
+    pub derived_from: Vec<Uuid>,
+    /// The task it was produced under.
+    pub task: Option<Uuid>,
+    pub initiative: Option<Uuid>,
+}
+
 /// The verdict's fate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerdictOutcome {
@@ -195,11 +207,15 @@ impl Store {
         &self,
         tenant: Uuid,
         producer: Party,
-        kind_name: String,
-        digest: String,
-        derived_from: Vec<Uuid>,
-        task: Option<Uuid>,
+        artifact: NewArtifact,
     ) -> Result<(Uuid, Receipt)> {
+        let NewArtifact {
+            kind: kind_name,
+            digest,
+            derived_from,
+            task,
+            initiative,
+        } = artifact;
         let id = Uuid::now_v7();
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
@@ -209,8 +225,8 @@ impl Store {
                     }
                     tx.exec(
                         "INSERT INTO artifacts (tenant_id, id, kind, digest, producer_type, producer_id,
-                                                producer_principal, task_id)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                                producer_principal, task_id, initiative_id)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                         vec![
                             tx.tenant_id().into(),
                             id.into(),
@@ -220,6 +236,7 @@ impl Store {
                             producer.actor().into(),
                             producer.principal().into(),
                             task.into(),
+                            initiative.into(),
                         ],
                     )
                     .await?;
@@ -234,6 +251,7 @@ impl Store {
                         "artifact_id": id, "kind": kind_name, "digest": digest,
                         "derived_from": derived_from, "task_id": task,
                     }));
+                    e.initiative = initiative.map(|i| i.to_string());
                     e.on_behalf_of = Some(format!("principal:{}", producer.principal()));
                     Ok((e, ()))
                 })
