@@ -278,6 +278,7 @@ async fn engine() {
         idempotency_key: None,
         arguments: json!({"version": "v1.2.3"}),
         initiative: None,
+        task: None,
     };
     for (tenants, writers) in [(1usize, 64usize), (50, 200)] {
         let mut ids = Vec::new();

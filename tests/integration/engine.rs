@@ -23,6 +23,7 @@ fn deploy(service: &str, spend: i64) -> ActionRequest {
         idempotency_key: None,
         arguments: json!({"service": service}),
         initiative: None,
+        task: None,
     }
 }
 
@@ -541,4 +542,112 @@ async fn an_agent_cannot_widen_its_own_scope_only_a_principal_with_authority_can
         .unwrap();
     assert!(ok.record.contains("\"kind\":\"scope_change.approved\""));
     assert!(ok.record.contains(&t.owner_id.to_string()));
+}
+
+#[tokio::test]
+async fn delegation_only_narrows_authority_down_a_chain_of_three() {
+    use charter_core::engine::provenance::Party;
+    let store = store().await;
+    let t = tenant(&store, "Delegation").await;
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let now = chrono::Utc::now();
+    let a2 = charter_store::agents::create(&tx, "agent-2", "", t.owner_id, now)
+        .await
+        .unwrap();
+    let a3 = charter_store::agents::create(&tx, "agent-3", "", t.owner_id, now)
+        .await
+        .unwrap();
+    let outsider = charter_store::agents::create(&tx, "outsider", "", t.owner_id, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let grant = |pattern: &str| Grant {
+        actions: vec!["deploy".into()],
+        resource_type: "Service".into(),
+        id_pattern: pattern.into(),
+    };
+    // a1: payments-*, may direct a2. a2: payments-api-* and billing-*, may direct a3.
+    // a3: everything.
+    let s1 = Scope {
+        grants: vec![grant("payments-*")],
+        may_direct: vec![a2.to_string()],
+        ..Scope::default()
+    };
+    let s2 = Scope {
+        grants: vec![grant("payments-api*"), grant("billing-*")],
+        may_direct: vec![a3.to_string()],
+        ..Scope::default()
+    };
+    let s3 = Scope {
+        grants: vec![grant("*")],
+        ..Scope::default()
+    };
+    for (agent, s) in [(t.agent_id, s1), (a2, s2), (a3, s3)] {
+        store
+            .set_scope(t.tenant_id, agent, s, t.owner_id)
+            .await
+            .unwrap();
+    }
+    let party = |id| Party::Agent {
+        id,
+        on_behalf_of: t.owner_id,
+    };
+    // Directing an agent the scope does not name is refused.
+    let err = store
+        .delegate_task(t.tenant_id, party(t.agent_id), outsider, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("out_of_scope"), "{err}");
+    let (t1, _) = store
+        .delegate_task(t.tenant_id, party(t.agent_id), a2, None)
+        .await
+        .unwrap();
+    let (t2, _) = store
+        .delegate_task(t.tenant_id, party(a2), a3, Some(t1))
+        .await
+        .unwrap();
+    // Someone else's task cannot be delegated further.
+    let err = store
+        .delegate_task(t.tenant_id, party(t.agent_id), a2, Some(t2))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("task it holds"), "{err}");
+
+    let under = |service: &str, task: Option<Uuid>| {
+        let mut r = deploy(service, 0);
+        r.task = task;
+        r
+    };
+    // a3 on its own may deploy anything; under the chain only what a1 and a2 both allow.
+    assert!(
+        store
+            .authorize(t.tenant_id, a3, under("billing-api", None))
+            .await
+            .unwrap()
+            .decision
+            .is_allowed()
+    );
+    for (service, allowed) in [
+        ("payments-api-v2", true),
+        ("payments-db", false),
+        ("billing-api", false),
+        ("other", false),
+    ] {
+        let d = store
+            .authorize(t.tenant_id, a3, under(service, Some(t2)))
+            .await
+            .unwrap()
+            .decision;
+        assert_eq!(d.is_allowed(), allowed, "{service}: {d:?}");
+        if !allowed {
+            assert_eq!(d, blocked(Reason::OutOfScope));
+        }
+    }
+    // Only the assignee may act under a task.
+    let d = store
+        .authorize(t.tenant_id, a2, under("payments-api-v2", Some(t2)))
+        .await
+        .unwrap()
+        .decision;
+    assert_eq!(d, blocked(Reason::InvalidRequest));
 }

@@ -48,6 +48,17 @@ async fn cast(store: &Store) -> Cast {
         bob: Party::Principal { id: bob },
     };
     tx.commit().await.unwrap();
+    // Agents may direct any agent (the delegation rule itself is tested in engine.rs).
+    let direct_any = charter_core::policy::Scope {
+        may_direct: vec!["*".into()],
+        ..Default::default()
+    };
+    for agent in [cast.a1.actor(), cast.a2.actor(), cast.b1.actor()] {
+        store
+            .set_scope(t.tenant_id, agent, direct_any.clone(), t.owner_id)
+            .await
+            .unwrap();
+    }
     cast
 }
 
@@ -231,17 +242,27 @@ async fn verdicts_are_bound_to_the_digest_and_chains_are_bounded() {
         .unwrap_err();
     assert!(err.to_string().contains("approval_mismatch"), "{err}");
     let mut parent = None;
-    for _ in 0..charter_store::engine::reviews::MAX_DELEGATION_DEPTH {
+    // a1 → a2 → a1 → …: each hop is delegated by the holder of the parent task.
+    let hop = |i: i32| {
+        if i % 2 == 0 {
+            (c.a1, c.a2)
+        } else {
+            (c.a2, c.a1)
+        }
+    };
+    for i in 0..charter_store::engine::reviews::MAX_DELEGATION_DEPTH {
+        let (from, to) = hop(i);
         parent = Some(
             store
-                .delegate_task(c.tenant, c.a1, c.a2.actor(), parent)
+                .delegate_task(c.tenant, from, to.actor(), parent)
                 .await
                 .unwrap()
                 .0,
         );
     }
+    let (from, to) = hop(charter_store::engine::reviews::MAX_DELEGATION_DEPTH);
     let err = store
-        .delegate_task(c.tenant, c.a1, c.a2.actor(), parent)
+        .delegate_task(c.tenant, from, to.actor(), parent)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("at most"), "{err}");

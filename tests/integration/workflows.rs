@@ -68,6 +68,7 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
         idempotency_key: None,
         arguments: json!({}),
         initiative: Some(initiative),
+        task: None,
     };
     let a = store
         .authorize(t.tenant_id, t.agent_id, deploy())

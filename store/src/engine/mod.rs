@@ -55,6 +55,10 @@ pub struct ActionRequest {
     /// The initiative the action belongs to (gates bound to the action are checked in it).
     #[serde(default)]
     pub initiative: Option<Uuid>,
+    /// The delegated task the agent acts under: the action must then be within the scope
+    /// of every agent up the delegation chain too (authority only narrows).
+    #[serde(default)]
+    pub task: Option<Uuid>,
 }
 
 /// The answer: the decision and where it is recorded.
@@ -485,6 +489,12 @@ async fn decide(
     let tenant_spend_limit: Option<i64> = r.try_get("", "tenant_spend_limit")?;
     let tenant_dispatch_limit: Option<i64> = r.try_get("", "tenant_dispatch_limit")?;
 
+    let engine = store.policy_engine(tx, r.try_get("", "version")?).await?;
+    let permits = |who: &str, name: &str| {
+        engine
+            .check(who, name, &req.action, &req.resource_type, &req.resource_id)
+            .allowed
+    };
     let blocked = |r: Reason| Decision::Blocked { reason: r };
     let decision = if !subscription_active(&r.try_get::<String>("", "subscription_status")?) {
         blocked(Reason::SubscriptionInactive)
@@ -492,19 +502,12 @@ async fn decide(
         blocked(Reason::AgentSuspended)
     } else if !admitted {
         blocked(Reason::BreakerOpen)
-    } else if !store
-        .policy_engine(tx, r.try_get("", "version")?)
-        .await?
-        .check(
-            &agent_id.to_string(),
-            &agent_name,
-            &req.action,
-            &req.resource_type,
-            &req.resource_id,
-        )
-        .allowed
-    {
+    } else if !permits(&agent_id.to_string(), &agent_name) {
         blocked(Reason::OutOfScope)
+    } else if let Some(task) = req.task
+        && let Some(reason) = task_refusal(tx, agent_id, task, &permits).await?
+    {
+        blocked(reason)
     } else if r.try_get::<i64>("", "missing_gates")? > 0 {
         blocked(Reason::GateNotPassed)
     } else if over(agent_dispatches, 1, scope.dispatch_limit)
@@ -574,6 +577,48 @@ async fn decide(
     e.decision = Some(decision.label().to_string());
     e.reason = decision.reason().map(|r| r.as_str().to_string());
     Ok((e, decision))
+}
+
+/// Why acting under `task` is refused, if it is: the task must be this agent's and open,
+/// and every agent that delegated along the chain must itself be allowed the action.
+async fn task_refusal(
+    tx: &TenantTx,
+    agent: Uuid,
+    task: Uuid,
+    permits: &impl Fn(&str, &str) -> bool,
+) -> Result<Option<Reason>> {
+    let chain = tx
+        .all(
+            "WITH RECURSIVE chain(id, parent_id, delegator_type, delegator_id, assignee_agent, status, lvl) AS (
+                 SELECT id, parent_id, delegator_type, delegator_id, assignee_agent, status, 0
+                 FROM tasks WHERE tenant_id = $1 AND id = $2
+                 UNION ALL
+                 SELECT t.id, t.parent_id, t.delegator_type, t.delegator_id, t.assignee_agent, t.status, c.lvl + 1
+                 FROM tasks t JOIN chain c ON t.id = c.parent_id WHERE t.tenant_id = $1 AND c.lvl < 16)
+             SELECT c.lvl, c.delegator_type, c.delegator_id, c.assignee_agent, c.status, a.name
+             FROM chain c LEFT JOIN agents a ON a.tenant_id = $1 AND a.id = c.delegator_id
+             ORDER BY c.lvl",
+            vec![tx.tenant_id().into(), task.into()],
+        )
+        .await?;
+    let Some(first) = chain.first() else {
+        return Ok(Some(Reason::InvalidRequest));
+    };
+    if first.try_get::<Uuid>("", "assignee_agent")? != agent
+        || first.try_get::<String>("", "status")? != "open"
+    {
+        return Ok(Some(Reason::InvalidRequest));
+    }
+    for link in &chain {
+        if link.try_get::<String>("", "delegator_type")? == "agent" {
+            let id: Uuid = link.try_get("", "delegator_id")?;
+            let name: Option<String> = link.try_get("", "name")?;
+            if !permits(&id.to_string(), name.as_deref().unwrap_or_default()) {
+                return Ok(Some(Reason::OutOfScope));
+            }
+        }
+    }
+    Ok(None)
 }
 
 async fn outcome(

@@ -74,6 +74,18 @@ pub(crate) async fn policy_row(tx: &TenantTx) -> Result<PolicyRow> {
     })
 }
 
+/// The tenant's policy version (0 before anything was set).
+pub(crate) async fn policy_version(tx: &TenantTx) -> Result<i64> {
+    let r = tx
+        .one(
+            "SELECT COALESCE((SELECT version FROM tenant_policy WHERE tenant_id = $1), 0) AS version",
+            vec![tx.tenant_id().into()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("tenant policy"))?;
+    Ok(r.try_get("", "version")?)
+}
+
 pub(crate) async fn scopes(tx: &TenantTx) -> Result<Vec<(String, Scope)>> {
     tx.all(
         "SELECT agent_id, scope FROM agent_scopes WHERE tenant_id = $1 ORDER BY agent_id",

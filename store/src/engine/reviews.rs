@@ -10,6 +10,7 @@ use charter_core::engine::provenance::{
     ArtifactNode, Graph, Party, SelfApproval, Separation, TaskNode,
 };
 use charter_core::ledger::{Actor, Entry};
+use charter_core::policy::DIRECT;
 use sea_orm::QueryResult;
 use serde_json::json;
 use uuid::Uuid;
@@ -148,8 +149,10 @@ async fn load_graph(tx: &TenantTx, artifact: Uuid) -> Result<Graph> {
 }
 
 impl Store {
-    /// `delegator` directs agent `assignee`, optionally under its own `parent` task.
-    /// (Scope intersection and budget split down the chain are still to come.)
+    /// `delegator` directs agent `assignee`, optionally under a `parent` task it holds. An
+    /// agent may direct only agents its scope allows (`direct`); an action under the task
+    /// is then allowed only if every agent up the chain may take it too (see `authorize`).
+    /// (Budget split down the chain is still to come.)
     pub async fn delegate_task(
         &self,
         tenant: Uuid,
@@ -158,16 +161,41 @@ impl Store {
         parent: Option<Uuid>,
     ) -> Result<(Uuid, Receipt)> {
         let id = Uuid::now_v7();
+        let store = self.clone();
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
                     agents::get(tx, assignee).await?;
+                    if let Party::Agent { id: from, .. } = delegator {
+                        let from_agent = agents::get(tx, from).await?;
+                        let version = super::policies::policy_version(tx).await?;
+                        let may = store
+                            .policy_engine(tx, version)
+                            .await?
+                            .check(&from.to_string(), &from_agent.name, DIRECT, "Agent", &assignee.to_string())
+                            .allowed;
+                        if !may {
+                            return Err(StoreError::Forbidden(format!(
+                                "out_of_scope: agent {from} may not direct agent {assignee}"
+                            )));
+                        }
+                    }
                     let depth = match parent {
                         Some(p) => {
                             let r = tx
-                                .one("SELECT depth FROM tasks WHERE tenant_id = $1 AND id = $2", vec![tx.tenant_id().into(), p.into()])
+                                .one(
+                                    "SELECT depth, assignee_agent FROM tasks WHERE tenant_id = $1 AND id = $2",
+                                    vec![tx.tenant_id().into(), p.into()],
+                                )
                                 .await?
                                 .ok_or(StoreError::NotFound("parent task"))?;
+                            if let Party::Agent { id: from, .. } = delegator
+                                && r.try_get::<Uuid>("", "assignee_agent")? != from
+                            {
+                                return Err(StoreError::Forbidden(
+                                    "an agent can only delegate further a task it holds".into(),
+                                ));
+                            }
                             r.try_get::<i32>("", "depth")? + 1
                         }
                         None => 1,
