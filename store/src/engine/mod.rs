@@ -7,8 +7,8 @@
 //! failure on the way is an error, never an allowance. Retries with the same idempotency
 //! key get the first answer back and are never counted twice.
 //!
-//! Not here yet (issue 4 continues): action approvals bound to argument digests, scope
-//! intersection and budget split along delegation chains, task deadlines.
+//! Not here yet (issue 4 continues): action approvals bound to argument digests, budget
+//! split along delegation chains, task completion and deadlines.
 //!
 //! - [`policies`] — compiled policies per tenant (cache checked against the version).
 //! - [`reviews`] — tasks, artifacts, reviews; separation of duties at each verdict.
