@@ -56,6 +56,7 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261124_000003_engine"),
             sql_migration!("m20261124_000004_provenance"),
             sql_migration!("m20261124_000005_workflows"),
+            sql_migration!("m20261124_000006_approvals"),
         ]
     }
 }

@@ -651,3 +651,130 @@ async fn delegation_only_narrows_authority_down_a_chain_of_three() {
         .decision;
     assert_eq!(d, blocked(Reason::InvalidRequest));
 }
+
+#[tokio::test]
+async fn approvals_are_bound_to_the_exact_arguments_and_used_up() {
+    let store = store().await;
+    let t = tenant(&store, "Approvals").await;
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
+        .await
+        .unwrap();
+    store
+        .require_approval(
+            t.tenant_id,
+            t.owner_id,
+            "deploy".into(),
+            "Service".into(),
+            Some(1),
+            Some(3600),
+        )
+        .await
+        .unwrap();
+    let mut v1 = deploy("payments-api", 0);
+    v1.arguments = json!({"version": "1.2.3", "region": "eu"});
+    let first = store
+        .authorize(t.tenant_id, t.agent_id, v1.clone())
+        .await
+        .unwrap();
+    let Decision::PendingApproval { review_id } = first.decision.clone() else {
+        panic!("{first:?}")
+    };
+    assert_eq!(
+        first.message.as_deref(),
+        Some(Reason::ApprovalRequired.sentence())
+    );
+    // Asking again before the decision points at the same request.
+    let again = store
+        .authorize(t.tenant_id, t.agent_id, v1.clone())
+        .await
+        .unwrap();
+    assert_eq!(again.decision, first.decision);
+    let approval: Uuid = review_id.parse().unwrap();
+    store
+        .decide_action_approval(t.tenant_id, approval, t.owner_id, true)
+        .await
+        .unwrap();
+    // Other arguments are not covered.
+    let mut v2 = v1.clone();
+    v2.arguments = json!({"version": "6.6.6", "region": "eu"});
+    let other = store.authorize(t.tenant_id, t.agent_id, v2).await.unwrap();
+    assert!(
+        matches!(other.decision, Decision::PendingApproval { ref review_id } if *review_id != approval.to_string())
+    );
+    // The same arguments, spelled differently, are; the single use is then spent.
+    let mut same = v1.clone();
+    same.arguments = json!({"region": "eu", "version": "1.2.3"});
+    let ok = store
+        .authorize(t.tenant_id, t.agent_id, same)
+        .await
+        .unwrap();
+    assert!(ok.decision.is_allowed(), "{ok:?}");
+    let spent = store.authorize(t.tenant_id, t.agent_id, v1).await.unwrap();
+    assert!(
+        matches!(spent.decision, Decision::PendingApproval { .. }),
+        "{spent:?}"
+    );
+    // Deciding twice is refused, and an agent's responsible principal needs a role.
+    let err = store
+        .decide_action_approval(t.tenant_id, approval, t.owner_id, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, charter_store::StoreError::Conflict(_)),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_approval_no_longer_allows() {
+    let store = store().await;
+    let t = tenant(&store, "Expiry").await;
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
+        .await
+        .unwrap();
+    store
+        .require_approval(
+            t.tenant_id,
+            t.owner_id,
+            "deploy".into(),
+            "Service".into(),
+            None,
+            Some(1),
+        )
+        .await
+        .unwrap();
+    let req = deploy("payments-api", 0);
+    let Decision::PendingApproval { review_id } = store
+        .authorize(t.tenant_id, t.agent_id, req.clone())
+        .await
+        .unwrap()
+        .decision
+    else {
+        panic!("approval required")
+    };
+    store
+        .decide_action_approval(t.tenant_id, review_id.parse().unwrap(), t.owner_id, true)
+        .await
+        .unwrap();
+    // Unlimited uses while valid…
+    for _ in 0..3 {
+        assert!(
+            store
+                .authorize(t.tenant_id, t.agent_id, req.clone())
+                .await
+                .unwrap()
+                .decision
+                .is_allowed()
+        );
+    }
+    // …and none after the time limit.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let d = store
+        .authorize(t.tenant_id, t.agent_id, req)
+        .await
+        .unwrap()
+        .decision;
+    assert!(matches!(d, Decision::PendingApproval { .. }), "{d:?}");
+}

@@ -1,6 +1,7 @@
 //! Decisions and the machine-readable reasons behind them.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// Why an action was blocked or held. The code (`as_str`) is stable: agents and customers'
 /// automation branch on it.
@@ -103,6 +104,13 @@ impl Decision {
     }
 }
 
+/// The digest an action approval is bound to: `sha256:` and the hex SHA-256 of the
+/// arguments' RFC 8785 canonical form, so key order and number spelling do not matter.
+pub fn arguments_digest(arguments: &serde_json::Value) -> String {
+    let bytes = crate::ledger::jcs::to_vec(arguments);
+    format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +136,14 @@ mod tests {
         );
         assert_eq!(d.label(), "BLOCKED");
         assert!(Decision::Allowed.is_allowed());
+    }
+
+    #[test]
+    fn argument_digests_ignore_spelling_but_not_content() {
+        let a = arguments_digest(&serde_json::json!({"b": 1.0, "a": "x"}));
+        let b = arguments_digest(&serde_json::from_str("{\"a\":\"x\",\"b\":1}").unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, arguments_digest(&serde_json::json!({"a": "y", "b": 1})));
+        assert!(a.starts_with("sha256:") && a.len() == 7 + 64);
     }
 }

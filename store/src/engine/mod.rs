@@ -7,15 +7,17 @@
 //! failure on the way is an error, never an allowance. Retries with the same idempotency
 //! key get the first answer back and are never counted twice.
 //!
-//! Not here yet (issue 4 continues): action approvals bound to argument digests, budget
-//! split along delegation chains, task completion and deadlines.
+//! Not here yet (issue 4 continues): budget split along delegation chains, task
+//! completion and deadlines.
 //!
+//! - [`approvals`] — action approvals bound to the arguments' digest, uses and expiry.
 //! - [`policies`] — compiled policies per tenant (cache checked against the version).
 //! - [`reviews`] — tasks, artifacts, reviews; separation of duties at each verdict.
 //! - [`workflows`] — initiatives, evidence, promotion past gates, action→gate bindings.
 //! - [`scope_change`] — an agent asks for more authority; only a principal with
 //!   authority can grant it.
 
+pub mod approvals;
 pub mod policies;
 pub mod reviews;
 pub mod scope_change;
@@ -431,7 +433,10 @@ async fn decide(
                      WHERE g.tenant_id = t.id AND g.action = $4 AND g.resource_type = $5
                        AND NOT EXISTS (SELECT 1 FROM gate_passes p
                                        WHERE p.tenant_id = t.id AND p.initiative_id = $6 AND p.gate = g.gate)
-                    ) AS missing_gates
+                    ) AS missing_gates,
+                    EXISTS (SELECT 1 FROM action_approval_rules x
+                            WHERE x.tenant_id = t.id AND x.action = $4 AND x.resource_type = $5
+                    ) AS needs_approval
              FROM n, tenants t
              JOIN agents a ON a.tenant_id = t.id AND a.id = $2
              LEFT JOIN tenant_policy p ON p.tenant_id = t.id
@@ -496,6 +501,7 @@ async fn decide(
             .allowed
     };
     let blocked = |r: Reason| Decision::Blocked { reason: r };
+    let mut valid_approval = None;
     let decision = if !subscription_active(&r.try_get::<String>("", "subscription_status")?) {
         blocked(Reason::SubscriptionInactive)
     } else if agent_status == "suspended" {
@@ -510,6 +516,28 @@ async fn decide(
         blocked(reason)
     } else if r.try_get::<i64>("", "missing_gates")? > 0 {
         blocked(Reason::GateNotPassed)
+    } else if r.try_get::<bool>("", "needs_approval")?
+        && let approvals::ApprovalState::Pending(pending) = {
+            let digest = charter_core::engine::decision::arguments_digest(&req.arguments);
+            let state = approvals::state(
+                tx,
+                agent_id,
+                &req.action,
+                &req.resource_type,
+                &req.resource_id,
+                &digest,
+                now,
+            )
+            .await?;
+            if let approvals::ApprovalState::Valid(v) = state {
+                valid_approval = Some(v);
+            }
+            state
+        }
+    {
+        Decision::PendingApproval {
+            review_id: pending.to_string(),
+        }
     } else if over(agent_dispatches, 1, scope.dispatch_limit)
         || over(tenant_dispatches, 1, tenant_dispatch_limit)
     {
@@ -522,6 +550,9 @@ async fn decide(
         Decision::Allowed
     };
     let allowed = decision.is_allowed();
+    if allowed && let Some(approval) = valid_approval {
+        approvals::consume(tx, approval).await?;
+    }
     let reserved = if allowed { req.spend } else { 0 };
     tx.exec(
         "WITH u AS (
@@ -569,6 +600,8 @@ async fn decide(
         "arguments": req.arguments,
         "spend": req.spend,
         "breaker": transition_json(transition),
+        "approval_id": valid_approval.filter(|_| allowed),
+        "args_digest": charter_core::engine::decision::arguments_digest(&req.arguments),
     }));
     e.on_behalf_of = Some(format!("principal:{responsible}"));
     e.initiative = req.initiative.map(|i| i.to_string());
