@@ -778,3 +778,97 @@ async fn an_expired_approval_no_longer_allows() {
         .decision;
     assert!(matches!(d, Decision::PendingApproval { .. }), "{d:?}");
 }
+
+#[tokio::test]
+async fn budgets_split_down_a_chain_of_three() {
+    use charter_core::engine::provenance::Party;
+    let store = store().await;
+    let t = tenant(&store, "TaskBudget").await;
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let now = chrono::Utc::now();
+    let a2 = charter_store::agents::create(&tx, "agent-2", "", t.owner_id, now)
+        .await
+        .unwrap();
+    let a3 = charter_store::agents::create(&tx, "agent-3", "", t.owner_id, now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    for (agent, directs) in [(t.agent_id, Some(a2)), (a2, Some(a3)), (a3, None)] {
+        let mut s = scope(None, None);
+        s.may_direct = directs.map(|d| vec![d.to_string()]).unwrap_or_default();
+        store
+            .set_scope(t.tenant_id, agent, s, t.owner_id)
+            .await
+            .unwrap();
+    }
+    let party = |id| Party::Agent {
+        id,
+        on_behalf_of: t.owner_id,
+    };
+    let owner = Party::Principal { id: t.owner_id };
+    let (t1, _) = store
+        .delegate_task_with_budget(t.tenant_id, owner, t.agent_id, None, Some(100))
+        .await
+        .unwrap();
+    let err = store
+        .delegate_task_with_budget(t.tenant_id, party(t.agent_id), a2, Some(t1), Some(150))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("exceeds the 100 the parent task has left"),
+        "{err}"
+    );
+    let (t2, _) = store
+        .delegate_task_with_budget(t.tenant_id, party(t.agent_id), a2, Some(t1), Some(60))
+        .await
+        .unwrap();
+    // No limit given: the child gets what the parent has left.
+    let (t3, _) = store
+        .delegate_task_with_budget(t.tenant_id, party(a2), a3, Some(t2), None)
+        .await
+        .unwrap();
+    let spend = |agent, task, amount| {
+        let store = store.clone();
+        async move {
+            let mut r = deploy("payments-api", amount);
+            r.task = Some(task);
+            store
+                .authorize(t.tenant_id, agent, r)
+                .await
+                .unwrap()
+                .decision
+        }
+    };
+    assert!(spend(a3, t3, 40).await.is_allowed());
+    assert_eq!(
+        spend(a3, t3, 40).await,
+        blocked(Reason::BudgetExceeded),
+        "60 - 40 leaves 20"
+    );
+    assert!(spend(a3, t3, 20).await.is_allowed());
+    // The spend counted up the chain: t1 has 100 - 60 left.
+    assert!(spend(t.agent_id, t1, 40).await.is_allowed());
+    assert_eq!(
+        spend(t.agent_id, t1, 1).await,
+        blocked(Reason::BudgetExceeded)
+    );
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let rows = query(
+        tx.raw(),
+        "SELECT spend_limit, spent FROM tasks ORDER BY depth",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let got: Vec<(Option<i64>, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "spend_limit").unwrap(),
+                r.try_get("", "spent").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, vec![(Some(100), 100), (Some(60), 60), (Some(60), 60)]);
+}

@@ -7,8 +7,7 @@
 //! failure on the way is an error, never an allowance. Retries with the same idempotency
 //! key get the first answer back and are never counted twice.
 //!
-//! Not here yet (issue 4 continues): budget split along delegation chains, task
-//! completion and deadlines.
+//! Not here yet (issue 4 continues): task completion and deadlines.
 //!
 //! - [`approvals`] — action approvals bound to the arguments' digest, uses and expiry.
 //! - [`policies`] — compiled policies per tenant (cache checked against the version).
@@ -511,7 +510,7 @@ async fn decide(
     } else if !permits(&agent_id.to_string(), &agent_name) {
         blocked(Reason::OutOfScope)
     } else if let Some(task) = req.task
-        && let Some(reason) = task_refusal(tx, agent_id, task, &permits).await?
+        && let Some(reason) = task_refusal(tx, agent_id, task, req.spend, &permits).await?
     {
         blocked(reason)
     } else if r.try_get::<i64>("", "missing_gates")? > 0 {
@@ -552,6 +551,21 @@ async fn decide(
     let allowed = decision.is_allowed();
     if allowed && let Some(approval) = valid_approval {
         approvals::consume(tx, approval).await?;
+    }
+    if allowed
+        && req.spend > 0
+        && let Some(task) = req.task
+    {
+        // Spend under a task counts against it and every task above it.
+        tx.exec(
+            "WITH RECURSIVE chain(id, parent_id) AS (
+                 SELECT id, parent_id FROM tasks WHERE tenant_id = $1 AND id = $2
+                 UNION SELECT t.id, t.parent_id FROM tasks t JOIN chain c ON t.id = c.parent_id
+                 WHERE t.tenant_id = $1)
+             UPDATE tasks SET spent = spent + $3 WHERE tenant_id = $1 AND id IN (SELECT id FROM chain)",
+            vec![tx.tenant_id().into(), task.into(), req.spend.into()],
+        )
+        .await?;
     }
     let reserved = if allowed { req.spend } else { 0 };
     tx.exec(
@@ -613,22 +627,27 @@ async fn decide(
 }
 
 /// Why acting under `task` is refused, if it is: the task must be this agent's and open,
-/// and every agent that delegated along the chain must itself be allowed the action.
+/// every agent that delegated along the chain must itself be allowed the action, and the
+/// spend must fit what every task up the chain has left.
 async fn task_refusal(
     tx: &TenantTx,
     agent: Uuid,
     task: Uuid,
+    spend: i64,
     permits: &impl Fn(&str, &str) -> bool,
 ) -> Result<Option<Reason>> {
     let chain = tx
         .all(
-            "WITH RECURSIVE chain(id, parent_id, delegator_type, delegator_id, assignee_agent, status, lvl) AS (
-                 SELECT id, parent_id, delegator_type, delegator_id, assignee_agent, status, 0
+            "WITH RECURSIVE chain(id, parent_id, delegator_type, delegator_id, assignee_agent, status,
+                                  spend_limit, spent, lvl) AS (
+                 SELECT id, parent_id, delegator_type, delegator_id, assignee_agent, status, spend_limit, spent, 0
                  FROM tasks WHERE tenant_id = $1 AND id = $2
                  UNION ALL
-                 SELECT t.id, t.parent_id, t.delegator_type, t.delegator_id, t.assignee_agent, t.status, c.lvl + 1
+                 SELECT t.id, t.parent_id, t.delegator_type, t.delegator_id, t.assignee_agent, t.status,
+                        t.spend_limit, t.spent, c.lvl + 1
                  FROM tasks t JOIN chain c ON t.id = c.parent_id WHERE t.tenant_id = $1 AND c.lvl < 16)
-             SELECT c.lvl, c.delegator_type, c.delegator_id, c.assignee_agent, c.status, a.name
+             SELECT c.lvl, c.delegator_type, c.delegator_id, c.assignee_agent, c.status, c.spend_limit,
+                    c.spent, a.name
              FROM chain c LEFT JOIN agents a ON a.tenant_id = $1 AND a.id = c.delegator_id
              ORDER BY c.lvl",
             vec![tx.tenant_id().into(), task.into()],
@@ -641,6 +660,13 @@ async fn task_refusal(
         || first.try_get::<String>("", "status")? != "open"
     {
         return Ok(Some(Reason::InvalidRequest));
+    }
+    for link in &chain {
+        if let Some(limit) = link.try_get::<Option<i64>>("", "spend_limit")?
+            && link.try_get::<i64>("", "spent")? + spend > limit
+        {
+            return Ok(Some(Reason::BudgetExceeded));
+        }
     }
     for link in &chain {
         if link.try_get::<String>("", "delegator_type")? == "agent" {

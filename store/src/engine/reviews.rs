@@ -160,6 +160,26 @@ impl Store {
         assignee: Uuid,
         parent: Option<Uuid>,
     ) -> Result<(Uuid, Receipt)> {
+        self.delegate_task_with_budget(tenant, delegator, assignee, parent, None)
+            .await
+    }
+
+    /// As [`Store::delegate_task`], with a spend limit for the task. Under a parent task
+    /// with a limit, the child's limit may not exceed what the parent has left (and is that
+    /// remainder when not given): a sub-agent never spends more than its parent can.
+    pub async fn delegate_task_with_budget(
+        &self,
+        tenant: Uuid,
+        delegator: Party,
+        assignee: Uuid,
+        parent: Option<Uuid>,
+        spend_limit: Option<i64>,
+    ) -> Result<(Uuid, Receipt)> {
+        if spend_limit.is_some_and(|l| l < 0) {
+            return Err(StoreError::Invalid(
+                "spend_limit: must not be negative".into(),
+            ));
+        }
         let id = Uuid::now_v7();
         let store = self.clone();
         let (receipt, ()) = self
@@ -180,11 +200,13 @@ impl Store {
                             )));
                         }
                     }
+                    let mut spend_limit = spend_limit;
                     let depth = match parent {
                         Some(p) => {
                             let r = tx
                                 .one(
-                                    "SELECT depth, assignee_agent FROM tasks WHERE tenant_id = $1 AND id = $2",
+                                    "SELECT depth, assignee_agent, spend_limit, spent FROM tasks
+                                     WHERE tenant_id = $1 AND id = $2",
                                     vec![tx.tenant_id().into(), p.into()],
                                 )
                                 .await?
@@ -196,6 +218,18 @@ impl Store {
                                     "an agent can only delegate further a task it holds".into(),
                                 ));
                             }
+                            if let Some(limit) = r.try_get::<Option<i64>>("", "spend_limit")? {
+                                let left = limit - r.try_get::<i64>("", "spent")?;
+                                match spend_limit {
+                                    Some(l) if l > left => {
+                                        return Err(StoreError::Invalid(format!(
+                                            "spend_limit: {l} exceeds the {left} the parent task has left"
+                                        )));
+                                    }
+                                    None => spend_limit = Some(left),
+                                    _ => {}
+                                }
+                            }
                             r.try_get::<i32>("", "depth")? + 1
                         }
                         None => 1,
@@ -205,8 +239,8 @@ impl Store {
                     }
                     tx.exec(
                         "INSERT INTO tasks (tenant_id, id, parent_id, delegator_type, delegator_id, delegator_principal,
-                                            assignee_agent, depth)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                            assignee_agent, depth, spend_limit)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                         vec![
                             tx.tenant_id().into(),
                             id.into(),
@@ -216,11 +250,15 @@ impl Store {
                             delegator.principal().into(),
                             assignee.into(),
                             depth.into(),
+                            spend_limit.into(),
                         ],
                     )
                     .await?;
                     let mut e = Entry::new("task.delegated", actor(&delegator))
-                        .payload(json!({"task_id": id, "parent_id": parent, "assignee": assignee, "depth": depth}));
+                        .payload(json!({
+                            "task_id": id, "parent_id": parent, "assignee": assignee,
+                            "depth": depth, "spend_limit": spend_limit,
+                        }));
                     e.on_behalf_of = Some(format!("principal:{}", delegator.principal()));
                     e.resource = Some(format!("agent:{assignee}"));
                     Ok((e, ()))
