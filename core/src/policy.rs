@@ -409,6 +409,10 @@ impl PolicyEngine {
         tenant_policies: &str,
     ) -> Result<PolicyEngine, PolicyError> {
         let schema = catalog.schema()?;
+        // The tenant's own text first, alone, so its errors point at its own lines.
+        if !tenant_policies.trim().is_empty() {
+            validate_policies(catalog, tenant_policies)?;
+        }
         let mut text = String::new();
         for (agent, scope) in scopes {
             scope.validate(catalog)?;

@@ -872,3 +872,183 @@ async fn budgets_split_down_a_chain_of_three() {
         .collect();
     assert_eq!(got, vec![(Some(100), 100), (Some(60), 60), (Some(60), 60)]);
 }
+
+#[tokio::test]
+async fn tasks_close_once_by_their_assignee_and_expire_past_their_deadline() {
+    use charter_core::engine::provenance::Party;
+    let store = store().await;
+    let t = tenant(&store, "Tasks").await;
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let a2 = charter_store::agents::create(&tx, "agent-2", "", t.owner_id, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    store
+        .set_scope(t.tenant_id, a2, scope(None, None), t.owner_id)
+        .await
+        .unwrap();
+    let owner = Party::Principal { id: t.owner_id };
+    let (done, _) = store
+        .delegate_task(t.tenant_id, owner, a2, None)
+        .await
+        .unwrap();
+    let err = store
+        .complete_task(t.tenant_id, t.agent_id, done, true, json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, charter_store::StoreError::Forbidden(_)),
+        "{err}"
+    );
+    store
+        .complete_task(t.tenant_id, a2, done, true, json!({"pr": 42}))
+        .await
+        .unwrap();
+    let err = store
+        .complete_task(t.tenant_id, a2, done, false, json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, charter_store::StoreError::Conflict(_)),
+        "{err}"
+    );
+
+    let (late, _) = store
+        .delegate_task(t.tenant_id, owner, a2, None)
+        .await
+        .unwrap();
+    store
+        .set_task_deadline(
+            t.tenant_id,
+            late,
+            chrono::Utc::now() - chrono::Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    let summary = charter_worker::jobs::expire_tasks(store.clone())
+        .await
+        .unwrap();
+    assert!(summary.contains("tasks expired"), "{summary}");
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let rows = query(
+        tx.raw(),
+        "SELECT id, status FROM tasks ORDER BY created_at",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let statuses: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get("", "status").unwrap())
+        .collect();
+    assert_eq!(statuses, ["completed", "expired"]);
+    tx.rollback().await.unwrap();
+    // Nothing may be done under an ended task.
+    for task in [done, late] {
+        let mut r = deploy("payments-api", 0);
+        r.task = Some(task);
+        let d = store.authorize(t.tenant_id, a2, r).await.unwrap().decision;
+        assert_eq!(d, blocked(Reason::InvalidRequest));
+    }
+}
+
+#[tokio::test]
+async fn tenant_policies_are_validated_and_forbid_rules_apply_at_once() {
+    let store = store().await;
+    let t = tenant(&store, "Policies").await;
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .authorize(t.tenant_id, t.agent_id, deploy("payments-core", 0))
+            .await
+            .unwrap()
+            .decision
+            .is_allowed()
+    );
+    let catalog = charter_core::policy::Catalog::default();
+    let err = store
+        .set_tenant_policies(
+            t.tenant_id,
+            t.owner_id,
+            catalog.clone(),
+            "permit (principal,\n  action == Charter::Action::\"fly\", resource);".into(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("line 2"), "{err}");
+    store
+        .set_tenant_policies(
+            t.tenant_id,
+            t.owner_id,
+            catalog,
+            "forbid (principal, action == Charter::Action::\"deploy\", resource is Charter::Service)\n  when { resource.id == \"payments-core\" };".into(),
+        )
+        .await
+        .unwrap();
+    let d = store
+        .authorize(t.tenant_id, t.agent_id, deploy("payments-core", 0))
+        .await
+        .unwrap()
+        .decision;
+    assert_eq!(d, blocked(Reason::OutOfScope));
+    assert!(
+        store
+            .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+            .await
+            .unwrap()
+            .decision
+            .is_allowed()
+    );
+}
+
+#[tokio::test]
+async fn tenant_templates_are_validated_and_usable() {
+    use charter_core::engine::provenance::Party;
+    use charter_core::engine::workflow::{Gate, Template};
+    let store = store().await;
+    let t = tenant(&store, "Templates").await;
+    let gate = Gate {
+        name: "ship".into(),
+        before_stage: "shipped".into(),
+        approvals: 1,
+        approver_roles: vec![],
+        human_only: true,
+        evidence: vec![],
+        mandatory: true,
+        min_risk: 0,
+        principal_separation: false,
+    };
+    let bad = Template {
+        name: "ours".into(),
+        stages: vec!["only".into()],
+        gates: vec![],
+    };
+    assert!(
+        store
+            .save_template(t.tenant_id, t.owner_id, bad)
+            .await
+            .is_err()
+    );
+    let ours = Template {
+        name: "ours".into(),
+        stages: vec!["draft".into(), "shipped".into()],
+        gates: vec![gate],
+    };
+    store
+        .save_template(t.tenant_id, t.owner_id, ours)
+        .await
+        .unwrap();
+    let by = Party::Principal { id: t.owner_id };
+    let (init, _) = store
+        .create_initiative(t.tenant_id, by, "x".into(), "ours".into(), 10)
+        .await
+        .unwrap();
+    let err = store.promote(t.tenant_id, by, init).await.unwrap_err();
+    assert!(
+        err.to_string().contains("0 of 1 approvals by humans"),
+        "{err}"
+    );
+}

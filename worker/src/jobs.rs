@@ -13,13 +13,26 @@ use crate::{Job, JobResult};
 /// Every scheduled job for this configuration.
 pub fn all(config: &Config) -> Vec<Job> {
     let interval = config.checkpoint_interval;
-    vec![Job {
-        name: "checkpoints",
-        // Polled at a fraction of the interval, so a growing log is checkpointed at most
-        // `interval` (plus one poll) after its previous checkpoint.
-        every: (interval / 4).max(Duration::from_millis(250)),
-        run: Arc::new(move |store| checkpoints(store, interval).boxed()),
-    }]
+    vec![
+        Job {
+            name: "checkpoints",
+            // Polled at a fraction of the interval, so a growing log is checkpointed at most
+            // `interval` (plus one poll) after its previous checkpoint.
+            every: (interval / 4).max(Duration::from_millis(250)),
+            run: Arc::new(move |store| checkpoints(store, interval).boxed()),
+        },
+        Job {
+            name: "task-expiry",
+            every: Duration::from_secs(30),
+            run: Arc::new(|store| expire_tasks(store).boxed()),
+        },
+    ]
+}
+
+/// Expires open tasks past their deadline.
+pub async fn expire_tasks(store: Store) -> JobResult {
+    let n = store.expire_overdue_tasks().await?;
+    Ok(format!("{n} tasks expired"))
 }
 
 /// Signs a checkpoint for every tenant whose log grew and whose latest checkpoint is older

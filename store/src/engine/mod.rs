@@ -7,11 +7,10 @@
 //! failure on the way is an error, never an allowance. Retries with the same idempotency
 //! key get the first answer back and are never counted twice.
 //!
-//! Not here yet (issue 4 continues): task completion and deadlines.
-//!
 //! - [`approvals`] — action approvals bound to the arguments' digest, uses and expiry.
 //! - [`policies`] — compiled policies per tenant (cache checked against the version).
 //! - [`reviews`] — tasks, artifacts, reviews; separation of duties at each verdict.
+//! - [`tasks`] — task completion and expiry.
 //! - [`workflows`] — initiatives, evidence, promotion past gates, action→gate bindings.
 //! - [`scope_change`] — an agent asks for more authority; only a principal with
 //!   authority can grant it.
@@ -20,6 +19,7 @@ pub mod approvals;
 pub mod policies;
 pub mod reviews;
 pub mod scope_change;
+pub mod tasks;
 pub mod workflows;
 
 use charter_core::engine::breaker::{

@@ -154,3 +154,46 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// Replaces the tenant's catalog (resource types, actions) and tenant-wide Cedar
+    /// policies. Everything — these and every agent's scope — must compile against the new
+    /// schema before anything is saved; errors carry line and column. Recorded; other nodes
+    /// are told.
+    pub async fn set_tenant_policies(
+        &self,
+        tenant: Uuid,
+        principal: Uuid,
+        catalog: Catalog,
+        policies: String,
+    ) -> Result<crate::ledger::Receipt> {
+        let (receipt, ()) = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    super::require_roles(tx, principal, super::SCOPE_AUTHORITY).await?;
+                    let all = scopes(tx).await?;
+                    PolicyEngine::compile(&catalog, &all, &policies)
+                        .map_err(|e| StoreError::Invalid(format!("policies: {e}")))?;
+                    let value = serde_json::to_value(&catalog)
+                        .map_err(|e| StoreError::Internal(e.to_string()))?;
+                    tx.exec(
+                        "INSERT INTO tenant_policy (tenant_id, catalog, policies, version) VALUES ($1, $2, $3, 1)
+                         ON CONFLICT (tenant_id) DO UPDATE SET catalog = EXCLUDED.catalog,
+                             policies = EXCLUDED.policies, version = tenant_policy.version + 1,
+                             updated_at = now()",
+                        vec![tx.tenant_id().into(), value.clone().into(), policies.clone().into()],
+                    )
+                    .await?;
+                    let e = charter_core::ledger::Entry::new(
+                        "policies.changed",
+                        charter_core::ledger::Actor::principal(principal),
+                    )
+                    .payload(serde_json::json!({"catalog": value, "policies": policies}));
+                    Ok((e, ()))
+                })
+            })
+            .await?;
+        self.announce_policy_change(tenant).await;
+        Ok(receipt)
+    }
+}

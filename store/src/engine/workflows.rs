@@ -44,6 +44,35 @@ async fn template(tx: &TenantTx, name: &str) -> Result<Template> {
 }
 
 impl Store {
+    /// Saves a tenant-defined template (a name of a preset overrides it for this tenant).
+    pub async fn save_template(
+        &self,
+        tenant: Uuid,
+        principal: Uuid,
+        template: Template,
+    ) -> Result<Receipt> {
+        template
+            .validate()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let (receipt, ()) = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    require_roles(tx, principal, super::SCOPE_AUTHORITY).await?;
+                    let value = serde_json::to_value(&template).map_err(|e| StoreError::Internal(e.to_string()))?;
+                    tx.exec(
+                        "INSERT INTO workflow_templates (tenant_id, name, template) VALUES ($1, $2, $3)
+                         ON CONFLICT (tenant_id, name) DO UPDATE SET template = EXCLUDED.template, updated_at = now()",
+                        vec![tx.tenant_id().into(), template.name.clone().into(), value.clone().into()],
+                    )
+                    .await?;
+                    let e = Entry::new("template.saved", Actor::principal(principal)).payload(json!({"template": value}));
+                    Ok((e, ()))
+                })
+            })
+            .await?;
+        Ok(receipt)
+    }
+
     /// Starts an initiative with a template (a tenant's or a preset) and a risk score.
     pub async fn create_initiative(
         &self,
