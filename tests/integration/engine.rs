@@ -1052,3 +1052,63 @@ async fn tenant_templates_are_validated_and_usable() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn tenant_limits_and_per_agent_breaker_thresholds() {
+    let store = store().await;
+    let t = tenant(&store, "Limits").await;
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let a2 = charter_store::agents::create(&tx, "agent-2", "", t.owner_id, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    for agent in [t.agent_id, a2] {
+        store
+            .set_scope(t.tenant_id, agent, scope(None, None), t.owner_id)
+            .await
+            .unwrap();
+    }
+    // Three dispatches per cycle for the whole tenant, whichever agent asks.
+    store
+        .set_tenant_limits(t.tenant_id, t.owner_id, None, Some(3), 3600)
+        .await
+        .unwrap();
+    let mut allowed = 0;
+    for i in 0..6 {
+        let agent = if i % 2 == 0 { t.agent_id } else { a2 };
+        let d = store
+            .authorize(t.tenant_id, agent, deploy("payments-api", 0))
+            .await
+            .unwrap()
+            .decision;
+        if d.is_allowed() {
+            allowed += 1;
+        } else {
+            assert_eq!(d, blocked(Reason::DispatchLimit));
+        }
+    }
+    assert_eq!(allowed, 3);
+    // A threshold of 1 for agent-2 trips on its first failure.
+    store
+        .set_tenant_limits(t.tenant_id, t.owner_id, None, None, 3600)
+        .await
+        .unwrap();
+    store
+        .configure_breaker(t.tenant_id, a2, t.owner_id, 1, 60)
+        .await
+        .unwrap();
+    let a = store
+        .authorize(t.tenant_id, a2, deploy("payments-api", 0))
+        .await
+        .unwrap();
+    store
+        .report_outcome(t.tenant_id, a2, a.authorization_id, false, None, None)
+        .await
+        .unwrap();
+    let d = store
+        .authorize(t.tenant_id, a2, deploy("payments-api", 0))
+        .await
+        .unwrap()
+        .decision;
+    assert_eq!(d, blocked(Reason::BreakerOpen));
+}

@@ -267,3 +267,47 @@ async fn verdicts_are_bound_to_the_digest_and_chains_are_bounded() {
         .unwrap_err();
     assert!(err.to_string().contains("at most"), "{err}");
 }
+
+#[tokio::test]
+async fn the_regulated_preset_demands_principal_separation_at_its_gates() {
+    let store = store().await;
+    let c = cast(&store).await;
+    let (init, _) = store
+        .create_initiative(c.tenant, c.a1, "audit".into(), "regulated".into(), 10)
+        .await
+        .unwrap();
+    let (art, _) = store
+        .register_artifact(
+            c.tenant,
+            c.a1,
+            NewArtifact {
+                kind: "design".into(),
+                digest: "sha256:abc".into(),
+                initiative: Some(init),
+                ..NewArtifact::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The requester asks for standard separation; the template's gate raises it.
+    let (r, _) = store
+        .request_review(
+            c.tenant,
+            c.a1,
+            art,
+            Some("design".into()),
+            Separation::Standard,
+        )
+        .await
+        .unwrap();
+    assert!(
+        refused(&verdict(&store, &c, c.a2, r).await),
+        "same principal, other agent"
+    );
+    assert_eq!(
+        verdict(&store, &c, c.b1, r).await,
+        VerdictOutcome::Recorded {
+            review_status: "approved".into()
+        }
+    );
+}

@@ -294,6 +294,94 @@ impl Store {
         Ok(a)
     }
 
+    /// Sets an agent's breaker threshold and cool-down; recorded.
+    pub async fn configure_breaker(
+        &self,
+        tenant: Uuid,
+        agent: Uuid,
+        principal: Uuid,
+        threshold: u32,
+        cooldown_secs: u32,
+    ) -> Result<Receipt> {
+        if threshold == 0 || cooldown_secs == 0 {
+            return Err(StoreError::Invalid(
+                "threshold and cooldown_secs: at least 1".into(),
+            ));
+        }
+        let (receipt, ()) = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    require_roles(tx, principal, SCOPE_AUTHORITY).await?;
+                    agents::get(tx, agent).await?;
+                    tx.exec(
+                        "INSERT INTO breakers (tenant_id, agent_id, threshold, cooldown_secs) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (tenant_id, agent_id)
+                         DO UPDATE SET threshold = EXCLUDED.threshold, cooldown_secs = EXCLUDED.cooldown_secs,
+                             updated_at = now()",
+                        vec![
+                            tx.tenant_id().into(),
+                            agent.into(),
+                            (threshold as i32).into(),
+                            (cooldown_secs as i32).into(),
+                        ],
+                    )
+                    .await?;
+                    let mut e = Entry::new("breaker.configured", Actor::principal(principal)).payload(
+                        json!({"agent_id": agent, "threshold": threshold, "cooldown_secs": cooldown_secs}),
+                    );
+                    e.resource = Some(format!("agent:{agent}"));
+                    Ok((e, ()))
+                })
+            })
+            .await?;
+        Ok(receipt)
+    }
+
+    /// Sets the tenant-wide spend and dispatch limits per cycle and the cycle length.
+    pub async fn set_tenant_limits(
+        &self,
+        tenant: Uuid,
+        principal: Uuid,
+        spend_limit: Option<i64>,
+        dispatch_limit: Option<i64>,
+        cycle_secs: u32,
+    ) -> Result<Receipt> {
+        if cycle_secs == 0
+            || spend_limit.is_some_and(|l| l < 0)
+            || dispatch_limit.is_some_and(|l| l < 0)
+        {
+            return Err(StoreError::Invalid(
+                "limits must not be negative; cycle_secs at least 1".into(),
+            ));
+        }
+        let (receipt, ()) = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    require_roles(tx, principal, SCOPE_AUTHORITY).await?;
+                    tx.exec(
+                        "INSERT INTO tenant_policy (tenant_id, spend_limit, dispatch_limit, cycle_secs)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (tenant_id) DO UPDATE SET spend_limit = EXCLUDED.spend_limit,
+                             dispatch_limit = EXCLUDED.dispatch_limit, cycle_secs = EXCLUDED.cycle_secs,
+                             updated_at = now()",
+                        vec![
+                            tx.tenant_id().into(),
+                            spend_limit.into(),
+                            dispatch_limit.into(),
+                            (cycle_secs as i32).into(),
+                        ],
+                    )
+                    .await?;
+                    let e = Entry::new("limits.changed", Actor::principal(principal)).payload(json!({
+                        "spend_limit": spend_limit, "dispatch_limit": dispatch_limit, "cycle_secs": cycle_secs,
+                    }));
+                    Ok((e, ()))
+                })
+            })
+            .await?;
+        Ok(receipt)
+    }
+
     /// A principal closes an agent's breaker; recorded.
     pub async fn reset_breaker(
         &self,

@@ -340,11 +340,27 @@ impl Store {
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
                     let a = tx
-                        .one("SELECT digest FROM artifacts WHERE tenant_id = $1 AND id = $2", vec![tx.tenant_id().into(), artifact.into()])
+                        .one(
+                            "SELECT a.digest, i.template FROM artifacts a
+                             LEFT JOIN initiatives i ON i.tenant_id = a.tenant_id AND i.id = a.initiative_id
+                             WHERE a.tenant_id = $1 AND a.id = $2",
+                            vec![tx.tenant_id().into(), artifact.into()],
+                        )
                         .await?
                         .ok_or(StoreError::NotFound("artifact"))?;
                     let digest: String = a.try_get("", "digest")?;
-                    let sep = if separation == Separation::Principal { "principal" } else { "standard" };
+                    // A gate of the initiative's template may demand principal separation
+                    // (the regulated preset does); the requester cannot ask for less.
+                    let template: Option<charter_core::engine::workflow::Template> = a
+                        .try_get::<Option<serde_json::Value>>("", "template")?
+                        .map(serde_json::from_value)
+                        .transpose()
+                        .map_err(|e| StoreError::Internal(format!("stored template: {e}")))?;
+                    let gate_demands = template.as_ref().zip(gate.as_ref()).is_some_and(|(t, g)| {
+                        t.gates.iter().any(|x| &x.name == g && x.principal_separation)
+                    });
+                    let principal = separation == Separation::Principal || gate_demands;
+                    let sep = if principal { "principal" } else { "standard" };
                     tx.exec(
                         "INSERT INTO reviews (tenant_id, id, artifact_id, digest, gate, separation, requested_by)
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
