@@ -35,6 +35,22 @@ impl Party {
             Party::Agent { id, .. } | Party::Principal { id } => *id,
         }
     }
+
+    /// `agent` or `principal`, as stored.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Party::Agent { .. } => "agent",
+            Party::Principal { .. } => "principal",
+        }
+    }
+
+    /// The actor of the ledger records this party's acts produce.
+    pub fn ledger_actor(&self) -> crate::ledger::Actor {
+        match self {
+            Party::Agent { id, .. } => crate::ledger::Actor::agent(*id),
+            Party::Principal { id } => crate::ledger::Actor::principal(*id),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use charter_core::engine::provenance::{
     ArtifactNode, Graph, Party, SelfApproval, Separation, TaskNode,
 };
-use charter_core::ledger::{Actor, Entry};
+use charter_core::ledger::Entry;
 use charter_core::policy::DIRECT;
 use sea_orm::QueryResult;
 use serde_json::json;
@@ -20,20 +20,6 @@ use crate::{Result, Store, StoreError, TenantTx, agents};
 
 /// Longest delegation chain (a task delegated from a task …).
 pub const MAX_DELEGATION_DEPTH: i32 = 5;
-
-fn kind(p: &Party) -> &'static str {
-    match p {
-        Party::Agent { .. } => "agent",
-        Party::Principal { .. } => "principal",
-    }
-}
-
-fn actor(p: &Party) -> Actor {
-    match p {
-        Party::Agent { id, .. } => Actor::agent(*id),
-        Party::Principal { id } => Actor::principal(*id),
-    }
-}
 
 fn party(r: &QueryResult, prefix: &str) -> Result<Party> {
     let t: String = r.try_get("", &format!("{prefix}_type"))?;
@@ -245,7 +231,7 @@ impl Store {
                             tx.tenant_id().into(),
                             id.into(),
                             parent.into(),
-                            kind(&delegator).into(),
+                            delegator.kind().into(),
                             delegator.actor().into(),
                             delegator.principal().into(),
                             assignee.into(),
@@ -254,7 +240,7 @@ impl Store {
                         ],
                     )
                     .await?;
-                    let mut e = Entry::new("task.delegated", actor(&delegator))
+                    let mut e = Entry::new("task.delegated", delegator.ledger_actor())
                         .payload(json!({
                             "task_id": id, "parent_id": parent, "assignee": assignee,
                             "depth": depth, "spend_limit": spend_limit,
@@ -298,7 +284,7 @@ impl Store {
                             id.into(),
                             kind_name.clone().into(),
                             digest.clone().into(),
-                            kind(&producer).into(),
+                            producer.kind().into(),
                             producer.actor().into(),
                             producer.principal().into(),
                             task.into(),
@@ -313,7 +299,7 @@ impl Store {
                         )
                         .await?;
                     }
-                    let mut e = Entry::new("artifact.registered", actor(&producer)).payload(json!({
+                    let mut e = Entry::new("artifact.registered", producer.ledger_actor()).payload(json!({
                         "artifact_id": id, "kind": kind_name, "digest": digest,
                         "derived_from": derived_from, "task_id": task,
                     }));
@@ -367,7 +353,7 @@ impl Store {
                         vec![tx.tenant_id().into(), id.into(), artifact.into(), digest.clone().into(), gate.clone().into(), sep.into(), requester.actor().into()],
                     )
                     .await?;
-                    let mut e = Entry::new("review.requested", actor(&requester))
+                    let mut e = Entry::new("review.requested", requester.ledger_actor())
                         .payload(json!({"review_id": id, "artifact_id": artifact, "digest": digest, "separation": sep}));
                     e.gate = gate;
                     e.decision = Some("PENDING_APPROVAL".into());
@@ -423,7 +409,7 @@ impl Store {
                         vec![
                             tx.tenant_id().into(),
                             review.into(),
-                            kind(&reviewer).into(),
+                            reviewer.kind().into(),
                             reviewer.actor().into(),
                             reviewer.principal().into(),
                             (if approve { "approve" } else { "reject" }).into(),
@@ -436,7 +422,7 @@ impl Store {
                         vec![tx.tenant_id().into(), review.into(), status.into()],
                     )
                     .await?;
-                    let mut e = Entry::new(format!("review.{status}"), actor(&reviewer))
+                    let mut e = Entry::new(format!("review.{status}"), reviewer.ledger_actor())
                         .payload(json!({"review_id": review, "artifact_id": artifact, "digest": digest}));
                     e.on_behalf_of = Some(format!("principal:{}", reviewer.principal()));
                     e.gate = gate;
@@ -466,12 +452,12 @@ async fn refuse(
         vec![
             tx.tenant_id().into(),
             violation.into(),
-            json!({"type": kind(&reviewer), "id": reviewer.actor()}).into(),
+            json!({"type": reviewer.kind(), "id": reviewer.actor()}).into(),
             details.clone().into(),
         ],
     )
     .await?;
-    let mut e = Entry::new("violation", actor(&reviewer)).payload(json!({
+    let mut e = Entry::new("violation", reviewer.ledger_actor()).payload(json!({
         "violation_id": violation, "kind": "self_approval", "severity": "high", "details": details,
     }));
     e.on_behalf_of = Some(format!("principal:{}", reviewer.principal()));

@@ -18,13 +18,6 @@ use super::require_roles;
 use crate::ledger::Receipt;
 use crate::{Result, Store, StoreError, TenantTx, principals};
 
-fn actor(p: &Party) -> Actor {
-    match p {
-        Party::Agent { id, .. } => Actor::agent(*id),
-        Party::Principal { id } => Actor::principal(*id),
-    }
-}
-
 /// A tenant's template by name (its own first, then the presets).
 async fn template(tx: &TenantTx, name: &str) -> Result<Template> {
     let row = tx
@@ -92,10 +85,6 @@ impl Store {
                     let t = template(tx, &template_name).await?;
                     t.validate().map_err(|e| StoreError::Invalid(e.to_string()))?;
                     let value = serde_json::to_value(&t).map_err(|e| StoreError::Internal(e.to_string()))?;
-                    let (kind, by) = match creator {
-                        Party::Agent { id, .. } => ("agent", id),
-                        Party::Principal { id } => ("principal", id),
-                    };
                     tx.exec(
                         "INSERT INTO initiatives (tenant_id, id, name, template, risk, stage, created_by_type, created_by_id)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -106,13 +95,13 @@ impl Store {
                             value.into(),
                             i16::from(risk).into(),
                             t.stages[0].clone().into(),
-                            kind.into(),
-                            by.into(),
+                            creator.kind().into(),
+                            creator.actor().into(),
                         ],
                     )
                     .await?;
                     let gates: Vec<&str> = t.gates_for(risk).iter().map(|g| g.name.as_str()).collect();
-                    let mut e = Entry::new("initiative.created", actor(&creator)).payload(json!({
+                    let mut e = Entry::new("initiative.created", creator.ledger_actor()).payload(json!({
                         "initiative_id": id, "name": name, "template": t.name, "risk": risk,
                         "stage": t.stages[0], "gates": gates,
                     }));
@@ -152,7 +141,7 @@ impl Store {
                         ],
                     )
                     .await?;
-                    let mut e = Entry::new("evidence.submitted", actor(&by))
+                    let mut e = Entry::new("evidence.submitted", by.ledger_actor())
                         .payload(json!({"evidence_id": id, "kind": kind, "uri": uri}));
                     e.initiative = Some(initiative.to_string());
                     e.gate = Some(gate);
@@ -216,7 +205,7 @@ impl Store {
                         vec![tx.tenant_id().into(), initiative.into(), next.clone().into()],
                     )
                     .await?;
-                    let mut e = Entry::new("initiative.promoted", actor(&by))
+                    let mut e = Entry::new("initiative.promoted", by.ledger_actor())
                         .payload(json!({"from": current, "to": next, "gates_passed": passed}));
                     e.initiative = Some(initiative.to_string());
                     Ok((e, next))
