@@ -98,25 +98,28 @@ CREATE TABLE tenant_signing_keys (
 CREATE UNIQUE INDEX tenant_signing_keys_current
     ON tenant_signing_keys (tenant_id) WHERE valid_until IS NULL;
 
--- Row-level security: enabled and forced everywhere, with USING and WITH CHECK.
+-- Row-level security: enabled and forced everywhere, with USING and WITH CHECK. One
+-- helper does it for every tenant-owned table, in this and later migrations.
+CREATE FUNCTION charter_isolate_by_tenant(p_table regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', p_table);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', p_table);
+    EXECUTE format('CREATE POLICY tenant_isolation ON %s
+                        USING (tenant_id = charter_current_tenant())
+                        WITH CHECK (tenant_id = charter_current_tenant())', p_table);
+END $$;
+REVOKE ALL ON FUNCTION charter_isolate_by_tenant(regclass) FROM PUBLIC;
+
+-- `tenants` is keyed by its own id.
 ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON tenants
     USING (id = charter_current_tenant())
     WITH CHECK (id = charter_current_tenant());
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['principals', 'agents', 'agent_api_keys', 'tenant_signing_keys']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON %I
-                            USING (tenant_id = charter_current_tenant())
-                            WITH CHECK (tenant_id = charter_current_tenant())', t);
-    END LOOP;
-END $$;
+SELECT charter_isolate_by_tenant(t)
+FROM unnest(ARRAY['principals', 'agents', 'agent_api_keys', 'tenant_signing_keys']::regclass[]) AS t;
 
 -- The application role: data access only, and no DELETE where history matters.
 GRANT SELECT, INSERT, UPDATE ON tenants TO charter_app;

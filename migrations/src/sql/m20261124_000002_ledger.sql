@@ -67,18 +67,8 @@ CREATE TABLE ledger_checkpoints (
 );
 
 -- Row-level security, as for every tenant-owned table.
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['ledger_heads', 'ledger_records', 'ledger_nodes', 'ledger_checkpoints']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON %I
-                            USING (tenant_id = charter_current_tenant())
-                            WITH CHECK (tenant_id = charter_current_tenant())', t);
-    END LOOP;
-END $$;
+SELECT charter_isolate_by_tenant(t)
+FROM unnest(ARRAY['ledger_heads', 'ledger_records', 'ledger_nodes', 'ledger_checkpoints']::regclass[]) AS t;
 
 -- Append-only, for everyone.
 CREATE FUNCTION charter_ledger_append_only() RETURNS trigger

@@ -88,23 +88,9 @@ CREATE TABLE notifications (
     PRIMARY KEY (tenant_id, id)
 );
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['agent_scopes', 'breakers', 'budget_usage', 'authorizations', 'notifications']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON %I
-                            USING (tenant_id = charter_current_tenant())
-                            WITH CHECK (tenant_id = charter_current_tenant())', t);
-    END LOOP;
-END $$;
-ALTER TABLE tenant_policy ENABLE ROW LEVEL SECURITY;
-ALTER TABLE tenant_policy FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON tenant_policy
-    USING (tenant_id = charter_current_tenant())
-    WITH CHECK (tenant_id = charter_current_tenant());
+SELECT charter_isolate_by_tenant(t)
+FROM unnest(ARRAY['agent_scopes', 'breakers', 'budget_usage', 'authorizations', 'notifications']::regclass[]) AS t;
+SELECT charter_isolate_by_tenant('tenant_policy');
 
 GRANT SELECT, INSERT, UPDATE ON tenant_policy, agent_scopes, breakers, budget_usage,
     authorizations, notifications TO charter_app;
@@ -125,9 +111,5 @@ CREATE TABLE scope_change_requests (
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id) ON DELETE CASCADE
 );
-ALTER TABLE scope_change_requests ENABLE ROW LEVEL SECURITY;
-ALTER TABLE scope_change_requests FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON scope_change_requests
-    USING (tenant_id = charter_current_tenant())
-    WITH CHECK (tenant_id = charter_current_tenant());
+SELECT charter_isolate_by_tenant('scope_change_requests');
 GRANT SELECT, INSERT, UPDATE ON scope_change_requests TO charter_app;

@@ -80,18 +80,8 @@ CREATE TABLE violations (
     PRIMARY KEY (tenant_id, id)
 );
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['tasks', 'artifacts', 'artifact_sources', 'reviews', 'review_verdicts', 'violations']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON %I
-                            USING (tenant_id = charter_current_tenant())
-                            WITH CHECK (tenant_id = charter_current_tenant())', t);
-    END LOOP;
-END $$;
+SELECT charter_isolate_by_tenant(t)
+FROM unnest(ARRAY['tasks', 'artifacts', 'artifact_sources', 'reviews', 'review_verdicts', 'violations']::regclass[]) AS t;
 
 -- Artifacts, their sources and verdicts are never edited (a review is bound to a digest).
 GRANT SELECT, INSERT ON artifacts, artifact_sources, review_verdicts TO charter_app;

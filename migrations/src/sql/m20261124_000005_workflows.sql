@@ -55,18 +55,8 @@ CREATE TABLE action_gates (
     PRIMARY KEY (tenant_id, action, resource_type, gate)
 );
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['workflow_templates', 'initiatives', 'evidence', 'gate_passes', 'action_gates']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON %I
-                            USING (tenant_id = charter_current_tenant())
-                            WITH CHECK (tenant_id = charter_current_tenant())', t);
-    END LOOP;
-END $$;
+SELECT charter_isolate_by_tenant(t)
+FROM unnest(ARRAY['workflow_templates', 'initiatives', 'evidence', 'gate_passes', 'action_gates']::regclass[]) AS t;
 
 GRANT SELECT, INSERT, UPDATE ON workflow_templates, initiatives TO charter_app;
 GRANT SELECT, INSERT ON evidence, gate_passes TO charter_app;

@@ -31,17 +31,7 @@ CREATE TABLE action_approvals (
 CREATE INDEX action_approvals_lookup
     ON action_approvals (tenant_id, agent_id, action, resource_type, resource_id, args_digest);
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['action_approval_rules', 'action_approvals']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON %I
-                            USING (tenant_id = charter_current_tenant())
-                            WITH CHECK (tenant_id = charter_current_tenant())', t);
-    END LOOP;
-END $$;
+SELECT charter_isolate_by_tenant(t)
+FROM unnest(ARRAY['action_approval_rules', 'action_approvals']::regclass[]) AS t;
 GRANT SELECT, INSERT, UPDATE, DELETE ON action_approval_rules TO charter_app;
 GRANT SELECT, INSERT, UPDATE ON action_approvals TO charter_app;
