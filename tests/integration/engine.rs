@@ -10,7 +10,9 @@ use charter_core::policy::{Grant, Scope};
 use charter_store::Store;
 use charter_store::engine::ActionRequest;
 use charter_tests::proxy::TcpProxy;
-use charter_tests::{ensure_migrated, execute, query, store, tenant, test_config};
+use charter_tests::{
+    add_agent, add_principal, ensure_migrated, execute, query, store, tenant, test_config,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -456,20 +458,13 @@ async fn an_agent_cannot_widen_its_own_scope_only_a_principal_with_authority_can
         .await
         .unwrap();
     // A viewer exists in the tenant.
-    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
-    let viewer = charter_store::principals::create(
-        &tx,
-        charter_store::principals::NewPrincipal {
-            email: charter_core::tenant::Email::parse("viewer@widen.example").unwrap(),
-            display_name: "Viewer".into(),
-            password_hash: None,
-            roles: vec![charter_core::tenant::Role::Viewer],
-        },
-        chrono::Utc::now(),
+    let viewer = add_principal(
+        &store,
+        t.tenant_id,
+        "viewer@widen.example",
+        charter_core::tenant::Role::Viewer,
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
 
     let mut wider = scope(None, None);
     wider.grants[0].id_pattern = "*".into();
@@ -549,18 +544,9 @@ async fn delegation_only_narrows_authority_down_a_chain_of_three() {
     use charter_core::engine::provenance::Party;
     let store = store().await;
     let t = tenant(&store, "Delegation").await;
-    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
-    let now = chrono::Utc::now();
-    let a2 = charter_store::agents::create(&tx, "agent-2", "", t.owner_id, now)
-        .await
-        .unwrap();
-    let a3 = charter_store::agents::create(&tx, "agent-3", "", t.owner_id, now)
-        .await
-        .unwrap();
-    let outsider = charter_store::agents::create(&tx, "outsider", "", t.owner_id, now)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let a2 = add_agent(&store, t.tenant_id, "agent-2", t.owner_id).await;
+    let a3 = add_agent(&store, t.tenant_id, "agent-3", t.owner_id).await;
+    let outsider = add_agent(&store, t.tenant_id, "outsider", t.owner_id).await;
     let grant = |pattern: &str| Grant {
         actions: vec!["deploy".into()],
         resource_type: "Service".into(),
@@ -784,15 +770,8 @@ async fn budgets_split_down_a_chain_of_three() {
     use charter_core::engine::provenance::Party;
     let store = store().await;
     let t = tenant(&store, "TaskBudget").await;
-    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
-    let now = chrono::Utc::now();
-    let a2 = charter_store::agents::create(&tx, "agent-2", "", t.owner_id, now)
-        .await
-        .unwrap();
-    let a3 = charter_store::agents::create(&tx, "agent-3", "", t.owner_id, now)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let a2 = add_agent(&store, t.tenant_id, "agent-2", t.owner_id).await;
+    let a3 = add_agent(&store, t.tenant_id, "agent-3", t.owner_id).await;
     for (agent, directs) in [(t.agent_id, Some(a2)), (a2, Some(a3)), (a3, None)] {
         let mut s = scope(None, None);
         s.may_direct = directs.map(|d| vec![d.to_string()]).unwrap_or_default();
@@ -878,11 +857,7 @@ async fn tasks_close_once_by_their_assignee_and_expire_past_their_deadline() {
     use charter_core::engine::provenance::Party;
     let store = store().await;
     let t = tenant(&store, "Tasks").await;
-    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
-    let a2 = charter_store::agents::create(&tx, "agent-2", "", t.owner_id, chrono::Utc::now())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let a2 = add_agent(&store, t.tenant_id, "agent-2", t.owner_id).await;
     store
         .set_scope(t.tenant_id, a2, scope(None, None), t.owner_id)
         .await
@@ -1057,11 +1032,7 @@ async fn tenant_templates_are_validated_and_usable() {
 async fn tenant_limits_and_per_agent_breaker_thresholds() {
     let store = store().await;
     let t = tenant(&store, "Limits").await;
-    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
-    let a2 = charter_store::agents::create(&tx, "agent-2", "", t.owner_id, chrono::Utc::now())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let a2 = add_agent(&store, t.tenant_id, "agent-2", t.owner_id).await;
     for agent in [t.agent_id, a2] {
         store
             .set_scope(t.tenant_id, agent, scope(None, None), t.owner_id)

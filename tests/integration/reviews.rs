@@ -4,10 +4,10 @@
 //! review demands principal separation; a legitimate second reviewer passes.
 
 use charter_core::engine::provenance::{Party, Separation};
-use charter_core::tenant::{Email, Role};
+use charter_core::tenant::Role;
+use charter_store::Store;
 use charter_store::engine::reviews::{NewArtifact, VerdictOutcome, agent_party};
-use charter_store::{Store, agents, principals};
-use charter_tests::{query, store, tenant};
+use charter_tests::{add_agent, add_principal, query, store, tenant};
 use uuid::Uuid;
 
 struct Cast {
@@ -20,26 +20,10 @@ struct Cast {
 
 async fn cast(store: &Store) -> Cast {
     let t = tenant(store, "Reviews").await;
+    let bob = add_principal(store, t.tenant_id, "bob@reviews.example", Role::Approver).await;
+    let a2 = add_agent(store, t.tenant_id, "agent-2", t.owner_id).await;
+    let b1 = add_agent(store, t.tenant_id, "bob-agent", bob).await;
     let tx = store.tenant_tx(t.tenant_id).await.unwrap();
-    let now = chrono::Utc::now();
-    let bob = principals::create(
-        &tx,
-        principals::NewPrincipal {
-            email: Email::parse("bob@reviews.example").unwrap(),
-            display_name: "Bob".into(),
-            password_hash: None,
-            roles: vec![Role::Approver],
-        },
-        now,
-    )
-    .await
-    .unwrap();
-    let a2 = agents::create(&tx, "agent-2", "", t.owner_id, now)
-        .await
-        .unwrap();
-    let b1 = agents::create(&tx, "bob-agent", "", bob, now)
-        .await
-        .unwrap();
     let cast = Cast {
         tenant: t.tenant_id,
         a1: agent_party(&tx, t.agent_id).await.unwrap(),

@@ -5,32 +5,19 @@
 use charter_core::engine::decision::{Decision, Reason};
 use charter_core::engine::provenance::{Party, Separation};
 use charter_core::policy::{Grant, Scope};
-use charter_core::tenant::{Email, Role};
+use charter_core::tenant::Role;
 use charter_store::engine::ActionRequest;
 use charter_store::engine::reviews::{NewArtifact, agent_party};
-use charter_store::{agents, principals};
-use charter_tests::{query, store, tenant};
+use charter_tests::{add_agent, add_principal, query, store, tenant};
 use serde_json::json;
 
 #[tokio::test]
 async fn deploy_is_blocked_until_the_release_gate_is_passed() {
     let store = store().await;
     let t = tenant(&store, "Gates").await;
+    let bob = add_principal(&store, t.tenant_id, "bob@gates.example", Role::Approver).await;
+    let reviewer = add_agent(&store, t.tenant_id, "reviewer", bob).await;
     let tx = store.tenant_tx(t.tenant_id).await.unwrap();
-    let now = chrono::Utc::now();
-    let bob = principals::create(
-        &tx,
-        principals::NewPrincipal {
-            email: Email::parse("bob@gates.example").unwrap(),
-            display_name: "Bob".into(),
-            password_hash: None,
-            roles: vec![Role::Approver],
-        },
-        now,
-    )
-    .await
-    .unwrap();
-    let reviewer = agents::create(&tx, "reviewer", "", bob, now).await.unwrap();
     let a1 = agent_party(&tx, t.agent_id).await.unwrap();
     let b1 = agent_party(&tx, reviewer).await.unwrap();
     tx.commit().await.unwrap();

@@ -89,6 +89,45 @@ pub async fn tenant(store: &Store, name: &str) -> Provisioned {
         .unwrap()
 }
 
+/// Registers another agent in a tenant, acting for `responsible`.
+pub async fn add_agent(
+    store: &Store,
+    tenant: uuid::Uuid,
+    name: &str,
+    responsible: uuid::Uuid,
+) -> uuid::Uuid {
+    let tx = store.tenant_tx(tenant).await.unwrap();
+    let id = charter_store::agents::create(&tx, name, "", responsible, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+/// Adds a principal (no password) with one role to a tenant.
+pub async fn add_principal(
+    store: &Store,
+    tenant: uuid::Uuid,
+    email: &str,
+    role: charter_core::tenant::Role,
+) -> uuid::Uuid {
+    let tx = store.tenant_tx(tenant).await.unwrap();
+    let id = charter_store::principals::create(
+        &tx,
+        charter_store::principals::NewPrincipal {
+            email: charter_core::tenant::Email::parse(email).unwrap(),
+            display_name: email.split('@').next().unwrap_or(email).to_string(),
+            password_hash: None,
+            roles: vec![role],
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
 /// A superuser connection to the test database, for catalog checks and for playing an
 /// attacker or an operator who edits rows behind Charter's back.
 pub async fn superuser() -> DatabaseConnection {
