@@ -166,7 +166,7 @@ async fn ledger() {
     let base_rate = baseline().await;
 
     // Signed appends, 1 tenant.
-    let one = provision(&store, "bench-one").await;
+    let one = provision(&store, "bench-one").await.tenant_id;
     for writers in [16, 64] {
         let s = store.clone();
         let mut st = drive(writers, move |w| {
@@ -193,7 +193,7 @@ async fn ledger() {
     // Signed appends, 50 tenants.
     let mut tenants = Vec::new();
     for i in 0..50 {
-        tenants.push(provision(&store, &format!("bench-{i}")).await);
+        tenants.push(provision(&store, &format!("bench-{i}")).await.tenant_id);
     }
     let tenants = Arc::new(tenants);
     for writers in [100, 200] {
@@ -283,19 +283,7 @@ async fn engine() {
     for (tenants, writers) in [(1usize, 64usize), (50, 200)] {
         let mut ids = Vec::new();
         for i in 0..tenants {
-            let p = store
-                .provision_tenant(
-                    ProvisionRequest {
-                        name: format!("engine {i} {}", &Uuid::new_v4().simple().to_string()[..8]),
-                        slug: None,
-                        owner_email: None,
-                        agent_name: "bench".into(),
-                        is_demo: false,
-                    },
-                    chrono::Utc::now(),
-                )
-                .await
-                .unwrap();
+            let p = provision(&store, &format!("engine {i}")).await;
             store
                 .set_scope(p.tenant_id, p.agent_id, scope.clone(), p.owner_id)
                 .await
@@ -372,7 +360,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-async fn provision(store: &Store, name: &str) -> Uuid {
+async fn provision(store: &Store, name: &str) -> charter_store::provision::Provisioned {
     store
         .provision_tenant(
             ProvisionRequest {
@@ -386,7 +374,6 @@ async fn provision(store: &Store, name: &str) -> Uuid {
         )
         .await
         .unwrap()
-        .tenant_id
 }
 
 fn generate_export(path: &std::path::Path, n: u64) {
