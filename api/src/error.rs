@@ -74,6 +74,9 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
+            e @ StoreError::Replay => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
             StoreError::Forbidden(msg) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
             StoreError::Invalid(msg) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg)

@@ -17,6 +17,10 @@ pub enum StoreError {
     /// The acting principal lacks the authority (roles) for this change.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// An earlier request with the same idempotency key made this change; its stored
+    /// answer is the answer (the engine turns this into that answer).
+    #[error("an earlier request with this idempotency key holds the answer")]
+    Replay,
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("redis: {0}")]
@@ -73,6 +77,7 @@ impl StoreError {
             StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
             StoreError::Forbidden(m) => StoreError::Forbidden(m.clone()),
             StoreError::Key(k) => StoreError::Key(k.clone()),
+            StoreError::Replay => StoreError::Replay,
             other => StoreError::Internal(other.to_string()),
         }
     }

@@ -183,6 +183,66 @@ async fn fifty_parallel_requests_against_room_for_ten() {
 }
 
 #[tokio::test]
+async fn concurrent_requests_of_many_agents_are_each_decided_on_their_own() {
+    // Requests of several agents queue together and are decided as one run: each keeps
+    // its own limits, an unknown agent is refused without sinking the others, and every
+    // decision has its own record at the sequence number its answer names.
+    let store = store().await;
+    let t = tenant(&store, "Mixed").await;
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(None, Some(3)), t.owner_id)
+        .await
+        .unwrap();
+    let other = add_agent(&store, t.tenant_id, "unscoped", t.owner_id).await;
+    let unknown = Uuid::now_v7();
+    let tasks: Vec<_> = (0..18)
+        .map(|i| {
+            let s = store.clone();
+            let agent = [t.agent_id, other, unknown][i % 3];
+            tokio::spawn(async move {
+                (
+                    agent,
+                    s.authorize(t.tenant_id, agent, deploy("payments-api", 0))
+                        .await,
+                )
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    let of = |agent: Uuid| {
+        answers
+            .iter()
+            .filter(move |(a, _)| *a == agent)
+            .map(|(_, r)| r)
+    };
+    let mine: Vec<_> = of(t.agent_id)
+        .map(|r| r.as_ref().unwrap().decision.clone())
+        .collect();
+    assert_eq!(mine.iter().filter(|d| d.is_allowed()).count(), 3);
+    assert_eq!(
+        mine.iter()
+            .filter(|d| **d == blocked(Reason::DispatchLimit))
+            .count(),
+        3
+    );
+    assert!(of(other).all(|r| r.as_ref().unwrap().decision == blocked(Reason::OutOfScope)));
+    assert!(of(unknown).all(|r| matches!(r, Err(charter_store::StoreError::NotFound("agent")))));
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    for (_, r) in answers.iter().filter(|(a, _)| *a != unknown) {
+        let a = r.as_ref().unwrap();
+        let rec = charter_store::ledger::read::record(&tx, a.seq)
+            .await
+            .unwrap();
+        assert!(rec.record.contains(&a.authorization_id.to_string()));
+        assert_eq!(hex::encode(rec.record_hash), a.record_hash);
+    }
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
 async fn the_breaker_trips_blocks_half_opens_and_resets() {
     let store = store().await;
     let t = tenant(&store, "Breaker").await;
@@ -365,20 +425,58 @@ async fn retries_with_the_same_key_get_the_first_answer_and_count_once() {
         "two keys, two reservations"
     );
     tx.rollback().await.unwrap();
-    // Outcomes too: a retried failure report counts once.
-    for _ in 0..3 {
-        store
-            .report_outcome(
+    // A blocked answer replays with its reason (rebuilt from the authorization and its
+    // ledger record), and the replay counts nothing.
+    let mut big = deploy("payments-api", 200);
+    big.idempotency_key = Some("req-3".into());
+    let blocked = store
+        .authorize(t.tenant_id, t.agent_id, big.clone())
+        .await
+        .unwrap();
+    let blocked_again = store.authorize(t.tenant_id, t.agent_id, big).await.unwrap();
+    assert_eq!(
+        blocked.decision,
+        Decision::Blocked {
+            reason: Reason::BudgetExceeded
+        }
+    );
+    assert_eq!(blocked_again.decision, blocked.decision);
+    assert_eq!(blocked_again.message, blocked.message);
+    assert_eq!(
+        (blocked_again.seq, &blocked_again.record_hash),
+        (blocked.seq, &blocked.record_hash)
+    );
+    // Outcomes too: retried failure reports, sequential and concurrent, count once and
+    // get the first report's receipt.
+    let report = |key: &'static str| {
+        let s = store.clone();
+        async move {
+            s.report_outcome(
                 t.tenant_id,
                 t.agent_id,
                 first.authorization_id,
                 false,
                 None,
-                Some("out-1".into()),
+                Some(key.into()),
             )
             .await
-            .unwrap();
+        }
+    };
+    let first_report = report("out-1").await.unwrap();
+    let retries = futures::future::join_all((0..4).map(|_| report("out-1"))).await;
+    for r in retries {
+        let r = r.unwrap();
+        assert!(r.replayed);
+        assert_eq!(
+            (r.seq, &r.signature),
+            (first_report.seq, &first_report.signature)
+        );
     }
+    // Another key for an authorization already reported is a conflict, not a second count.
+    assert!(matches!(
+        report("out-2").await,
+        Err(charter_store::StoreError::Conflict(_))
+    ));
     let tx = store.tenant_tx(t.tenant_id).await.unwrap();
     let b = query(
         tx.raw(),

@@ -23,6 +23,26 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 12] = [
+        Reason::SubscriptionInactive,
+        Reason::AgentSuspended,
+        Reason::BreakerOpen,
+        Reason::OutOfScope,
+        Reason::GateNotPassed,
+        Reason::ApprovalRequired,
+        Reason::ApprovalMismatch,
+        Reason::SelfApproval,
+        Reason::BudgetExceeded,
+        Reason::DispatchLimit,
+        Reason::InvalidRequest,
+        Reason::Unavailable,
+    ];
+
+    /// The reason with this code.
+    pub fn parse(code: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == code)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::SubscriptionInactive => "subscription_inactive",
@@ -136,6 +156,10 @@ mod tests {
         );
         assert_eq!(d.label(), "BLOCKED");
         assert!(Decision::Allowed.is_allowed());
+        for r in Reason::ALL {
+            assert_eq!(Reason::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Reason::parse("nope"), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The ledger in PostgreSQL: group-committed appends, stored Merkle nodes, proofs,
 //! checkpoints, exports.
 //!
-//! - [`writer`] — group commit (`Store::append`, `Store::append_with`).
+//! - [`writer`] — group commit (`Store::append`, `Store::append_with`, grouped work).
 //! - [`append`] — one transaction's append: head lock, seal, sign, nodes, head.
 //! - [`read`] — records, tree size, roots and proofs from stored nodes.
 //! - [`checkpoints`] — signed checkpoints, consistent by construction.
@@ -12,6 +12,8 @@ pub mod checkpoints;
 pub mod export;
 pub mod read;
 pub mod writer;
+
+pub(crate) use writer::{GroupResults, Grouped};
 
 use charter_core::ledger::Hash;
 use uuid::Uuid;

@@ -7,12 +7,15 @@
 //! lock heads in the same order and cannot deadlock), it switches the transaction's tenant
 //! context, locks that tenant's head, runs each piece of state-changing work in its own
 //! savepoint (one failure does not sink the others), and appends the resulting records.
+//! Work of a [`Grouped`] kind is handed over as a whole run of consecutive jobs, so it can
+//! read and write set-wise (one statement for the run instead of one per job).
 //! After the one commit it answers every caller. Row-level security stays in force
 //! throughout: every statement runs with exactly the tenant it concerns.
 //!
 //! Across processes the head row locks serialise writers of a tenant, so sequence numbers
 //! stay gap-free.
 
+use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, hash_map::DefaultHasher};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
@@ -30,9 +33,62 @@ use crate::{Result, Store, StoreError, TenantTx};
 /// transaction (for example: reserve budget, then record the decision).
 pub type Work = Box<dyn for<'a> FnOnce(&'a TenantTx) -> BoxFuture<'a, Result<Entry>> + Send>;
 
+/// What a grouped run answers: per item, its record and output, or why it was refused.
+pub(crate) type GroupResults<O> = Result<Vec<Result<(Entry, O)>>>;
+
+/// Work that runs best together with its peers: every consecutive job of one kind queued
+/// for a tenant goes to one [`Grouped::run`], inside one savepoint.
+pub(crate) trait Grouped: Send + Sized + 'static {
+    type Output: Send + 'static;
+
+    /// Runs `items` in order and returns one result per item. Each `Ok` carries the record
+    /// to append, and the `k`-th `Ok` gets sequence number `first_seq + k`. An `Err` for an
+    /// item must leave nothing of that item written; an `Err` for the whole run rolls the
+    /// run back and reaches every item's caller.
+    fn run<'a>(
+        store: &'a Store,
+        tx: &'a TenantTx,
+        first_seq: u64,
+        items: Vec<Self>,
+    ) -> BoxFuture<'a, GroupResults<Self::Output>>;
+}
+
+type AnyBox = Box<dyn Any + Send>;
+type AnyResults = GroupResults<AnyBox>;
+type ErasedRun = for<'a> fn(&'a Store, &'a TenantTx, u64, Vec<AnyBox>) -> BoxFuture<'a, AnyResults>;
+
+struct GroupJob {
+    kind: TypeId,
+    run: ErasedRun,
+    item: AnyBox,
+    output: oneshot::Sender<AnyBox>,
+}
+
+/// [`Grouped::run`] over type-erased items (a run only ever holds items of one kind).
+fn erased_run<'a, G: Grouped>(
+    store: &'a Store,
+    tx: &'a TenantTx,
+    first_seq: u64,
+    items: Vec<AnyBox>,
+) -> BoxFuture<'a, AnyResults> {
+    Box::pin(async move {
+        let items = items
+            .into_iter()
+            .map(|i| i.downcast::<G>().map(|b| *b))
+            .collect::<std::result::Result<Vec<G>, _>>()
+            .map_err(|_| StoreError::Internal("a grouped run mixed kinds".into()))?;
+        let results = G::run(store, tx, first_seq, items).await?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.map(|(e, o)| (e, Box::new(o) as AnyBox)))
+            .collect())
+    })
+}
+
 enum Job {
     Entry(Box<Entry>),
     Work(Work),
+    Grouped(GroupJob),
 }
 
 struct Pending {
@@ -105,6 +161,29 @@ impl Store {
             .await
             .map_err(|_| StoreError::Internal("work output lost".into()))?;
         Ok((receipt, out))
+    }
+
+    /// Queues `item` to run with the other queued items of its kind (see [`Grouped`]) and
+    /// appends the record it produces in the same transaction.
+    pub(crate) async fn append_grouped<G: Grouped>(
+        &self,
+        tenant: Uuid,
+        item: G,
+    ) -> Result<(Receipt, G::Output)> {
+        let (output, out_rx) = oneshot::channel();
+        let job = Job::Grouped(GroupJob {
+            kind: TypeId::of::<G>(),
+            run: erased_run::<G>,
+            item: Box::new(item),
+            output,
+        });
+        let receipt = self.submit(tenant, job).await?;
+        let out = out_rx
+            .await
+            .map_err(|_| StoreError::Internal("work output lost".into()))?
+            .downcast::<G::Output>()
+            .map_err(|_| StoreError::Internal("grouped output of another kind".into()))?;
+        Ok((receipt, *out))
     }
 
     async fn submit(&self, tenant: Uuid, job: Job) -> Result<Receipt> {
@@ -184,8 +263,22 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
             let locked = lock(tx).await?;
             let mut entries = Vec::with_capacity(jobs.len());
             let mut replies = Vec::with_capacity(jobs.len());
+            let mut run: Vec<(GroupJob, Reply)> = Vec::new();
             for (job, reply) in jobs {
+                if !run.is_empty() && !matches!(&job, Job::Grouped(g) if g.kind == run[0].0.kind) {
+                    let first_seq = locked.tree_size + entries.len() as u64;
+                    run_group(
+                        store,
+                        tx,
+                        first_seq,
+                        std::mem::take(&mut run),
+                        &mut entries,
+                        &mut replies,
+                    )
+                    .await?;
+                }
                 match job {
+                    Job::Grouped(g) => run.push((g, reply)),
                     Job::Entry(e) => {
                         entries.push(*e);
                         replies.push(reply);
@@ -205,6 +298,10 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
                         }
                     }
                 }
+            }
+            if !run.is_empty() {
+                let first_seq = locked.tree_size + entries.len() as u64;
+                run_group(store, tx, first_seq, run, &mut entries, &mut replies).await?;
             }
             // From here on a failure must reach these callers too.
             waiting.extend(replies);
@@ -232,4 +329,57 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
             }
         }
     }
+}
+
+/// Runs one run of grouped jobs in a savepoint; the records of those that succeed join
+/// `entries` (and their callers `replies`), the others are answered now. Only a failure of
+/// the savepoint itself fails the batch.
+async fn run_group(
+    store: &Store,
+    tx: &TenantTx,
+    first_seq: u64,
+    run: Vec<(GroupJob, Reply)>,
+    entries: &mut Vec<Entry>,
+    replies: &mut Vec<Reply>,
+) -> Result<()> {
+    let erased = run[0].0.run;
+    let n = run.len();
+    let (items, waiters): (Vec<AnyBox>, Vec<(oneshot::Sender<AnyBox>, Reply)>) = run
+        .into_iter()
+        .map(|(g, r)| (g.item, (g.output, r)))
+        .unzip();
+    let sp = tx.savepoint().await?;
+    let results = erased(store, &sp, first_seq, items)
+        .await
+        .and_then(|r| match r.len() == n {
+            true => Ok(r),
+            false => Err(StoreError::Internal(format!(
+                "a grouped run answered {} of {n} items",
+                r.len()
+            ))),
+        });
+    let results = match results {
+        Ok(r) => r,
+        Err(e) => {
+            sp.rollback().await?;
+            for (_, reply) in waiters {
+                let _ = reply.send(Err(e.fan_out()));
+            }
+            return Ok(());
+        }
+    };
+    sp.commit().await?;
+    for (result, (output, reply)) in results.into_iter().zip(waiters) {
+        match result {
+            Ok((entry, out)) => {
+                let _ = output.send(out);
+                entries.push(entry);
+                replies.push(reply);
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+    Ok(())
 }

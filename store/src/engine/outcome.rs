@@ -1,0 +1,184 @@
+//! Outcome reports: how an authorized action went. Success or failure feeds the agent's
+//! breaker (tripping it notifies the responsible principal); the actual spend corrects
+//! the reservation. Each report runs in its own savepoint within the tenant's batch, so
+//! a refused one leaves nothing behind.
+
+use charter_core::engine::breaker::State;
+use charter_core::ledger::{Actor, Entry};
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{breaker, save_breaker, transition_json};
+use crate::ledger::{GroupResults, Grouped};
+use crate::signing_keys::db_now;
+use crate::{Result, Store, StoreError, TenantTx, agents};
+
+/// One outcome report.
+pub(crate) struct Report {
+    pub agent: Uuid,
+    pub authorization: Uuid,
+    pub success: bool,
+    pub actual_spend: Option<i64>,
+    pub key: Option<String>,
+}
+
+impl Grouped for Report {
+    type Output = ();
+
+    fn run<'a>(
+        _store: &'a Store,
+        tx: &'a TenantTx,
+        first_seq: u64,
+        items: Vec<Self>,
+    ) -> BoxFuture<'a, GroupResults<()>> {
+        Box::pin(async move {
+            let mut seq = first_seq;
+            let mut results = Vec::with_capacity(items.len());
+            for report in items {
+                let sp = tx.savepoint().await?;
+                match outcome(&sp, report, seq).await {
+                    Ok(e) => {
+                        sp.commit().await?;
+                        results.push(Ok((e, ())));
+                        seq += 1;
+                    }
+                    Err(e) => {
+                        sp.rollback().await?;
+                        results.push(Err(e));
+                    }
+                }
+            }
+            Ok(results)
+        })
+    }
+}
+
+async fn outcome(tx: &TenantTx, r: Report, seq: u64) -> Result<Entry> {
+    let Report {
+        agent: agent_id,
+        authorization,
+        success,
+        actual_spend,
+        key,
+    } = r;
+    let now = db_now(tx).await?;
+    let row = tx
+        .one(
+            "SELECT decision, spend_reserved, cycle_start, outcome,
+                    $4::text IS NOT NULL AND EXISTS (
+                        SELECT 1 FROM authorizations x
+                        WHERE x.tenant_id = $1 AND x.agent_id = $3 AND x.outcome_key = $4
+                    ) AS seen_key
+             FROM authorizations
+             WHERE tenant_id = $1 AND id = $2 AND agent_id = $3 FOR UPDATE",
+            vec![
+                tx.tenant_id().into(),
+                authorization.into(),
+                agent_id.into(),
+                key.clone().into(),
+            ],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("authorization"))?;
+    if row.try_get::<bool>("", "seen_key")? {
+        return Err(StoreError::Replay);
+    }
+    let decision: String = row.try_get("", "decision")?;
+    if decision != "ALLOWED" {
+        return Err(StoreError::Invalid(
+            "only an allowed action has an outcome".into(),
+        ));
+    }
+    if row.try_get::<Option<String>>("", "outcome")?.is_some() {
+        return Err(StoreError::Conflict(
+            "this authorization's outcome is already reported".into(),
+        ));
+    }
+    let reserved: i64 = row.try_get("", "spend_reserved")?;
+    let cycle: DateTime<Utc> = row.try_get("", "cycle_start")?;
+    let actual = actual_spend.unwrap_or(reserved);
+    if actual < 0 {
+        return Err(StoreError::Invalid(
+            "actual_spend: must not be negative".into(),
+        ));
+    }
+    // Correct the reservation to what was actually spent (may exceed the reservation:
+    // reported overruns are counted and show up for the scanner's budget_overrun rule).
+    let delta = actual - reserved;
+    if delta != 0 {
+        for subject in [agent_id.to_string(), "tenant".to_string()] {
+            tx.exec(
+                "UPDATE budget_usage SET spend = GREATEST(spend + $4, 0)
+                 WHERE tenant_id = $1 AND subject = $2 AND cycle_start = $3",
+                vec![
+                    tx.tenant_id().into(),
+                    subject.into(),
+                    cycle.into(),
+                    delta.into(),
+                ],
+            )
+            .await?;
+        }
+    }
+    let mut b = breaker(tx, agent_id).await?;
+    let transition = if success {
+        b.breaker.record_success()
+    } else {
+        b.breaker.record_failure(now)
+    };
+    save_breaker(tx, agent_id, &b.breaker).await?;
+    let agent = agents::get(tx, agent_id).await?;
+    if let Some(t) = transition {
+        let status = match t.to {
+            State::Open => Some("tripped"),
+            State::Closed if agent.status == "tripped" => Some("active"),
+            _ => None,
+        };
+        if let Some(s) = status {
+            tx.exec(
+                "UPDATE agents SET status = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2",
+                vec![tx.tenant_id().into(), agent_id.into(), s.into()],
+            )
+            .await?;
+        }
+        if t.to == State::Open {
+            // The responsible principal is told (delivery comes with the worker).
+            tx.exec(
+                "INSERT INTO notifications (tenant_id, id, principal_id, kind, payload)
+                 VALUES ($1, $2, $3, 'breaker.tripped', $4)",
+                vec![
+                    tx.tenant_id().into(),
+                    Uuid::now_v7().into(),
+                    agent.responsible_principal_id.into(),
+                    json!({"agent_id": agent_id, "consecutive_failures": b.breaker.consecutive_failures}).into(),
+                ],
+            )
+            .await?;
+        }
+    }
+    tx.exec(
+        "UPDATE authorizations SET outcome = $3, outcome_spend = $4, outcome_key = $5,
+             outcome_seq = $6
+         WHERE tenant_id = $1 AND id = $2",
+        vec![
+            tx.tenant_id().into(),
+            authorization.into(),
+            (if success { "success" } else { "failure" }).into(),
+            actual.into(),
+            key.into(),
+            (seq as i64).into(),
+        ],
+    )
+    .await?;
+    let mut e = Entry::new("outcome", Actor::agent(agent_id)).payload(json!({
+        "authorization_id": authorization,
+        "success": success,
+        "spend": actual,
+        "breaker": transition_json(transition),
+        "consecutive_failures": b.breaker.consecutive_failures,
+    }));
+    e.on_behalf_of = Some(format!("principal:{}", agent.responsible_principal_id));
+    Ok(e)
+}
