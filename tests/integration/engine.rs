@@ -243,6 +243,35 @@ async fn concurrent_requests_of_many_agents_are_each_decided_on_their_own() {
 }
 
 #[tokio::test]
+async fn huge_spends_saturate_instead_of_failing_the_batch() {
+    // Decisions run without a savepoint of their own, so nothing an agent sends may make
+    // their writes fail: sums near the bigint limit saturate.
+    let store = store().await;
+    let t = tenant(&store, "Huge").await;
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let d = parallel(&store, t.tenant_id, t.agent_id, 3, i64::MAX / 2).await;
+        assert!(d.iter().all(|d| d.is_allowed()), "{d:?}");
+    }
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let rows = query(
+        tx.raw(),
+        "SELECT subject, spend, dispatches FROM budget_usage ORDER BY subject",
+        vec![],
+    )
+    .await
+    .unwrap();
+    for r in rows {
+        assert_eq!(r.try_get::<i64>("", "spend").unwrap(), i64::MAX);
+        assert_eq!(r.try_get::<i64>("", "dispatches").unwrap(), 6);
+    }
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
 async fn the_breaker_trips_blocks_half_opens_and_resets() {
     let store = store().await;
     let t = tenant(&store, "Breaker").await;

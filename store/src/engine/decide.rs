@@ -38,6 +38,10 @@ pub(crate) struct Decide {
 impl Grouped for Decide {
     type Output = Decision;
 
+    // Its writes cannot fail on what agents send: sums saturate, idempotency keys are
+    // checked under the head lock, ids are fresh.
+    const SAVEPOINT: bool = false;
+
     fn run<'a>(
         store: &'a Store,
         tx: &'a TenantTx,
@@ -97,7 +101,8 @@ WITH u AS (
     SELECT $1, x.subject, $2, x.spend, x.dispatches
     FROM jsonb_to_recordset($3::jsonb) AS x(subject text, spend bigint, dispatches bigint)
     ON CONFLICT (tenant_id, subject, cycle_start)
-    DO UPDATE SET spend = b.spend + EXCLUDED.spend, dispatches = b.dispatches + EXCLUDED.dispatches
+    DO UPDATE SET spend = LEAST(b.spend::numeric + EXCLUDED.spend, 9223372036854775807)::bigint,
+                  dispatches = b.dispatches + EXCLUDED.dispatches
 ), k AS (
     INSERT INTO breakers AS k (tenant_id, agent_id, state, consecutive_failures, threshold,
                                cooldown_secs, opened_at)
@@ -181,13 +186,13 @@ impl Usage {
     }
 
     fn spend_exceeds(&self, spend: i64, limit: Option<i64>) -> bool {
-        limit.is_some_and(|l| self.spend + spend > l)
+        limit.is_some_and(|l| self.spend.saturating_add(spend) > l)
     }
 
     fn add(&mut self, spend: i64) {
-        self.spend += spend;
+        self.spend = self.spend.saturating_add(spend);
         self.dispatches += 1;
-        self.added_spend += spend;
+        self.added_spend = self.added_spend.saturating_add(spend);
         self.added_dispatches += 1;
     }
 
@@ -268,6 +273,7 @@ async fn decide_all(
     let rows = tx
         .all(READ, vec![tx.tenant_id().into(), json_param(&queries)?])
         .await?;
+
     drop(queries);
     let Some(first) = rows.first() else {
         return Err(StoreError::NotFound("tenant"));
@@ -478,7 +484,8 @@ async fn charge_task_chain(tx: &TenantTx, task: Uuid, spend: i64) -> Result<()> 
              SELECT id, parent_id FROM tasks WHERE tenant_id = $1 AND id = $2
              UNION SELECT t.id, t.parent_id FROM tasks t JOIN chain c ON t.id = c.parent_id
              WHERE t.tenant_id = $1)
-         UPDATE tasks SET spent = spent + $3 WHERE tenant_id = $1 AND id IN (SELECT id FROM chain)",
+         UPDATE tasks SET spent = LEAST(spent::numeric + $3, 9223372036854775807)::bigint
+         WHERE tenant_id = $1 AND id IN (SELECT id FROM chain)",
         vec![tx.tenant_id().into(), task.into(), spend.into()],
     )
     .await?;
@@ -522,7 +529,7 @@ async fn task_refusal(
     }
     for link in &chain {
         if let Some(limit) = link.try_get::<Option<i64>>("", "spend_limit")?
-            && link.try_get::<i64>("", "spent")? + spend > limit
+            && link.try_get::<i64>("", "spent")?.saturating_add(spend) > limit
         {
             return Ok(Some(Reason::BudgetExceeded));
         }

@@ -173,11 +173,12 @@ pub(crate) async fn write(
                 key_id: &locked.key_id,
             },
         );
-        let s = SignedRecord::sign(record, &key);
+        let s = SignedRecord::hashed(record);
         prev = s.hash;
         new_nodes.extend(tree.push(leaf_hash(&s.hash)));
         signed.push(s);
     }
+    SignedRecord::sign_all(&mut signed, &key);
     drop(key);
 
     let canonical: Vec<&str> = signed

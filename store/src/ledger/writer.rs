@@ -41,6 +41,11 @@ pub(crate) type GroupResults<O> = Result<Vec<Result<(Entry, O)>>>;
 pub(crate) trait Grouped: Send + Sized + 'static {
     type Output: Send + 'static;
 
+    /// Whether the run needs a savepoint of its own. A kind whose writes cannot fail on
+    /// what callers send (only on a database failure, which fails the batch anyway) may
+    /// go without and save two round trips per tenant.
+    const SAVEPOINT: bool = true;
+
     /// Runs `items` in order and returns one result per item. Each `Ok` carries the record
     /// to append, and the `k`-th `Ok` gets sequence number `first_seq + k`. An `Err` for an
     /// item must leave nothing of that item written; an `Err` for the whole run rolls the
@@ -59,6 +64,7 @@ type ErasedRun = for<'a> fn(&'a Store, &'a TenantTx, u64, Vec<AnyBox>) -> BoxFut
 
 struct GroupJob {
     kind: TypeId,
+    savepoint: bool,
     run: ErasedRun,
     item: AnyBox,
     output: oneshot::Sender<AnyBox>,
@@ -173,6 +179,7 @@ impl Store {
         let (output, out_rx) = oneshot::channel();
         let job = Job::Grouped(GroupJob {
             kind: TypeId::of::<G>(),
+            savepoint: G::SAVEPOINT,
             run: erased_run::<G>,
             item: Box::new(item),
             output,
@@ -262,7 +269,6 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
             // and the work below runs against a log no one else is extending.
             let locked = lock(tx).await?;
             let mut entries = Vec::with_capacity(jobs.len());
-            let mut replies = Vec::with_capacity(jobs.len());
             let mut run: Vec<(GroupJob, Reply)> = Vec::new();
             for (job, reply) in jobs {
                 if !run.is_empty() && !matches!(&job, Job::Grouped(g) if g.kind == run[0].0.kind) {
@@ -273,7 +279,7 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
                         first_seq,
                         std::mem::take(&mut run),
                         &mut entries,
-                        &mut replies,
+                        &mut waiting,
                     )
                     .await?;
                 }
@@ -281,7 +287,7 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
                     Job::Grouped(g) => run.push((g, reply)),
                     Job::Entry(e) => {
                         entries.push(*e);
-                        replies.push(reply);
+                        waiting.push(reply);
                     }
                     Job::Work(work) => {
                         let sp = tx.savepoint().await?;
@@ -289,7 +295,7 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
                             Ok(e) => {
                                 sp.commit().await?;
                                 entries.push(e);
-                                replies.push(reply);
+                                waiting.push(reply);
                             }
                             Err(err) => {
                                 sp.rollback().await?;
@@ -301,10 +307,8 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
             }
             if !run.is_empty() {
                 let first_seq = locked.tree_size + entries.len() as u64;
-                run_group(store, tx, first_seq, run, &mut entries, &mut replies).await?;
+                run_group(store, tx, first_seq, run, &mut entries, &mut waiting).await?;
             }
-            // From here on a failure must reach these callers too.
-            waiting.extend(replies);
             let receipts = write(tx, store.master_key(), &locked, entries).await?;
             let n = receipts.len();
             let start = waiting.len() - n;
@@ -332,24 +336,27 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
 }
 
 /// Runs one run of grouped jobs in a savepoint; the records of those that succeed join
-/// `entries` (and their callers `replies`), the others are answered now. Only a failure of
-/// the savepoint itself fails the batch.
+/// `entries` (and their callers `waiting`), the others are answered now. Only a failure of
+/// the savepoint itself, or of a run without one, fails the batch.
 async fn run_group(
     store: &Store,
     tx: &TenantTx,
     first_seq: u64,
     run: Vec<(GroupJob, Reply)>,
     entries: &mut Vec<Entry>,
-    replies: &mut Vec<Reply>,
+    waiting: &mut Vec<Reply>,
 ) -> Result<()> {
-    let erased = run[0].0.run;
+    let (erased, savepoint) = (run[0].0.run, run[0].0.savepoint);
     let n = run.len();
     let (items, waiters): (Vec<AnyBox>, Vec<(oneshot::Sender<AnyBox>, Reply)>) = run
         .into_iter()
         .map(|(g, r)| (g.item, (g.output, r)))
         .unzip();
-    let sp = tx.savepoint().await?;
-    let results = erased(store, &sp, first_seq, items)
+    let sp = match savepoint {
+        true => Some(tx.savepoint().await?),
+        false => None,
+    };
+    let results = erased(store, sp.as_ref().unwrap_or(tx), first_seq, items)
         .await
         .and_then(|r| match r.len() == n {
             true => Ok(r),
@@ -361,6 +368,11 @@ async fn run_group(
     let results = match results {
         Ok(r) => r,
         Err(e) => {
+            let Some(sp) = sp else {
+                // Nothing to roll back to: the batch fails, and these callers hear why.
+                waiting.extend(waiters.into_iter().map(|(_, reply)| reply));
+                return Err(e);
+            };
             sp.rollback().await?;
             for (_, reply) in waiters {
                 let _ = reply.send(Err(e.fan_out()));
@@ -368,13 +380,15 @@ async fn run_group(
             return Ok(());
         }
     };
-    sp.commit().await?;
+    if let Some(sp) = sp {
+        sp.commit().await?;
+    }
     for (result, (output, reply)) in results.into_iter().zip(waiters) {
         match result {
             Ok((entry, out)) => {
                 let _ = output.send(out);
                 entries.push(entry);
-                replies.push(reply);
+                waiting.push(reply);
             }
             Err(e) => {
                 let _ = reply.send(Err(e));
