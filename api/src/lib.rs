@@ -7,12 +7,14 @@
 //! - [`routes`] — the route table of every surface.
 //! - [`health`] — `/healthz`, `/readyz`.
 //! - [`public`] — per-tenant public keys and checkpoints (no auth).
+//! - [`mcp`] — the hosted MCP endpoint `/t/{slug}/mcp` and its tools.
 //! - [`metrics`] — Prometheus metrics and the middleware that records requests.
 //! - [`error`] — [`error::ApiError`], one JSON error body everywhere.
 //! - [`request_id`] — a request id on every request and response.
 
 pub mod error;
 pub mod health;
+pub mod mcp;
 pub mod metrics;
 pub mod public;
 pub mod request_id;
@@ -40,11 +42,13 @@ impl Application {
         let listener = TcpListener::bind(config.bind)?;
         let port = listener.local_addr()?.port();
         let shutdown = config.shutdown_timeout.as_secs();
+        // Built once, outside the per-worker factory: every worker shares its sessions.
+        let mcp = mcp::service(store.clone(), mcp::hosts(&config));
         let state = web::Data::new(AppState::new(config, store));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .configure(routes::configure(&state))
+                .configure(routes::configure(&state, mcp.clone()))
         })
         .disable_signals()
         .shutdown_timeout(shutdown)

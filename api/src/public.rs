@@ -71,3 +71,19 @@ pub async fn checkpoint(
         .insert_header(("Cache-Control", "no-store"))
         .body(cp.note))
 }
+
+/// `GET /.well-known/oauth-protected-resource/t/{slug}/mcp` — RFC 9728 metadata of a
+/// tenant's MCP endpoint: agents present an API key as a bearer token in the header.
+pub async fn mcp_resource_metadata(
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = tenant(&state, &slug).await?;
+    let base = state.config().public_url.trim_end_matches('/');
+    Ok(HttpResponse::Ok().json(json!({
+        "resource": format!("{base}/t/{}/mcp", tenant.slug),
+        "resource_name": format!("Charter governance tools for {}", tenant.name),
+        "bearer_methods_supported": ["header"],
+        "resource_documentation": format!("{base}/docs/mcp"),
+    })))
+}

@@ -4,9 +4,13 @@ use actix_web::middleware::from_fn;
 use actix_web::web;
 use charter_web::pages::home::HomeInfo;
 
-use crate::{AppState, health, metrics, public, request_id};
+use crate::mcp::CharterMcp;
+use crate::{AppState, health, mcp, metrics, public, request_id};
 
-pub fn configure(state: &web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
+pub fn configure(
+    state: &web::Data<AppState>,
+    mcp: rmcp_actix_web::transport::StreamableHttpService<CharterMcp>,
+) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
     let home = web::Data::new(HomeInfo {
         version: env!("CARGO_PKG_VERSION"),
         public_url: state.config().public_url.clone(),
@@ -22,6 +26,14 @@ pub fn configure(state: &web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCo
                 .route("/metrics", web::get().to(metrics::render))
                 .route("/t/{slug}/keys", web::get().to(public::keys))
                 .route("/t/{slug}/checkpoint", web::get().to(public::checkpoint))
+                .route(
+                    "/.well-known/oauth-protected-resource/t/{slug}/mcp",
+                    web::get().to(public::mcp_resource_metadata),
+                )
+                .service(
+                    mcp.scope_with_path("/t/{slug}/mcp")
+                        .wrap(from_fn(mcp::auth::authenticate)),
+                )
                 .configure(charter_web::routes)
                 .default_service(web::to(crate::error::not_found)),
         );

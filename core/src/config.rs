@@ -351,7 +351,8 @@ fn default_bind() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
-fn host_of(url: &str) -> &str {
+/// The host (and port) of a URL: `https://a.example:8443/x` → `a.example:8443`.
+pub fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest.split('/').next().unwrap_or(rest)
 }

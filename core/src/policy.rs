@@ -199,11 +199,12 @@ impl Catalog {
 }
 
 /// What an agent may do on one kind of resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Grant {
     /// Actions (or action groups, e.g. `write`).
     pub actions: Vec<String>,
+    /// The resource type (from the tenant's catalog).
     pub resource_type: String,
     /// Resource ids, `*` matching any run of characters (e.g. `payments-*`).
     #[serde(default = "any")]
@@ -215,9 +216,10 @@ fn any() -> String {
 }
 
 /// An agent's authority: structured, compiled to Cedar.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
+    /// What the agent may do, per resource type.
     #[serde(default)]
     pub grants: Vec<Grant>,
     /// Agents (ids) this agent may direct; `*` for any.
@@ -226,6 +228,7 @@ pub struct Scope {
     /// Spend per cycle, in the tenant's smallest currency unit; `None` is unlimited.
     #[serde(default)]
     pub spend_limit: Option<i64>,
+    /// Dispatches (authorized actions) per cycle; `None` is unlimited.
     #[serde(default)]
     pub dispatch_limit: Option<i64>,
 }

@@ -48,6 +48,24 @@ impl Cache {
         Ok(())
     }
 
+    /// Sets `key` to `value` for `ttl`.
+    pub async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("EX")
+            .arg(ttl.as_secs().max(1))
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<String>> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("GET").arg(key).query_async(&mut conn).await?)
+    }
+
     /// Calls `on_message` for every message on `channel`, reconnecting after failures,
     /// for as long as the process runs.
     pub fn subscribe(&self, channel: &'static str, on_message: impl Fn(String) + Send + 'static) {

@@ -8,6 +8,7 @@ mod http;
 mod isolation;
 mod keys;
 mod ledger;
+mod mcp;
 mod reviews;
 mod worker;
 mod workflows;

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 /// Why an action was blocked or held. The code (`as_str`) is stable: agents and customers'
 /// automation branch on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     SubscriptionInactive,
@@ -94,12 +94,21 @@ impl Reason {
 }
 
 /// The answer to an authorization request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "decision", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Decision {
+    /// The action may proceed.
     Allowed,
-    Blocked { reason: Reason },
-    PendingApproval { review_id: String },
+    /// The action must not proceed.
+    Blocked {
+        /// Why, as a stable machine-readable code.
+        reason: Reason,
+    },
+    /// The action needs an approval first; ask again once it is decided.
+    PendingApproval {
+        /// The approval request to wait for (`await_decision`).
+        review_id: String,
+    },
 }
 
 impl Decision {

@@ -13,18 +13,22 @@ use serde::{Deserialize, Serialize};
 
 use super::provenance::Separation;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Gate {
+    /// The gate's name (e.g. `release`).
     pub name: String,
     /// The stage this gate opens.
     pub before_stage: String,
+    /// How many approving reviews it needs.
     pub approvals: u32,
     /// Roles an approver must hold (principal roles, or `reviewer_agent`); empty: any.
     #[serde(default)]
     pub approver_roles: Vec<String>,
+    /// Only human principals may approve.
     #[serde(default)]
     pub human_only: bool,
+    /// Evidence kinds required (e.g. `unit_test`, `security_scan`).
     #[serde(default)]
     pub evidence: Vec<String>,
     /// Never skipped, whatever the risk score.
@@ -33,6 +37,7 @@ pub struct Gate {
     /// Applies from this risk score up (ignored when mandatory).
     #[serde(default)]
     pub min_risk: u8,
+    /// The approver must act for a different principal than the producer did.
     #[serde(default)]
     pub principal_separation: bool,
 }
@@ -51,11 +56,14 @@ impl Gate {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
+    /// The template's name (a preset's or the tenant's own).
     pub name: String,
+    /// Stages, in order (e.g. intent → design → … → release).
     pub stages: Vec<String>,
+    /// Gates between stages.
     pub gates: Vec<Gate>,
 }
 

@@ -10,6 +10,7 @@
 //!
 //! - [`decide`] — the checks, for a tenant's queued requests at a time.
 //! - [`outcome`] — outcome reports: breaker and spend correction.
+//! - [`context`] — what an agent may know about itself.
 //! - [`approvals`] — action approvals bound to the arguments' digest, uses and expiry.
 //! - [`policies`] — compiled policies per tenant (cache checked against the version).
 //! - [`reviews`] — tasks, artifacts, reviews; separation of duties at each verdict.
@@ -19,6 +20,7 @@
 //!   authority can grant it.
 
 pub mod approvals;
+pub mod context;
 mod decide;
 mod outcome;
 pub mod policies;
@@ -42,14 +44,18 @@ use crate::{Result, Store, StoreError, TenantTx, agents};
 use policies::policy_row;
 
 /// What an agent asks to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ActionRequest {
+    /// The action, as named in the tenant's catalog (e.g. `deploy`).
     pub action: String,
+    /// The type of the resource acted on (e.g. `Service`).
     pub resource_type: String,
+    /// The resource's id (e.g. `payments-api`).
     pub resource_id: String,
     /// Spend this action will incur, in the tenant's smallest currency unit.
     #[serde(default)]
     pub spend: i64,
+    /// A retry with the same key gets the first answer and is never counted twice.
     #[serde(default)]
     pub idempotency_key: Option<String>,
     /// The exact arguments, recorded (redacted) with the decision.
@@ -65,15 +71,21 @@ pub struct ActionRequest {
 }
 
 /// The answer: the decision and where it is recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Answer {
+    /// The authorization this answer is about (report its outcome with this id).
     pub authorization_id: Uuid,
     #[serde(flatten)]
     pub decision: Decision,
+    /// A sentence for people, when the action is not simply allowed.
     pub message: Option<String>,
+    /// Where the decision is recorded in the tenant's ledger.
     pub seq: u64,
+    /// SHA-256 of the record's canonical form, hex.
     pub record_hash: String,
+    /// Ed25519 signature over the record hash, hex.
     pub signature: String,
+    /// The tenant signing key that signed it (see `/t/{slug}/keys`).
     pub key_id: String,
     /// True when this is the stored answer to an earlier request with the same key.
     #[serde(default)]

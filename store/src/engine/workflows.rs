@@ -37,6 +37,31 @@ async fn template(tx: &TenantTx, name: &str) -> Result<Template> {
 }
 
 impl Store {
+    /// Charter's presets and the tenant's own templates (a tenant template with a
+    /// preset's name replaces that preset).
+    pub async fn workflow_templates(&self, tenant: Uuid) -> Result<(Vec<Template>, Vec<Template>)> {
+        let tx = self.tenant_tx(tenant).await?;
+        let rows = tx
+            .all(
+                "SELECT template FROM workflow_templates WHERE tenant_id = $1 ORDER BY name",
+                vec![tenant.into()],
+            )
+            .await?;
+        tx.rollback().await?;
+        let own: Vec<Template> = rows
+            .into_iter()
+            .map(|r| {
+                serde_json::from_value(r.try_get("", "template")?)
+                    .map_err(|e| StoreError::Internal(format!("stored template: {e}")))
+            })
+            .collect::<Result<_>>()?;
+        let presets = charter_core::engine::workflow::presets()
+            .into_iter()
+            .filter(|p| !own.iter().any(|t| t.name == p.name))
+            .collect();
+        Ok((presets, own))
+    }
+
     /// Saves a tenant-defined template (a name of a preset overrides it for this tenant).
     pub async fn save_template(
         &self,

@@ -1,0 +1,108 @@
+//! The hosted MCP endpoint, `/t/{slug}/mcp`: Streamable HTTP through rmcp, for every
+//! protocol version rmcp speaks (stateless 2026-07-28 requests, sessions for older
+//! clients). Agents authenticate with their API key; see [`auth`].
+//!
+//! - [`auth`] — the key's tenant must be the path's; sessions stay with their tenant and
+//!   agent.
+//! - [`refusal`] — business refusals as tool results with a machine-readable `reason`.
+//! - [`tools`] — the governance tools, one file each.
+
+pub mod auth;
+pub mod refusal;
+pub mod tools;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpMessage;
+use charter_store::Store;
+use rmcp::handler::server::common::{AsRequestContext, FromContextPart};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::{ErrorData, ServerHandler, tool_handler};
+use rmcp_actix_web::transport::{StreamableHttpService, on_request_extensions};
+use uuid::Uuid;
+
+/// The authenticated agent of an MCP request (set by [`auth`], read by every tool).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant_id: Uuid,
+    pub slug: String,
+    pub agent_id: Uuid,
+}
+
+impl<C: AsRequestContext> FromContextPart<C> for Caller {
+    fn from_context_part(context: &mut C) -> Result<Self, ErrorData> {
+        on_request_extensions(&context.as_request_context().extensions)
+            .and_then(|e| e.get::<Caller>())
+            .cloned()
+            // The auth middleware runs before every request reaches rmcp; without a caller
+            // nothing is answered.
+            .ok_or_else(|| ErrorData::internal_error("no authenticated caller", None))
+    }
+}
+
+/// The MCP server: one per session (or per stateless request), all sharing the store.
+#[derive(Clone)]
+pub struct CharterMcp {
+    store: Store,
+    router: ToolRouter<CharterMcp>,
+}
+
+impl CharterMcp {
+    pub fn new(store: Store) -> CharterMcp {
+        CharterMcp {
+            store,
+            router: tools::router(),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+#[tool_handler(router = self.router)]
+impl ServerHandler for CharterMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("charter", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Charter governs what you may do. Call authorize_action before every \
+                 consequential action and act only on ALLOWED; report_outcome afterwards.",
+            )
+    }
+}
+
+/// The largest JSON-RPC body accepted (413 beyond).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Host names requests may address (DNS-rebinding protection): loopback, the public
+/// URL's host and the configured `allowed_hosts`; others get 403.
+pub fn hosts(config: &charter_core::config::Config) -> Vec<String> {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]", "::1"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    hosts.push(charter_core::config::host_of(&config.public_url).to_ascii_lowercase());
+    hosts.extend(config.allowed_hosts.iter().cloned());
+    hosts
+}
+
+/// The actix service for `/t/{slug}/mcp`, built once and shared by every worker.
+pub fn service(store: Store, allowed_hosts: Vec<String>) -> StreamableHttpService<CharterMcp> {
+    StreamableHttpService::builder()
+        .service_factory(Arc::new(move || Ok(CharterMcp::new(store.clone()))))
+        .session_manager(Arc::new(LocalSessionManager::default()))
+        .sse_keep_alive(Duration::from_secs(15))
+        .max_request_body_bytes(MAX_BODY_BYTES)
+        .allowed_hosts(allowed_hosts)
+        .json_response(true)
+        .on_request_fn(|req, ext| {
+            if let Some(caller) = req.extensions().get::<Caller>() {
+                ext.insert(caller.clone());
+            }
+        })
+        .build()
+}
