@@ -246,6 +246,7 @@ async fn tools_have_schemas_annotations_and_refuse_as_results() {
         "list_workflow_templates",
         "authorize_action",
         "report_outcome",
+        "verify_receipt",
     ] {
         let t = tools
             .iter()
@@ -286,6 +287,32 @@ async fn tools_have_schemas_annotations_and_refuse_as_results() {
     let receipt = &allowed["structuredContent"];
     assert_eq!(receipt["decision"], "ALLOWED");
     assert_eq!(receipt["signature"].as_str().unwrap().len(), 128);
+    // The receipt verifies: before any checkpoint covers it, and after.
+    let claim = json!({"seq": receipt["seq"], "record_hash": receipt["record_hash"],
+                       "signature": receipt["signature"], "key_id": receipt["key_id"]});
+    let check = client.tool("verify_receipt", claim.clone()).await;
+    assert_eq!(check["structuredContent"]["valid"], true, "{check}");
+    assert!(check["structuredContent"]["included_in_checkpoint"].is_null());
+    app.store.checkpoint(a.tenant_id).await.unwrap();
+    let check = client.tool("verify_receipt", claim.clone()).await;
+    assert_eq!(check["structuredContent"]["valid"], true, "{check}");
+    assert_eq!(check["structuredContent"]["included_in_checkpoint"], true);
+    assert_eq!(check["structuredContent"]["record"]["decision"], "ALLOWED");
+    // A forged signature or a hash from elsewhere does not.
+    let mut forged = claim.clone();
+    let sig = receipt["signature"].as_str().unwrap();
+    forged["signature"] = json!(format!(
+        "{}{}",
+        if sig.starts_with('0') { "1" } else { "0" },
+        &sig[1..]
+    ));
+    let check = client.tool("verify_receipt", forged).await;
+    assert_eq!(check["structuredContent"]["valid"], false);
+    assert_eq!(check["structuredContent"]["signature_valid"], false);
+    let mut moved = claim;
+    moved["seq"] = json!(0);
+    let check = client.tool("verify_receipt", moved).await;
+    assert_eq!(check["structuredContent"]["record_matches"], false);
     let blocked = client
         .tool(
             "authorize_action",

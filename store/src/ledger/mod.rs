@@ -4,6 +4,7 @@
 //! - [`writer`] — group commit (`Store::append`, `Store::append_with`, grouped work).
 //! - [`append`] — one transaction's append: head lock, seal, sign, nodes, head.
 //! - [`read`] — records, tree size, roots and proofs from stored nodes.
+//! - [`receipts`] — checking a decision receipt against the log and its checkpoints.
 //! - [`checkpoints`] — signed checkpoints, consistent by construction.
 //! - [`export`] — a self-contained export for `charter verify`.
 
@@ -11,6 +12,7 @@ pub mod append;
 pub mod checkpoints;
 pub mod export;
 pub mod read;
+pub mod receipts;
 pub mod writer;
 
 pub(crate) use writer::{GroupResults, Grouped};

@@ -6,6 +6,7 @@ mod authorize_action;
 mod get_context;
 mod list_workflow_templates;
 mod report_outcome;
+mod verify_receipt;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 
@@ -16,4 +17,5 @@ pub(crate) fn router() -> ToolRouter<CharterMcp> {
         + CharterMcp::list_workflow_templates_router()
         + CharterMcp::authorize_action_router()
         + CharterMcp::report_outcome_router()
+        + CharterMcp::verify_receipt_router()
 }
