@@ -84,6 +84,5 @@ pub async fn mcp_resource_metadata(
         "resource": format!("{base}/t/{}/mcp", tenant.slug),
         "resource_name": format!("Charter governance tools for {}", tenant.name),
         "bearer_methods_supported": ["header"],
-        "resource_documentation": format!("{base}/docs/mcp"),
     })))
 }
