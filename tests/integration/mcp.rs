@@ -247,6 +247,7 @@ async fn tools_have_schemas_annotations_and_refuse_as_results() {
         "authorize_action",
         "report_outcome",
         "verify_receipt",
+        "request_scope_change",
     ] {
         let t = tools
             .iter()
@@ -358,6 +359,24 @@ async fn tools_have_schemas_annotations_and_refuse_as_results() {
         unknown["error"].is_object() || unknown["result"]["isError"] == true,
         "{unknown}"
     );
+    // Asking for a wider scope changes nothing until a principal approves.
+    let wider =
+        json!({"grants": [{"actions": ["deploy"], "resource_type": "Service", "id_pattern": "*"}]});
+    let asked = client
+        .tool(
+            "request_scope_change",
+            json!({"scope": wider, "reason": "billing needs a deploy"}),
+        )
+        .await;
+    assert_eq!(asked["isError"], false, "{asked}");
+    assert_eq!(asked["structuredContent"]["decision"], "PENDING_APPROVAL");
+    let still = client
+        .tool(
+            "authorize_action",
+            json!({"action": "deploy", "resource_type": "Service", "resource_id": "billing-api"}),
+        )
+        .await;
+    assert_eq!(still["structuredContent"]["reason"], "out_of_scope");
     // Presets are listed with the gates a risk score calls for.
     let t = client
         .tool("list_workflow_templates", json!({"risk": 10}))

@@ -6,6 +6,7 @@ mod authorize_action;
 mod get_context;
 mod list_workflow_templates;
 mod report_outcome;
+mod request_scope_change;
 mod verify_receipt;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -18,4 +19,5 @@ pub(crate) fn router() -> ToolRouter<CharterMcp> {
         + CharterMcp::authorize_action_router()
         + CharterMcp::report_outcome_router()
         + CharterMcp::verify_receipt_router()
+        + CharterMcp::request_scope_change_router()
 }
