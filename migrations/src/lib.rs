@@ -60,6 +60,7 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261124_000007_task_budgets"),
             sql_migration!("m20261124_000008_task_deadlines"),
             sql_migration!("m20261124_000009_answers_from_the_ledger"),
+            sql_migration!("m20261124_000010_task_idempotency"),
         ]
     }
 }

@@ -19,6 +19,9 @@ use crate::Result;
 pub struct TenantTx {
     tx: DatabaseTransaction,
     tenant_id: Uuid,
+    /// In the ledger writer's work: the sequence number the work's record will get, so
+    /// state can point at its record in the same transaction.
+    next_seq: Option<u64>,
 }
 
 impl TenantTx {
@@ -30,7 +33,11 @@ impl TenantTx {
             [tenant_id.to_string().into()],
         ))
         .await?;
-        Ok(TenantTx { tx, tenant_id })
+        Ok(TenantTx {
+            tx,
+            tenant_id,
+            next_seq: None,
+        })
     }
 
     /// Moves this transaction to another tenant: only the ledger's group commit does this,
@@ -52,6 +59,16 @@ impl TenantTx {
         self.tenant_id
     }
 
+    /// The sequence number of the record this work will append (set by the ledger writer).
+    pub(crate) fn next_seq(&self) -> Result<u64> {
+        self.next_seq
+            .ok_or_else(|| crate::StoreError::Internal("not inside the ledger writer".into()))
+    }
+
+    pub(crate) fn set_next_seq(&mut self, seq: u64) {
+        self.next_seq = Some(seq);
+    }
+
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
         Ok(())
@@ -68,6 +85,7 @@ impl TenantTx {
         Ok(TenantTx {
             tx: self.tx.begin().await?,
             tenant_id: self.tenant_id,
+            next_seq: None,
         })
     }
 

@@ -80,6 +80,7 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
             NewArtifact {
                 kind: "changeset".into(),
                 digest: digest(),
+                uri: String::new(),
                 derived_from: vec![],
                 task: None,
                 initiative: None,
@@ -99,6 +100,7 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
             NewArtifact {
                 kind: "build".into(),
                 digest: digest(),
+                uri: String::new(),
                 derived_from: vec![own],
                 task: None,
                 initiative: None,
@@ -125,6 +127,7 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
             NewArtifact {
                 kind: "changeset".into(),
                 digest: digest(),
+                uri: String::new(),
                 derived_from: vec![],
                 task: Some(t2),
                 initiative: None,
@@ -175,6 +178,7 @@ async fn principal_separation_applies_where_the_review_demands_it() {
             NewArtifact {
                 kind: "doc".into(),
                 digest: "sha256:abc".into(),
+                uri: String::new(),
                 derived_from: vec![],
                 task: None,
                 initiative: None,
@@ -212,6 +216,7 @@ async fn verdicts_are_bound_to_the_digest_and_chains_are_bounded() {
             NewArtifact {
                 kind: "doc".into(),
                 digest: "sha256:abc".into(),
+                uri: String::new(),
                 derived_from: vec![],
                 task: None,
                 initiative: None,

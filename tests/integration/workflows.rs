@@ -106,6 +106,7 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
             NewArtifact {
                 kind: "changeset".into(),
                 digest: "sha256:r1".into(),
+                uri: String::new(),
                 derived_from: vec![],
                 task: None,
                 initiative: Some(initiative),

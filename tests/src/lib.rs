@@ -238,3 +238,77 @@ pub fn charter_cmd(config: &Config) -> tokio::process::Command {
         .kill_on_drop(true);
     cmd
 }
+
+/// A tenant set up for the MCP scenario: a producer agent allowed to deploy `payments-*`
+/// services (and to direct any agent), a reviewer agent with its own key, a template `ci`
+/// (`build → release`) whose `release` gate needs one approval, and `deploy` on `Service`
+/// bound to that gate.
+pub struct ScenarioTenant {
+    pub t: Provisioned,
+    pub reviewer_id: uuid::Uuid,
+    pub reviewer_key: String,
+}
+
+pub const SCENARIO_TEMPLATE: &str = "ci";
+pub const SCENARIO_GATE: &str = "release";
+
+pub async fn scenario_tenant(store: &Store, name: &str) -> ScenarioTenant {
+    use charter_core::engine::workflow::{Gate, Template};
+    use charter_core::policy::{Grant, Scope};
+    let t = tenant(store, name).await;
+    let scope = Scope {
+        grants: vec![Grant {
+            actions: vec!["deploy".into()],
+            resource_type: "Service".into(),
+            id_pattern: "payments-*".into(),
+        }],
+        may_direct: vec!["*".into()],
+        spend_limit: Some(1000),
+        dispatch_limit: None,
+    };
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope, t.owner_id)
+        .await
+        .unwrap();
+    let reviewer_id = add_agent(store, t.tenant_id, "reviewer", t.owner_id).await;
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let (_, key) =
+        charter_store::api_keys::issue(&tx, reviewer_id, "reviewer", None, chrono::Utc::now())
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    let template = Template {
+        name: SCENARIO_TEMPLATE.into(),
+        stages: vec!["build".into(), "release".into()],
+        gates: vec![Gate {
+            name: SCENARIO_GATE.into(),
+            before_stage: "release".into(),
+            approvals: 1,
+            approver_roles: vec![],
+            human_only: false,
+            evidence: vec![],
+            mandatory: true,
+            min_risk: 0,
+            principal_separation: false,
+        }],
+    };
+    store
+        .save_template(t.tenant_id, t.owner_id, template)
+        .await
+        .unwrap();
+    store
+        .bind_action_gate(
+            t.tenant_id,
+            t.owner_id,
+            "deploy".into(),
+            "Service".into(),
+            SCENARIO_GATE.into(),
+        )
+        .await
+        .unwrap();
+    ScenarioTenant {
+        t,
+        reviewer_id,
+        reviewer_key: key.expose().to_string(),
+    }
+}

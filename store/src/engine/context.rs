@@ -13,11 +13,13 @@ use crate::{Result, Store, StoreError};
 pub struct AgentContext {
     /// The calling agent.
     pub agent_id: Uuid,
+    /// Its name.
     pub agent_name: String,
     /// `active`, `suspended` or `tripped` (breaker open).
     pub agent_status: String,
-    pub tenant_id: Uuid,
     /// The tenant (organisation) the agent belongs to.
+    pub tenant_id: Uuid,
+    /// The tenant's slug (its URL name).
     pub tenant_slug: String,
     /// `trialing`, `active`, … — actions are blocked once it has ended.
     pub subscription_status: String,
@@ -29,14 +31,17 @@ pub struct AgentContext {
     pub breaker_state: String,
     /// Failures reported in a row.
     pub consecutive_failures: i32,
-    /// When the current budget cycle began, and its length.
+    /// When the current budget cycle began.
     pub cycle_start: DateTime<Utc>,
+    /// The cycle's length in seconds.
     pub cycle_secs: i32,
-    /// Spend and dispatches used this cycle.
+    /// Spend used this cycle.
     pub spend_used: i64,
+    /// Dispatches (authorized actions) used this cycle.
     pub dispatches_used: i64,
-    /// What is left this cycle under the agent's own limits (`None`: unlimited).
+    /// Spend left this cycle under the agent's own limit (`None`: unlimited).
     pub spend_left: Option<i64>,
+    /// Dispatches left this cycle under the agent's own limit (`None`: unlimited).
     pub dispatches_left: Option<i64>,
     /// Delegated tasks assigned to the agent and still open.
     pub open_tasks: Vec<OpenTask>,
@@ -44,10 +49,13 @@ pub struct AgentContext {
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OpenTask {
-    /// The task, its budget and what is spent of it, and its deadline.
+    /// The task.
     pub task_id: Uuid,
+    /// The most that may be spent under it.
     pub spend_limit: Option<i64>,
+    /// What is spent under it so far.
     pub spent: i64,
+    /// When it expires if not completed.
     pub deadline: Option<DateTime<Utc>>,
 }
 

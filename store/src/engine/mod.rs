@@ -15,6 +15,7 @@
 //! - [`policies`] — compiled policies per tenant (cache checked against the version).
 //! - [`reviews`] — tasks, artifacts, reviews; separation of duties at each verdict.
 //! - [`tasks`] — task completion and expiry.
+//! - [`views`] — what agents read: initiatives, lineage, reviews to act on, violations.
 //! - [`workflows`] — initiatives, evidence, promotion past gates, action→gate bindings.
 //! - [`scope_change`] — an agent asks for more authority; only a principal with
 //!   authority can grant it.
@@ -27,6 +28,7 @@ pub mod policies;
 pub mod reviews;
 pub mod scope_change;
 pub mod tasks;
+pub mod views;
 pub mod workflows;
 
 use charter_core::engine::breaker::{Breaker, State, Transition};

@@ -41,10 +41,37 @@ pub struct NewArtifact {
     pub kind: String,
     /// Content digest, e.g. `sha256:…`; reviews bind to it.
     pub digest: String,
+    /// Where it can be fetched (optional).
+    pub uri: String,
     pub derived_from: Vec<Uuid>,
     /// The task it was produced under.
     pub task: Option<Uuid>,
     pub initiative: Option<Uuid>,
+}
+
+/// A task to delegate.
+#[derive(Debug, Clone)]
+pub struct Delegation {
+    pub delegator: Party,
+    pub assignee: Uuid,
+    pub parent: Option<Uuid>,
+    pub spend_limit: Option<i64>,
+    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A delegated task and where its delegation is recorded.
+#[derive(Debug, Clone)]
+pub struct Delegated {
+    pub task_id: Uuid,
+    pub seq: u64,
+    pub record_hash: String,
+    /// The task's spend limit (a parent's remainder when none was given).
+    pub spend_limit: Option<i64>,
+    /// True when this is the task of an earlier request with the same key.
+    pub replayed: bool,
+    /// The full receipt, for a new delegation.
+    pub receipt: Option<Receipt>,
 }
 
 /// The verdict's fate.
@@ -63,7 +90,7 @@ pub async fn agent_party(tx: &TenantTx, agent: Uuid) -> Result<Party> {
     })
 }
 
-async fn load_graph(tx: &TenantTx, artifact: Uuid) -> Result<Graph> {
+pub(crate) async fn load_graph(tx: &TenantTx, artifact: Uuid) -> Result<Graph> {
     let lineage = "WITH RECURSIVE lineage(id) AS (
             SELECT $2::uuid
             UNION SELECT s.source_id FROM artifact_sources s JOIN lineage l ON s.artifact_id = l.id
@@ -135,6 +162,14 @@ async fn load_graph(tx: &TenantTx, artifact: Uuid) -> Result<Graph> {
 }
 
 impl Store {
+    /// An agent as a party (with the principal it acts for).
+    pub async fn agent_as_party(&self, tenant: Uuid, agent: Uuid) -> Result<Party> {
+        let tx = self.tenant_tx(tenant).await?;
+        let p = agent_party(&tx, agent).await?;
+        tx.rollback().await?;
+        Ok(p)
+    }
+
     /// `delegator` directs agent `assignee`, optionally under a `parent` task it holds. An
     /// agent may direct only agents its scope allows (`direct`); an action under the task
     /// is then allowed only if every agent up the chain may take it too (see `authorize`).
@@ -161,6 +196,37 @@ impl Store {
         parent: Option<Uuid>,
         spend_limit: Option<i64>,
     ) -> Result<(Uuid, Receipt)> {
+        let d = self
+            .delegate(
+                tenant,
+                Delegation {
+                    delegator,
+                    assignee,
+                    parent,
+                    spend_limit,
+                    deadline: None,
+                    idempotency_key: None,
+                },
+            )
+            .await?;
+        let receipt = d
+            .receipt
+            .ok_or_else(|| StoreError::Internal("a new delegation has a receipt".into()))?;
+        Ok((d.task_id, receipt))
+    }
+
+    /// Delegates a task (see [`Store::delegate_task_with_budget`]) with an optional deadline
+    /// and idempotency key: a retry with the same key by the same delegator returns the
+    /// first task (`replayed`, with the seq of its record) and delegates nothing new.
+    pub async fn delegate(&self, tenant: Uuid, d: Delegation) -> Result<Delegated> {
+        let Delegation {
+            delegator,
+            assignee,
+            parent,
+            spend_limit,
+            deadline,
+            idempotency_key,
+        } = d;
         if spend_limit.is_some_and(|l| l < 0) {
             return Err(StoreError::Invalid(
                 "spend_limit: must not be negative".into(),
@@ -168,9 +234,22 @@ impl Store {
         }
         let id = Uuid::now_v7();
         let store = self.clone();
-        let (receipt, ()) = self
+        let key = idempotency_key.clone();
+        let result = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
+                    if let Some(k) = &key
+                        && tx
+                            .one(
+                                "SELECT 1 AS x FROM tasks WHERE tenant_id = $1 AND delegator_id = $2
+                                 AND idempotency_key = $3",
+                                vec![tx.tenant_id().into(), delegator.actor().into(), k.clone().into()],
+                            )
+                            .await?
+                            .is_some()
+                    {
+                        return Err(StoreError::Replay);
+                    }
                     agents::get(tx, assignee).await?;
                     if let Party::Agent { id: from, .. } = delegator {
                         let from_agent = agents::get(tx, from).await?;
@@ -225,8 +304,8 @@ impl Store {
                     }
                     tx.exec(
                         "INSERT INTO tasks (tenant_id, id, parent_id, delegator_type, delegator_id, delegator_principal,
-                                            assignee_agent, depth, spend_limit)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                            assignee_agent, depth, spend_limit, deadline, idempotency_key, ledger_seq)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                         vec![
                             tx.tenant_id().into(),
                             id.into(),
@@ -237,21 +316,59 @@ impl Store {
                             assignee.into(),
                             depth.into(),
                             spend_limit.into(),
+                            deadline.into(),
+                            key.clone().into(),
+                            (tx.next_seq()? as i64).into(),
                         ],
                     )
                     .await?;
                     let mut e = Entry::new("task.delegated", delegator.ledger_actor())
                         .payload(json!({
                             "task_id": id, "parent_id": parent, "assignee": assignee,
-                            "depth": depth, "spend_limit": spend_limit,
+                            "depth": depth, "spend_limit": spend_limit, "deadline": deadline,
                         }));
                     e.on_behalf_of = Some(format!("principal:{}", delegator.principal()));
                     e.resource = Some(format!("agent:{assignee}"));
-                    Ok((e, ()))
+                    Ok((e, spend_limit))
                 })
             })
-            .await?;
-        Ok((id, receipt))
+            .await;
+        match result {
+            Ok((receipt, spend_limit)) => Ok(Delegated {
+                task_id: id,
+                seq: receipt.seq,
+                record_hash: hex::encode(receipt.record_hash),
+                spend_limit,
+                replayed: false,
+                receipt: Some(receipt),
+            }),
+            Err(StoreError::Replay) => {
+                let tx = self.tenant_tx(tenant).await?;
+                let r = tx
+                    .one(
+                        "SELECT t.id, t.spend_limit, r.seq, r.record_hash FROM tasks t
+                         JOIN ledger_records r ON r.tenant_id = t.tenant_id AND r.seq = t.ledger_seq
+                         WHERE t.tenant_id = $1 AND t.delegator_id = $2 AND t.idempotency_key = $3",
+                        vec![
+                            tenant.into(),
+                            delegator.actor().into(),
+                            idempotency_key.into(),
+                        ],
+                    )
+                    .await?
+                    .ok_or(StoreError::NotFound("task"))?;
+                tx.rollback().await?;
+                Ok(Delegated {
+                    task_id: r.try_get("", "id")?,
+                    seq: r.try_get::<i64>("", "seq")? as u64,
+                    record_hash: hex::encode(r.try_get::<Vec<u8>>("", "record_hash")?),
+                    spend_limit: r.try_get("", "spend_limit")?,
+                    replayed: true,
+                    receipt: None,
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Declares an artifact produced by `producer`.
@@ -264,6 +381,7 @@ impl Store {
         let NewArtifact {
             kind: kind_name,
             digest,
+            uri,
             derived_from,
             task,
             initiative,
@@ -277,8 +395,8 @@ impl Store {
                     }
                     tx.exec(
                         "INSERT INTO artifacts (tenant_id, id, kind, digest, producer_type, producer_id,
-                                                producer_principal, task_id, initiative_id)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                                producer_principal, task_id, initiative_id, uri)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                         vec![
                             tx.tenant_id().into(),
                             id.into(),
@@ -289,6 +407,7 @@ impl Store {
                             producer.principal().into(),
                             task.into(),
                             initiative.into(),
+                            uri.clone().into(),
                         ],
                     )
                     .await?;
@@ -327,7 +446,7 @@ impl Store {
                 Box::pin(async move {
                     let a = tx
                         .one(
-                            "SELECT a.digest, i.template FROM artifacts a
+                            "SELECT a.digest, a.initiative_id, i.template FROM artifacts a
                              LEFT JOIN initiatives i ON i.tenant_id = a.tenant_id AND i.id = a.initiative_id
                              WHERE a.tenant_id = $1 AND a.id = $2",
                             vec![tx.tenant_id().into(), artifact.into()],
@@ -356,6 +475,7 @@ impl Store {
                     let mut e = Entry::new("review.requested", requester.ledger_actor())
                         .payload(json!({"review_id": id, "artifact_id": artifact, "digest": digest, "separation": sep}));
                     e.gate = gate;
+                    e.initiative = a.try_get::<Option<Uuid>>("", "initiative_id")?.map(|i| i.to_string());
                     e.decision = Some("PENDING_APPROVAL".into());
                     Ok((e, ()))
                 })
@@ -380,13 +500,16 @@ impl Store {
                 Box::pin(async move {
                     let r = tx
                         .one(
-                            "SELECT artifact_id, digest, separation, status, gate FROM reviews WHERE tenant_id = $1 AND id = $2",
+                            "SELECT r.artifact_id, r.digest, r.separation, r.status, r.gate, a.initiative_id
+                             FROM reviews r JOIN artifacts a ON a.tenant_id = r.tenant_id AND a.id = r.artifact_id
+                             WHERE r.tenant_id = $1 AND r.id = $2",
                             vec![tx.tenant_id().into(), review.into()],
                         )
                         .await?
                         .ok_or(StoreError::NotFound("review"))?;
                     let artifact: Uuid = r.try_get("", "artifact_id")?;
                     let gate: Option<String> = r.try_get("", "gate")?;
+                    let initiative: Option<Uuid> = r.try_get("", "initiative_id")?;
                     if r.try_get::<String>("", "digest")? != digest {
                         return Err(StoreError::Invalid("digest: the review is bound to another digest (approval_mismatch)".into()));
                     }
@@ -401,7 +524,7 @@ impl Store {
                     let graph = load_graph(tx, artifact).await?;
                     let check = if approve { graph.check_review(artifact, reviewer, separation) } else { Ok(()) };
                     if let Err(why) = check {
-                        return refuse(tx, reviewer, review, artifact, gate, why).await;
+                        return refuse(tx, reviewer, review, (artifact, initiative), gate, why).await;
                     }
                     tx.exec(
                         "INSERT INTO review_verdicts (tenant_id, review_id, reviewer_type, reviewer_id, reviewer_principal, verdict)
@@ -426,6 +549,7 @@ impl Store {
                         .payload(json!({"review_id": review, "artifact_id": artifact, "digest": digest}));
                     e.on_behalf_of = Some(format!("principal:{}", reviewer.principal()));
                     e.gate = gate;
+                    e.initiative = initiative.map(|i| i.to_string());
                     e.decision = Some(if approve { "ALLOWED" } else { "BLOCKED" }.into());
                     Ok((e, VerdictOutcome::Recorded { review_status: status.into() }))
                 })
@@ -440,7 +564,7 @@ async fn refuse(
     tx: &TenantTx,
     reviewer: Party,
     review: Uuid,
-    artifact: Uuid,
+    (artifact, initiative): (Uuid, Option<Uuid>),
     gate: Option<String>,
     why: SelfApproval,
 ) -> Result<(Entry, VerdictOutcome)> {
@@ -462,6 +586,7 @@ async fn refuse(
     }));
     e.on_behalf_of = Some(format!("principal:{}", reviewer.principal()));
     e.gate = gate;
+    e.initiative = initiative.map(|i| i.to_string());
     e.decision = Some("BLOCKED".into());
     e.reason = Some("self_approval".into());
     Ok((

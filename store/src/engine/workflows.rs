@@ -8,9 +8,10 @@
 //! `authorize` until their initiative has passed it.
 
 use charter_core::engine::provenance::Party;
-use charter_core::engine::workflow::{Approval, Template, presets, satisfied};
+use charter_core::engine::workflow::{Approval, Template, WorkflowError, presets, satisfied};
 use charter_core::ledger::{Actor, Entry};
 use charter_core::tenant::Role;
+use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -189,34 +190,20 @@ impl Store {
         let (receipt, stage) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    let row = tx
-                        .one(
-                            "SELECT template, risk, stage FROM initiatives WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
-                            vec![tx.tenant_id().into(), initiative.into()],
-                        )
-                        .await?
-                        .ok_or(StoreError::NotFound("initiative"))?;
-                    let t: Template = serde_json::from_value(row.try_get("", "template")?)
-                        .map_err(|e| StoreError::Internal(format!("stored template: {e}")))?;
-                    let risk = row.try_get::<i16>("", "risk")? as u8;
-                    let current: String = row.try_get("", "stage")?;
-                    let (next, gates) = t.next_gates(&current, risk).map_err(|e| StoreError::Invalid(e.to_string()))?;
-                    let mut passed = Vec::new();
-                    for gate in gates {
-                        let approvals = gate_approvals(tx, initiative, &gate.name).await?;
-                        let evidence: Vec<String> = tx
-                            .all(
-                                "SELECT DISTINCT kind FROM evidence WHERE tenant_id = $1 AND initiative_id = $2 AND gate = $3",
-                                vec![tx.tenant_id().into(), initiative.into(), gate.name.clone().into()],
-                            )
-                            .await?
-                            .iter()
-                            .map(|r| r.try_get("", "kind"))
-                            .collect::<std::result::Result<_, _>>()?;
-                        satisfied(gate, &approvals, &evidence)
-                            .map_err(|e| StoreError::Invalid(format!("gate_not_passed: {e}")))?;
-                        passed.push(gate.name.clone());
+                    let check = check_gates_in(tx, initiative, true).await?;
+                    let current = check.stage.clone();
+                    let next = check
+                        .next_stage
+                        .clone()
+                        .ok_or_else(|| StoreError::Invalid("the initiative is at the last stage".into()))?;
+                    if let Some(g) = check.gates.iter().find(|g| !g.satisfied) {
+                        return Err(StoreError::Invalid(format!(
+                            "gate_not_passed: gate `{}` is not satisfied: {}",
+                            g.name,
+                            g.missing.join(", ")
+                        )));
                     }
+                    let passed: Vec<String> = check.gates.iter().map(|g| g.name.clone()).collect();
                     for g in &passed {
                         tx.exec(
                             "INSERT INTO gate_passes (tenant_id, initiative_id, gate) VALUES ($1, $2, $3)
@@ -267,6 +254,114 @@ impl Store {
             })
             .await?;
         Ok(receipt)
+    }
+}
+
+/// What stands between an initiative and its next stage.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct GateCheck {
+    /// The initiative's current stage.
+    pub stage: String,
+    /// The stage promotion would move it to (`None` at the last stage).
+    pub next_stage: Option<String>,
+    /// The gates before the next stage that apply at the initiative's risk score.
+    pub gates: Vec<GateStatus>,
+    /// Whether `promote_gate` would move the initiative now.
+    pub can_promote: bool,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct GateStatus {
+    /// The gate's name.
+    pub name: String,
+    /// Never skipped, whatever the risk score.
+    pub mandatory: bool,
+    /// Approvals the gate needs.
+    pub approvals_required: u32,
+    /// Whether only humans' approvals count.
+    pub human_only: bool,
+    /// Evidence kinds the gate needs.
+    pub evidence_required: Vec<String>,
+    /// Evidence kinds on record for it.
+    pub evidence_present: Vec<String>,
+    /// Whether everything is in.
+    pub satisfied: bool,
+    /// What is still missing, in words.
+    pub missing: Vec<String>,
+}
+
+/// The gates before the initiative's next stage and how far each is; `lock` holds the
+/// initiative row for a promotion.
+pub(crate) async fn check_gates_in(
+    tx: &TenantTx,
+    initiative: Uuid,
+    lock: bool,
+) -> Result<GateCheck> {
+    let row = tx
+        .one(
+            &format!(
+                "SELECT template, risk, stage FROM initiatives WHERE tenant_id = $1 AND id = $2{}",
+                if lock { " FOR UPDATE" } else { "" }
+            ),
+            vec![tx.tenant_id().into(), initiative.into()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("initiative"))?;
+    let t: Template = serde_json::from_value(row.try_get("", "template")?)
+        .map_err(|e| StoreError::Internal(format!("stored template: {e}")))?;
+    let risk = row.try_get::<i16>("", "risk")? as u8;
+    let stage: String = row.try_get("", "stage")?;
+    let (next, gates) = match t.next_gates(&stage, risk) {
+        Ok((next, gates)) => (Some(next), gates),
+        Err(WorkflowError::AtEnd) => (None, Vec::new()),
+        Err(e) => return Err(StoreError::Invalid(e.to_string())),
+    };
+    let mut out = Vec::with_capacity(gates.len());
+    for gate in gates {
+        let approvals = gate_approvals(tx, initiative, &gate.name).await?;
+        let evidence: Vec<String> = tx
+            .all(
+                "SELECT DISTINCT kind FROM evidence WHERE tenant_id = $1 AND initiative_id = $2 AND gate = $3
+                 ORDER BY kind",
+                vec![tx.tenant_id().into(), initiative.into(), gate.name.clone().into()],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get("", "kind"))
+            .collect::<std::result::Result<_, _>>()?;
+        let missing = match satisfied(gate, &approvals, &evidence) {
+            Ok(()) => Vec::new(),
+            Err(WorkflowError::NotSatisfied { missing, .. }) => {
+                missing.split(", ").map(String::from).collect()
+            }
+            Err(e) => vec![e.to_string()],
+        };
+        out.push(GateStatus {
+            name: gate.name.clone(),
+            mandatory: gate.mandatory,
+            approvals_required: gate.approvals,
+            human_only: gate.human_only,
+            evidence_required: gate.evidence.clone(),
+            evidence_present: evidence,
+            satisfied: missing.is_empty(),
+            missing,
+        });
+    }
+    Ok(GateCheck {
+        stage,
+        can_promote: next.is_some() && out.iter().all(|g| g.satisfied),
+        next_stage: next,
+        gates: out,
+    })
+}
+
+impl Store {
+    /// What stands between the initiative and its next stage (read-only).
+    pub async fn check_gates(&self, tenant: Uuid, initiative: Uuid) -> Result<GateCheck> {
+        let tx = self.tenant_tx(tenant).await?;
+        let check = check_gates_in(&tx, initiative, false).await?;
+        tx.rollback().await?;
+        Ok(check)
     }
 }
 

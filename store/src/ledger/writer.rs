@@ -290,7 +290,8 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
                         waiting.push(reply);
                     }
                     Job::Work(work) => {
-                        let sp = tx.savepoint().await?;
+                        let mut sp = tx.savepoint().await?;
+                        sp.set_next_seq(locked.tree_size + entries.len() as u64);
                         match work(&sp).await {
                             Ok(e) => {
                                 sp.commit().await?;

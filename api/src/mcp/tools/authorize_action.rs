@@ -1,3 +1,4 @@
+use charter_core::engine::decision::Decision;
 use charter_store::engine::{ActionRequest, Answer};
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::{tool, tool_router};
@@ -27,12 +28,7 @@ impl CharterMcp {
             .store()
             .authorize(caller.tenant_id, caller.agent_id, req)
             .await?;
-        if answer.decision.reason().is_some()
-            && !matches!(
-                answer.decision,
-                charter_core::engine::decision::Decision::PendingApproval { .. }
-            )
-        {
+        if matches!(answer.decision, Decision::Blocked { .. }) {
             return Err(Refusal::with_body(&answer));
         }
         Ok(Json(answer))
