@@ -44,10 +44,12 @@ impl Application {
         let shutdown = config.shutdown_timeout.as_secs();
         // Built once, outside the per-worker factory: every worker shares its sessions.
         let mcp = mcp::service(store.clone(), mcp::hosts(&config));
+        let sse = web::Data::new(mcp::sse::SseSessions::default());
         let state = web::Data::new(AppState::new(config, store));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(sse.clone())
                 .configure(routes::configure(&state, mcp.clone()))
         })
         .disable_signals()

@@ -34,6 +34,14 @@ pub fn configure(
                     mcp.scope_with_path("/t/{slug}/mcp")
                         .wrap(from_fn(mcp::auth::authenticate)),
                 )
+                .service(
+                    web::scope("/t/{slug}/sse")
+                        .wrap(from_fn(mcp::auth::authenticate))
+                        .wrap(from_fn(mcp::auth::check_host))
+                        .app_data(web::PayloadConfig::new(mcp::MAX_BODY_BYTES))
+                        .route("", web::get().to(mcp::sse::connect))
+                        .route("/messages", web::post().to(mcp::sse::message)),
+                )
                 .configure(charter_web::routes)
                 .default_service(web::to(crate::error::not_found)),
         );

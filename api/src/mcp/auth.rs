@@ -136,3 +136,40 @@ pub async fn authenticate(
     );
     Ok(res)
 }
+
+/// Whether `authority` (a Host header) names an allowed host, with or without its port.
+pub fn host_allowed(authority: &str, allowed: &[String]) -> bool {
+    let authority = authority.to_ascii_lowercase();
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().map(|h| format!("[{h}]")),
+        None => authority.split(':').next().map(str::to_string),
+    }
+    .unwrap_or_default();
+    allowed.iter().any(|a| *a == authority || *a == host)
+}
+
+/// DNS-rebinding protection for the routes rmcp does not serve (the SSE transport): a
+/// Host outside loopback, the public URL and `allowed_hosts` gets 403.
+pub async fn check_host(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let allowed = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => super::hosts(state.config()),
+        None => Vec::new(),
+    };
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !host_allowed(host, &allowed) {
+        let e = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this host is not allowed",
+        );
+        return Ok(req.into_response(e.error_response()));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}

@@ -5,10 +5,12 @@
 //! - [`auth`] — the key's tenant must be the path's; sessions stay with their tenant and
 //!   agent.
 //! - [`refusal`] — business refusals as tool results with a machine-readable `reason`.
+//! - [`sse`] — the deprecated HTTP+SSE transport (2024-11-05), `/t/{slug}/sse`.
 //! - [`tools`] — the governance tools, one file each.
 
 pub mod auth;
 pub mod refusal;
+pub mod sse;
 pub mod tools;
 
 use std::sync::Arc;
@@ -34,8 +36,11 @@ pub struct Caller {
 
 impl<C: AsRequestContext> FromContextPart<C> for Caller {
     fn from_context_part(context: &mut C) -> Result<Self, ErrorData> {
-        on_request_extensions(&context.as_request_context().extensions)
-            .and_then(|e| e.get::<Caller>())
+        let ext = &context.as_request_context().extensions;
+        // The SSE transport puts the caller on the message; Streamable HTTP nests it in
+        // the HTTP request's parts.
+        ext.get::<Caller>()
+            .or_else(|| on_request_extensions(ext).and_then(|e| e.get::<Caller>()))
             .cloned()
             // The auth middleware runs before every request reaches rmcp; without a caller
             // nothing is answered.
