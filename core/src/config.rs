@@ -62,6 +62,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Host names (besides loopback) that HTTP requests may address.
     pub allowed_hosts: Vec<String>,
+    /// Requests per API key per minute on the MCP endpoints (429 beyond).
+    pub rate_limit_per_minute: u32,
 }
 
 /// Where a setting's value came from, for error messages.
@@ -212,6 +214,12 @@ const SETTINGS: &[Setting] = &[
         "a comma-separated list of host names",
         false,
     ),
+    s(
+        "rate_limit_per_minute",
+        &["CHARTER_RATE_LIMIT_PER_MINUTE"],
+        "an integer from 1 to 1000000",
+        false,
+    ),
 ];
 
 const fn s(
@@ -319,6 +327,8 @@ impl Config {
             });
             ok.then_some(hosts)
         })?;
+        let rate_limit_per_minute =
+            p.get("rate_limit_per_minute", 6000, |v| int_in(v, 1, 1_000_000))? as u32;
         Ok(Config {
             mode,
             database_url: Secret::new(database_url),
@@ -338,6 +348,7 @@ impl Config {
             checkpoint_interval: Duration::from_secs(checkpoint_interval),
             shutdown_timeout: Duration::from_secs(shutdown_timeout),
             allowed_hosts,
+            rate_limit_per_minute,
         })
     }
 

@@ -61,6 +61,24 @@ impl Cache {
         Ok(())
     }
 
+    /// Counts one more hit on `key` (a fixed-window counter that expires after `ttl`) and
+    /// returns the count, atomically.
+    pub async fn hit(&self, key: &str, ttl: Duration) -> Result<i64> {
+        let mut conn = self.conn.clone();
+        let (count,): (i64,) = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg(key)
+            .cmd("EXPIRE")
+            .arg(key)
+            .arg(ttl.as_secs().max(1))
+            .arg("NX")
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        Ok(count)
+    }
+
     pub async fn get(&self, key: &str) -> Result<Option<String>> {
         let mut conn = self.conn.clone();
         Ok(redis::cmd("GET").arg(key).query_async(&mut conn).await?)

@@ -878,3 +878,209 @@ async fn the_legacy_sse_transport_serves_the_same_tools() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn each_key_is_rate_limited_with_retry_after() {
+    let app = charter_tests::spawn_app_with(charter_tests::test_config(&[(
+        "CHARTER_RATE_LIMIT_PER_MINUTE",
+        "5",
+    )]))
+    .await;
+    let a = scoped_tenant(&app, "Limited").await;
+    let other = scoped_tenant(&app, "Unlimited").await;
+    // Stay clear of a minute boundary, where the window restarts.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    if secs > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - secs)).await;
+    }
+    let mut client = Client::stateless(&app, &a.slug, a.api_key.expose());
+    for _ in 0..5 {
+        let (status, _) = client.call("tools/list", json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let res = client
+        .post(&json!({"jsonrpc": "2.0", "id": 99, "method": "tools/list", "params": {}}))
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    // Another key has its own budget.
+    let mut fresh = Client::stateless(&app, &other.slug, other.api_key.expose());
+    let (status, _) = fresh.call("tools/list", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// Posts raw bytes as a stateless 2026-07-28 request.
+async fn raw(
+    app: &TestApp,
+    slug: &str,
+    key: &str,
+    method: &str,
+    body: Vec<u8>,
+) -> (StatusCode, String) {
+    let res = app
+        .client
+        .post(app.url(&format!("/t/{slug}/mcp")))
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .header("Authorization", format!("Bearer {key}"))
+        .header("MCP-Protocol-Version", CURRENT)
+        .header("Mcp-Method", method)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.text().await.unwrap())
+}
+
+fn meta() -> Value {
+    json!({"io.modelcontextprotocol/protocolVersion": CURRENT,
+           "io.modelcontextprotocol/clientCapabilities": {}})
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors_and_never_a_5xx() {
+    let app = spawn_app().await;
+    let a = scoped_tenant(&app, "Bad input").await;
+    let (slug, key) = (a.slug.clone(), a.api_key.expose().to_string());
+    let code = |text: &str| -> i64 {
+        let v: Value = serde_json::from_str(text).unwrap_or_else(|_| message(text, 1));
+        v["error"]["code"].as_i64().unwrap_or(0)
+    };
+    let (s, t) = raw(&app, &slug, &key, "tools/list", b"{not json".to_vec()).await;
+    assert_eq!((s, code(&t)), (StatusCode::BAD_REQUEST, -32700), "{t}");
+    let (s, t) = raw(
+        &app,
+        &slug,
+        &key,
+        "tools/list",
+        br#"{"jsonrpc":"2.0","id":1}"#.to_vec(),
+    )
+    .await;
+    assert!(s.is_client_error(), "{s} {t}");
+    assert!(matches!(code(&t), -32600 | -32700), "{t}");
+    let body =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "no/such_method", "params": {"_meta": meta()}});
+    let (s, t) = raw(
+        &app,
+        &slug,
+        &key,
+        "no/such_method",
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert!(s.is_success() || s.is_client_error(), "{s} {t}");
+    assert_eq!(code(&t), -32601, "{t}");
+    // Unknown tool and invalid arguments name what is wrong.
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "no_such_tool", "arguments": {}, "_meta": meta()}});
+    let res = app
+        .client
+        .post(app.url(&format!("/t/{slug}/mcp")))
+        .header("Accept", "application/json, text/event-stream")
+        .header("Authorization", format!("Bearer {key}"))
+        .header("MCP-Protocol-Version", CURRENT)
+        .header("Mcp-Method", "tools/call")
+        .header("Mcp-Name", "no_such_tool")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let t = res.text().await.unwrap();
+    assert!(t.contains("no_such_tool"), "{t}");
+    let mut client = Client::stateless(&app, &slug, &key);
+    let (_, bad) = client
+        .call("tools/call", json!({"name": "report_outcome", "arguments": {"authorization_id": "nope", "success": true}}))
+        .await;
+    assert!(bad.to_string().contains("authorization_id"), "{bad}");
+    // A Mcp-Name header that does not match the body.
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "get_context", "arguments": {}, "_meta": meta()}});
+    let res = app
+        .client
+        .post(app.url(&format!("/t/{slug}/mcp")))
+        .header("Accept", "application/json, text/event-stream")
+        .header("Authorization", format!("Bearer {key}"))
+        .header("MCP-Protocol-Version", CURRENT)
+        .header("Mcp-Method", "tools/call")
+        .header("Mcp-Name", "authorize_action")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // Oversized bodies are refused before they are read whole.
+    let big = vec![b' '; charter_api::mcp::MAX_BODY_BYTES + 1];
+    let (s, _) = raw(&app, &slug, &key, "tools/list", big).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // A quick fuzz of the JSON-RPC input: mutated valid requests never get a 5xx.
+    let seeds = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+               "params": {"name": "authorize_action", "_meta": meta(),
+                          "arguments": {"action": "deploy", "resource_type": "Service", "resource_id": "payments-api", "spend": 1}}}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": meta()}}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": "query_ledger", "_meta": meta(), "arguments": {"limit": 5}}}),
+    ];
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let odd = [
+        json!(null),
+        json!(-1),
+        json!(1e308),
+        json!(""),
+        json!("\u{0}"),
+        json!([]),
+        json!({}),
+        json!(i64::MAX),
+        json!("x".repeat(5000)),
+        json!({"nested": {"deep": [1, [2, [3]]]}}),
+    ];
+    for i in 0..300 {
+        let mut v = seeds[i % seeds.len()].clone();
+        let paths: [&[&str]; 7] = [
+            &["id"],
+            &["method"],
+            &["jsonrpc"],
+            &["params", "name"],
+            &["params", "arguments"],
+            &["params", "arguments", "spend"],
+            &["params", "arguments", "action"],
+        ];
+        let path = paths[(next() % paths.len() as u64) as usize];
+        let mut slot = &mut v;
+        for p in &path[..path.len() - 1] {
+            slot = &mut slot[*p];
+        }
+        slot[path[path.len() - 1]] = odd[(next() % odd.len() as u64) as usize].clone();
+        let mut bytes = serde_json::to_vec(&v).unwrap();
+        if next() % 5 == 0 && !bytes.is_empty() {
+            let at = (next() % bytes.len() as u64) as usize;
+            bytes[at] = (next() % 256) as u8;
+        }
+        // Header values must be printable; the body may say anything.
+        let method = v["method"]
+            .as_str()
+            .filter(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_graphic()))
+            .unwrap_or("tools/call")
+            .to_string();
+        let (s, t) = raw(&app, &slug, &key, &method, bytes).await;
+        assert!(!s.is_server_error(), "case {i}: {s} {t} for {v}");
+    }
+}

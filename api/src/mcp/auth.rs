@@ -53,6 +53,23 @@ fn unauthorized(state: &AppState, slug: &str, why: &str) -> HttpResponse {
         }))
 }
 
+/// Counts this request against the key's budget for the current minute; the seconds
+/// until the next minute when it is spent. Redis down fails closed (503).
+async fn rate_limited(state: &AppState, key_id: uuid::Uuid) -> Result<Option<u64>, ApiError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let key = format!("charter:rl:{key_id}:{}", now / 60);
+    let count = state
+        .store()
+        .cache()
+        .hit(&key, Duration::from_secs(120))
+        .await
+        .map_err(ApiError::from)?;
+    Ok((count > i64::from(state.config().rate_limit_per_minute)).then(|| 60 - now % 60))
+}
+
 fn bearer(req: &ServiceRequest) -> Option<&str> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
@@ -84,6 +101,16 @@ pub async fn authenticate(
     let Some(identity) = identity.filter(|i| i.tenant_id == tenant.id) else {
         return Ok(req.into_response(unauthorized(&state, &slug, "unknown tenant or API key")));
     };
+    if let Some(wait) = rate_limited(&state, identity.key_id).await? {
+        let res = HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, wait.to_string()))
+            .json(json!({
+                "code": "rate_limited",
+                "message": format!("too many requests for this API key; retry in {wait} s"),
+                "request_id": crate::request_id::current(),
+            }));
+        return Ok(req.into_response(res));
+    }
     let caller = Caller {
         tenant_id: tenant.id,
         slug: slug.clone(),

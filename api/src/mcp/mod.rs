@@ -4,11 +4,15 @@
 //!
 //! - [`auth`] — the key's tenant must be the path's; sessions stay with their tenant and
 //!   agent.
+//! - [`jsonrpc`] — body size and JSON-RPC framing checks before rmcp.
+//! - [`params`] — tool arguments whose errors name the field.
 //! - [`refusal`] — business refusals as tool results with a machine-readable `reason`.
 //! - [`sse`] — the deprecated HTTP+SSE transport (2024-11-05), `/t/{slug}/sse`.
 //! - [`tools`] — the governance tools, one file each.
 
 pub mod auth;
+pub mod jsonrpc;
+pub mod params;
 pub mod refusal;
 pub mod sse;
 pub mod tools;
@@ -70,6 +74,25 @@ impl CharterMcp {
 
 #[tool_handler(router = self.router)]
 impl ServerHandler for CharterMcp {
+    /// As generated, but an unknown tool's error names it.
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
+        if self.router.get(&request.name).is_none() {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "unknown tool `{}` (tools/list names the tools)",
+                    request.name
+                ),
+                None,
+            ));
+        }
+        let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        self.router.call(tcc).await
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("charter", env!("CARGO_PKG_VERSION")))

@@ -1,8 +1,9 @@
 use charter_core::engine::decision::Decision;
 use charter_store::engine::{ActionRequest, Answer};
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 
+use crate::mcp::params::Parameters;
 use crate::mcp::refusal::Refusal;
 use crate::mcp::{Caller, CharterMcp};
 

@@ -1,8 +1,9 @@
 use charter_store::engine::workflows::GateCheck;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 
 use super::get_initiative::InitiativeRef;
+use crate::mcp::params::Parameters;
 use crate::mcp::refusal::Refusal;
 use crate::mcp::{Caller, CharterMcp};
 

@@ -1,9 +1,10 @@
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::get_initiative::InitiativeRef;
+use crate::mcp::params::Parameters;
 use crate::mcp::refusal::Refusal;
 use crate::mcp::{Caller, CharterMcp};
 

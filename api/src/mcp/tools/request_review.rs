@@ -1,10 +1,11 @@
 use charter_core::engine::provenance::Separation;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::mcp::params::Parameters;
 use crate::mcp::refusal::Refusal;
 use crate::mcp::{Caller, CharterMcp};
 

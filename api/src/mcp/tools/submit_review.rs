@@ -1,11 +1,12 @@
 use charter_store::engine::reviews::VerdictOutcome;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::mcp::params::Parameters;
 use crate::mcp::refusal::Refusal;
 use crate::mcp::{Caller, CharterMcp};
 
