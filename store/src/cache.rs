@@ -79,6 +79,12 @@ impl Cache {
         Ok(count)
     }
 
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("DEL").arg(key).query_async(&mut conn).await?;
+        Ok(())
+    }
+
     pub async fn get(&self, key: &str) -> Result<Option<String>> {
         let mut conn = self.conn.clone();
         Ok(redis::cmd("GET").arg(key).query_async(&mut conn).await?)

@@ -1084,3 +1084,26 @@ async fn bad_input_gets_clear_errors_and_never_a_5xx() {
         assert!(!s.is_server_error(), "case {i}: {s} {t} for {v}");
     }
 }
+
+#[tokio::test]
+async fn a_session_continues_on_another_node() {
+    // Two API nodes sharing PostgreSQL and Redis.
+    let node_a = spawn_app().await;
+    let node_b = spawn_app().await;
+    let t = scoped_tenant(&node_a, "Two nodes").await;
+    let mut on_a = Client::new(&node_a, &t.slug, t.api_key.expose());
+    on_a.initialize().await;
+    let mut on_b = Client::new(&node_b, &t.slug, t.api_key.expose());
+    on_b.session = on_a.session.clone();
+    let (status, list) = on_b.call("tools/list", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 21);
+    let ctx = on_b.tool("get_context", json!({})).await;
+    assert_eq!(ctx["structuredContent"]["agent_id"], t.agent_id.to_string());
+    // The binding travels too: on node B the session is still this agent's alone.
+    let other = scoped_tenant(&node_b, "Two nodes other").await;
+    let mut thief = Client::new(&node_b, &other.slug, other.api_key.expose());
+    thief.session = on_a.session.clone();
+    let (status, _) = thief.call("tools/list", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -7,6 +7,7 @@
 //! - [`jsonrpc`] — body size and JSON-RPC framing checks before rmcp.
 //! - [`params`] — tool arguments whose errors name the field.
 //! - [`refusal`] — business refusals as tool results with a machine-readable `reason`.
+//! - [`session_store`] — sessions kept in Redis, so any API node can continue one.
 //! - [`sse`] — the deprecated HTTP+SSE transport (2024-11-05), `/t/{slug}/sse`.
 //! - [`tools`] — the governance tools, one file each.
 
@@ -14,6 +15,7 @@ pub mod auth;
 pub mod jsonrpc;
 pub mod params;
 pub mod refusal;
+pub mod session_store;
 pub mod sse;
 pub mod tools;
 
@@ -121,8 +123,14 @@ pub fn hosts(config: &charter_core::config::Config) -> Vec<String> {
 /// The actix service for `/t/{slug}/mcp`, built once and shared by every worker.
 pub fn service(store: Store, allowed_hosts: Vec<String>) -> StreamableHttpService<CharterMcp> {
     StreamableHttpService::builder()
-        .service_factory(Arc::new(move || Ok(CharterMcp::new(store.clone()))))
+        .service_factory({
+            let store = store.clone();
+            Arc::new(move || Ok(CharterMcp::new(store.clone())))
+        })
         .session_manager(Arc::new(LocalSessionManager::default()))
+        .session_store(Arc::new(session_store::RedisSessionStore::new(
+            store.cache().clone(),
+        )))
         .sse_keep_alive(Duration::from_secs(15))
         .max_request_body_bytes(MAX_BODY_BYTES)
         .allowed_hosts(allowed_hosts)
