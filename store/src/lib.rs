@@ -22,6 +22,7 @@ pub mod cache;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod identity_cache;
 pub mod job_lock;
 pub mod ledger;
 pub mod platform;
@@ -51,6 +52,7 @@ pub struct Store {
     origin_prefix: Arc<str>,
     ledger: Arc<ledger::writer::LedgerWriter>,
     policies: Arc<engine::policies::PolicyCache>,
+    identities: Arc<identity_cache::IdentityCache>,
 }
 
 impl Store {
@@ -67,6 +69,7 @@ impl Store {
             origin_prefix: config.checkpoint_origin_prefix.as_str().into(),
             ledger: Arc::default(),
             policies: Arc::default(),
+            identities: Arc::default(),
         };
         let policies = store.policies.clone();
         store
@@ -74,6 +77,14 @@ impl Store {
             .subscribe(engine::policies::INVALIDATION_CHANNEL, move |tenant| {
                 if let Ok(id) = tenant.parse() {
                     policies.evict(id);
+                }
+            });
+        let identities = store.identities.clone();
+        store
+            .cache
+            .subscribe(identity_cache::REVOKED_CHANNEL, move |key| {
+                if let Ok(id) = key.parse() {
+                    identities.evict_key(id);
                 }
             });
         Ok(store)
@@ -90,6 +101,10 @@ impl Store {
     /// Prefix of every tenant's checkpoint origin (the slug follows).
     pub fn origin_prefix(&self) -> &str {
         &self.origin_prefix
+    }
+
+    pub(crate) fn identity_cache(&self) -> &identity_cache::IdentityCache {
+        &self.identities
     }
 
     pub(crate) fn policy_cache(&self) -> &engine::policies::PolicyCache {

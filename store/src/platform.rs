@@ -53,7 +53,19 @@ impl Store {
             .await?)
     }
 
+    /// The tenant a slug names (remembered for a few seconds; see [`crate::identity_cache`]).
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<TenantRef>> {
+        if let Some(t) = self.identity_cache().slug(slug) {
+            return Ok(Some(t));
+        }
+        let found = self.tenant_by_slug_uncached(slug).await?;
+        if let Some(t) = &found {
+            self.identity_cache().put_slug(t.clone());
+        }
+        Ok(found)
+    }
+
+    async fn tenant_by_slug_uncached(&self, slug: &str) -> Result<Option<TenantRef>> {
         let row = self
             .platform_one(
                 "SELECT id, slug, name, is_demo FROM charter_tenant_by_slug($1)",
@@ -87,6 +99,12 @@ impl Store {
             return Ok(None);
         }
         let hash = charter_core::api_key::hash(token);
+        if let Some((identity, touch_due)) = self.identity_cache().key(&hash) {
+            if touch_due {
+                self.touch_key(identity).await?;
+            }
+            return Ok(Some(identity));
+        }
         let row = self
             .platform_one(
                 "SELECT tenant_id, key_id, agent_id, revoked FROM charter_api_key_lookup($1)",
@@ -102,10 +120,32 @@ impl Store {
             key_id: row.try_get("", "key_id")?,
             agent_id: row.try_get("", "agent_id")?,
         };
-        // Record use, at most once a minute per key so requests do not each write a row.
+        self.touch_key(identity).await?;
+        self.identity_cache().put_key(hash, identity);
+        Ok(Some(identity))
+    }
+
+    /// Records that a key was used (the row changes at most once a minute).
+    async fn touch_key(&self, identity: ApiKeyIdentity) -> Result<()> {
         let tx = self.tenant_tx(identity.tenant_id).await?;
         crate::api_keys::touch(&tx, identity.key_id).await?;
+        tx.commit().await
+    }
+
+    /// Revokes an API key and tells every node to forget it at once.
+    pub async fn revoke_api_key(&self, tenant: Uuid, key_id: Uuid) -> Result<()> {
+        let tx = self.tenant_tx(tenant).await?;
+        crate::api_keys::revoke(&tx, key_id, chrono::Utc::now()).await?;
         tx.commit().await?;
-        Ok(Some(identity))
+        self.identity_cache().evict_key(key_id);
+        if let Err(e) = self
+            .cache()
+            .publish(crate::identity_cache::REVOKED_CHANNEL, &key_id.to_string())
+            .await
+        {
+            // Other nodes forget it within the cache's lifetime anyway.
+            tracing::warn!(%key_id, error = %e, "could not announce a key revocation");
+        }
+        Ok(())
     }
 }

@@ -10,6 +10,9 @@
 //! concurrent writers (p50/p99 latency), and the offline verification rate of a
 //! 1,000,000-record export with the verifier's peak memory (in a child process, next to a
 //! 100,000-record export to show memory is flat).
+//!
+//! `engine` measures in-process decisions; `mcp` measures `authorize_action` over the MCP
+//! endpoint (stateless 2026-07-28 requests over HTTP) next to both.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -45,13 +48,14 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("ledger") => rt.block_on(ledger()),
         Some("engine") => rt.block_on(engine()),
+        Some("mcp") => rt.block_on(mcp()),
         Some("verify-file") => verify_file(&args[1]),
         Some("gen-export") => {
             generate_export(std::path::Path::new(&args[2]), args[1].parse().unwrap())
         }
         _ => {
             eprintln!(
-                "usage: charter-bench ledger | engine | gen-export N FILE | verify-file FILE"
+                "usage: charter-bench ledger | engine | mcp | gen-export N FILE | verify-file FILE"
             );
             std::process::exit(2);
         }
@@ -76,6 +80,11 @@ fn config() -> Config {
             (
                 "CHARTER_DB_MAX_CONNECTIONS".to_string(),
                 pool_size().to_string(),
+            ),
+            ("CHARTER_BIND".to_string(), "127.0.0.1:0".to_string()),
+            (
+                "CHARTER_RATE_LIMIT_PER_MINUTE".to_string(),
+                "1000000".to_string(),
             ),
         ],
     )
@@ -260,16 +269,6 @@ async fn engine() {
         .await
         .unwrap();
     let base_rate = baseline().await;
-    let scope = charter_core::policy::Scope {
-        grants: vec![charter_core::policy::Grant {
-            actions: vec!["deploy".into()],
-            resource_type: "Service".into(),
-            id_pattern: "payments-*".into(),
-        }],
-        may_direct: vec![],
-        spend_limit: Some(i64::MAX / 4),
-        dispatch_limit: None,
-    };
     let request = charter_store::engine::ActionRequest {
         action: "deploy".into(),
         resource_type: "Service".into(),
@@ -283,11 +282,7 @@ async fn engine() {
     for (tenants, writers) in [(1usize, 64usize), (50, 200)] {
         let mut ids = Vec::new();
         for i in 0..tenants {
-            let p = provision(&store, &format!("engine {i}")).await;
-            store
-                .set_scope(p.tenant_id, p.agent_id, scope.clone(), p.owner_id)
-                .await
-                .unwrap();
+            let p = decision_tenant(&store, &format!("engine {i}")).await;
             ids.push((p.tenant_id, p.agent_id));
         }
         let ids = Arc::new(ids);
@@ -483,4 +478,171 @@ fn peak_rss_kb() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// A tenant whose agent may deploy `payments-*` services, for the decision benchmarks.
+async fn decision_tenant(store: &Store, name: &str) -> charter_store::provision::Provisioned {
+    let p = provision(store, name).await;
+    let scope = charter_core::policy::Scope {
+        grants: vec![charter_core::policy::Grant {
+            actions: vec!["deploy".into()],
+            resource_type: "Service".into(),
+            id_pattern: "payments-*".into(),
+        }],
+        may_direct: vec![],
+        spend_limit: Some(i64::MAX / 4),
+        dispatch_limit: None,
+    };
+    store
+        .set_scope(p.tenant_id, p.agent_id, scope, p.owner_id)
+        .await
+        .unwrap();
+    p
+}
+
+/// `authorize_action` over MCP HTTP: N concurrent clients at full speed, then an open-loop
+/// run at half that rate for its latency, next to the in-process rate and the baseline.
+async fn mcp() {
+    const CLIENTS: usize = 64;
+    const TENANTS: usize = 8;
+    let cfg = config();
+    charter_store::bootstrap::migrate(&cfg).await.unwrap();
+    let store = Store::connect(&cfg, cfg.master_key.clone().unwrap())
+        .await
+        .unwrap();
+    println!(
+        "charter-bench mcp — {} s per measurement, {CLIENTS} clients over {TENANTS} tenants",
+        RUN.as_secs()
+    );
+    let base_rate = baseline().await;
+    let mut tenants = Vec::new();
+    for i in 0..TENANTS {
+        tenants.push(decision_tenant(&store, &format!("mcp {i}")).await);
+    }
+    let request = charter_store::engine::ActionRequest {
+        action: "deploy".into(),
+        resource_type: "Service".into(),
+        resource_id: "payments-api".into(),
+        spend: 1,
+        idempotency_key: None,
+        arguments: json!({"version": "v1.2.3"}),
+        initiative: None,
+        task: None,
+    };
+    let ids: Arc<Vec<(Uuid, Uuid)>> =
+        Arc::new(tenants.iter().map(|t| (t.tenant_id, t.agent_id)).collect());
+    let (s, r, i) = (store.clone(), request.clone(), ids.clone());
+    let mut st = drive(CLIENTS, move |w| {
+        let s = s.clone();
+        let (t, a) = i[w % i.len()];
+        let r = r.clone();
+        async move {
+            assert!(s.authorize(t, a, r).await.unwrap().decision.is_allowed());
+        }
+    })
+    .await;
+    let engine_rate = st.rate();
+    println!(
+        "engine    in-process decisions, {CLIENTS} tasks:      {:>8.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline",
+        engine_rate,
+        ms(st.pct(0.50)),
+        ms(st.pct(0.99)),
+        engine_rate / base_rate
+    );
+
+    let app = charter_api::Application::build(cfg.clone(), store.clone()).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS * 2)
+        .build()
+        .unwrap();
+    let calls: Arc<Vec<(String, String, Vec<u8>)>> = Arc::new(
+        tenants
+            .iter()
+            .map(|t| {
+                let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                    "name": "authorize_action",
+                    "arguments": {"action": "deploy", "resource_type": "Service",
+                                  "resource_id": "payments-api", "spend": 1,
+                                  "arguments": {"version": "v1.2.3"}},
+                    "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                              "io.modelcontextprotocol/clientCapabilities": {}}}});
+                (
+                    format!("{base}/t/{}/mcp", t.slug),
+                    format!("Bearer {}", t.api_key.expose()),
+                    serde_json::to_vec(&body).unwrap(),
+                )
+            })
+            .collect(),
+    );
+    let call = {
+        let client = client.clone();
+        let calls = calls.clone();
+        move |w: usize| {
+            let client = client.clone();
+            let (url, auth, body) = calls[w % calls.len()].clone();
+            async move {
+                let res = client
+                    .post(url)
+                    .header("Authorization", auth)
+                    .header("Content-Type", "application/json")
+                    .header("Accept", "application/json, text/event-stream")
+                    .header("MCP-Protocol-Version", "2026-07-28")
+                    .header("Mcp-Method", "tools/call")
+                    .header("Mcp-Name", "authorize_action")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let text = res.text().await.unwrap();
+                assert!(text.contains("\"ALLOWED\""), "{text}");
+            }
+        }
+    };
+    let mut st = drive(CLIENTS, call.clone()).await;
+    let peak = st.rate();
+    println!(
+        "mcp       authorize_action over HTTP, {CLIENTS} clients: {:>7.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline  {:.2}× in-process",
+        peak,
+        ms(st.pct(0.50)),
+        ms(st.pct(0.99)),
+        peak / base_rate,
+        peak / engine_rate
+    );
+
+    // Open loop at half the peak: requests start on schedule whatever the previous ones
+    // do, and latency counts from the scheduled start (no coordinated omission).
+    let target = peak / 2.0;
+    let interval = Duration::from_secs_f64(1.0 / target);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let started = Instant::now();
+    let mut n = 0usize;
+    while started.elapsed() < RUN {
+        let due = started + interval.mul_f64(n as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let (call, tx) = (call.clone(), tx.clone());
+        tokio::spawn(async move {
+            call(n).await;
+            let _ = tx.send(due.elapsed());
+        });
+        n += 1;
+    }
+    drop(tx);
+    let mut latencies = Vec::new();
+    while let Some(l) = rx.recv().await {
+        latencies.push(l);
+    }
+    let mut st = Stats {
+        ops: latencies.len(),
+        elapsed: started.elapsed(),
+        latencies,
+    };
+    println!(
+        "mcp       open loop at half the peak ({:.0} /s):   {:>7.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms",
+        target,
+        st.rate(),
+        ms(st.pct(0.50)),
+        ms(st.pct(0.99)),
+    );
 }

@@ -373,10 +373,15 @@ async fn revoked_keys_and_slug_conflicts() {
         .unwrap();
     assert_eq!(keys.len(), 1);
     assert!(a.api_key.expose().starts_with(&keys[0].display_prefix));
-    charter_store::api_keys::revoke(&tx, keys[0].id, chrono::Utc::now())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(
+        store
+            .lookup_api_key(a.api_key.expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store.revoke_api_key(a.tenant_id, keys[0].id).await.unwrap();
     assert!(
         store
             .lookup_api_key(a.api_key.expose())

@@ -232,15 +232,27 @@ async fn only_the_tenants_own_agents_get_in() {
             .ends_with(&format!("/t/{}/mcp", a.slug))
     );
     assert_eq!(meta["bearer_methods_supported"], json!(["header"]));
-    // A revoked key is refused like an unknown one.
+    // A revoked key is refused like an unknown one, at once, though it was just used
+    // (and so remembered by this node).
+    let post = |key: String| {
+        app.client
+            .post(&url)
+            .header("Accept", "application/json, text/event-stream")
+            .header("Authorization", format!("Bearer {key}"))
+            .json(&init)
+            .send()
+    };
+    let res = post(a.api_key.expose().to_string()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
     let tx = app.store.tenant_tx(a.tenant_id).await.unwrap();
     let keys = charter_store::api_keys::list(&tx, a.agent_id)
         .await
         .unwrap();
-    charter_store::api_keys::revoke(&tx, keys[0].id, chrono::Utc::now())
+    tx.rollback().await.unwrap();
+    app.store
+        .revoke_api_key(a.tenant_id, keys[0].id)
         .await
         .unwrap();
-    tx.commit().await.unwrap();
     let res = app
         .client
         .post(&url)
@@ -1106,4 +1118,25 @@ async fn a_session_continues_on_another_node() {
     thief.session = on_a.session.clone();
     let (status, _) = thief.call("tools/list", json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // A key revoked through one node is refused by the other, which had it cached.
+    let tx = node_a.store.tenant_tx(t.tenant_id).await.unwrap();
+    let keys = charter_store::api_keys::list(&tx, t.agent_id)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    node_a
+        .store
+        .revoke_api_key(t.tenant_id, keys[0].id)
+        .await
+        .unwrap();
+    let mut refused = false;
+    for _ in 0..20 {
+        let (status, _) = on_b.call("tools/list", json!({})).await;
+        if status == StatusCode::UNAUTHORIZED {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(refused, "node B still accepts a revoked key after 2 s");
 }

@@ -58,15 +58,17 @@ impl<C: AsRequestContext> FromContextPart<C> for Caller {
 #[derive(Clone)]
 pub struct CharterMcp {
     store: Store,
-    router: ToolRouter<CharterMcp>,
+    /// Built once and shared: a stateless request gets a fresh service every time.
+    router: Arc<ToolRouter<CharterMcp>>,
 }
 
 impl CharterMcp {
     pub fn new(store: Store) -> CharterMcp {
-        CharterMcp {
-            store,
-            router: tools::router(),
-        }
+        CharterMcp::with_router(store, Arc::new(tools::router()))
+    }
+
+    fn with_router(store: Store, router: Arc<ToolRouter<CharterMcp>>) -> CharterMcp {
+        CharterMcp { store, router }
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -125,7 +127,8 @@ pub fn service(store: Store, allowed_hosts: Vec<String>) -> StreamableHttpServic
     StreamableHttpService::builder()
         .service_factory({
             let store = store.clone();
-            Arc::new(move || Ok(CharterMcp::new(store.clone())))
+            let router = Arc::new(tools::router());
+            Arc::new(move || Ok(CharterMcp::with_router(store.clone(), router.clone())))
         })
         .session_manager(Arc::new(LocalSessionManager::default()))
         .session_store(Arc::new(session_store::RedisSessionStore::new(
