@@ -279,7 +279,7 @@ async fn engine() {
         initiative: None,
         task: None,
     };
-    for (tenants, writers) in [(1usize, 64usize), (50, 200)] {
+    for (tenants, writers) in [(1usize, 64usize), (1, 512), (50, 200), (50, 1000)] {
         let mut ids = Vec::new();
         for i in 0..tenants {
             let p = decision_tenant(&store, &format!("engine {i}")).await;
@@ -503,7 +503,11 @@ async fn decision_tenant(store: &Store, name: &str) -> charter_store::provision:
 /// `authorize_action` over MCP HTTP: N concurrent clients at full speed, then an open-loop
 /// run at half that rate for its latency, next to the in-process rate and the baseline.
 async fn mcp() {
-    const CLIENTS: usize = 64;
+    // BENCH_CLIENTS concurrent clients (default 64) over 8 tenants.
+    let clients: usize = std::env::var("BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
     const TENANTS: usize = 8;
     let cfg = config();
     charter_store::bootstrap::migrate(&cfg).await.unwrap();
@@ -511,7 +515,7 @@ async fn mcp() {
         .await
         .unwrap();
     println!(
-        "charter-bench mcp — {} s per measurement, {CLIENTS} clients over {TENANTS} tenants",
+        "charter-bench mcp — {} s per measurement, {clients} clients over {TENANTS} tenants",
         RUN.as_secs()
     );
     let base_rate = baseline().await;
@@ -532,7 +536,7 @@ async fn mcp() {
     let ids: Arc<Vec<(Uuid, Uuid)>> =
         Arc::new(tenants.iter().map(|t| (t.tenant_id, t.agent_id)).collect());
     let (s, r, i) = (store.clone(), request.clone(), ids.clone());
-    let mut st = drive(CLIENTS, move |w| {
+    let mut st = drive(clients, move |w| {
         let s = s.clone();
         let (t, a) = i[w % i.len()];
         let r = r.clone();
@@ -543,7 +547,7 @@ async fn mcp() {
     .await;
     let engine_rate = st.rate();
     println!(
-        "engine    in-process decisions, {CLIENTS} tasks:      {:>8.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline",
+        "engine    in-process decisions, {clients} tasks:      {:>8.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline",
         engine_rate,
         ms(st.pct(0.50)),
         ms(st.pct(0.99)),
@@ -554,7 +558,7 @@ async fn mcp() {
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CLIENTS * 2)
+        .pool_max_idle_per_host(clients * 2)
         .build()
         .unwrap();
     let calls: Arc<Vec<(String, String, Vec<u8>)>> = Arc::new(
@@ -600,10 +604,10 @@ async fn mcp() {
             }
         }
     };
-    let mut st = drive(CLIENTS, call.clone()).await;
+    let mut st = drive(clients, call.clone()).await;
     let peak = st.rate();
     println!(
-        "mcp       authorize_action over HTTP, {CLIENTS} clients: {:>7.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline  {:.2}× in-process",
+        "mcp       authorize_action over HTTP, {clients} clients: {:>7.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline  {:.2}× in-process",
         peak,
         ms(st.pct(0.50)),
         ms(st.pct(0.99)),
