@@ -1,0 +1,81 @@
+//! Charter's MCP endpoint driven by clients Charter did not write: the official
+//! TypeScript SDK client and the official Python SDK client (each over Streamable HTTP in
+//! its newest and its legacy mode, and over SSE) run the whole scenario; LangGraph's
+//! `langchain-mcp-adapters` loads the tools and invokes one. `scripts/clients-setup`
+//! installs them (pinned, from `tests/clients/`); `scripts/test` runs it first.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use charter_tests::{SCENARIO_GATE, SCENARIO_TEMPLATE, TestApp, scenario_tenant, spawn_app};
+
+fn clients_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients")
+}
+
+/// Runs a client program against a fresh scenario tenant; panics with its output if it
+/// does not end with `{"ok":true…}`.
+async fn run(app: &TestApp, program: &str, args: &[&str], label: &str) {
+    let s = scenario_tenant(&app.store, label).await;
+    let dir = clients_dir();
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(&dir)
+        .env("CHARTER_MCP_URL", app.url(&format!("/t/{}/mcp", s.t.slug)))
+        .env("CHARTER_SSE_URL", app.url(&format!("/t/{}/sse", s.t.slug)))
+        .env("CHARTER_PRODUCER_KEY", s.t.api_key.expose())
+        .env("CHARTER_REVIEWER_KEY", &s.reviewer_key)
+        .env("CHARTER_TEMPLATE", SCENARIO_TEMPLATE)
+        .env("CHARTER_GATE", SCENARIO_GATE)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("{program} could not start ({e}); run scripts/clients-setup first")
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success()
+            && stdout
+                .lines()
+                .last()
+                .is_some_and(|l| l.contains("\"ok\":true") || l.contains("\"ok\": true")),
+        "{label}: {program} {args:?} failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+}
+
+#[tokio::test]
+async fn the_typescript_sdk_client_runs_the_scenario_in_every_mode() {
+    let app = spawn_app().await;
+    for mode in ["auto", "legacy", "sse"] {
+        run(&app, "node", &["scenario.mjs", mode], &format!("ts {mode}")).await;
+    }
+}
+
+#[tokio::test]
+async fn the_python_sdk_client_runs_the_scenario_in_every_mode() {
+    let app = spawn_app().await;
+    for mode in ["auto", "legacy", "sse"] {
+        run(
+            &app,
+            ".venv/bin/python",
+            &["scenario.py", mode],
+            &format!("python {mode}"),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn langchain_loads_the_tools_and_invokes_get_context() {
+    let app = spawn_app().await;
+    run(
+        &app,
+        ".venv-langchain/bin/python",
+        &["langchain_check.py"],
+        "langchain",
+    )
+    .await;
+}
