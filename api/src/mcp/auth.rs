@@ -5,8 +5,9 @@
 //! `WWW-Authenticate` pointing at the RFC 9728 metadata. A session (`Mcp-Session-Id`)
 //! is bound in Redis to the tenant and agent that opened it: presented at another tenant's
 //! path or with another agent's key, it is unknown (404), so sessions cannot be borrowed.
-//! Redis being down fails closed (503) for session requests; stateless requests need no
-//! binding.
+//! Redis being down fails closed (503): sessions and rate limits live there. Outside
+//! production, one tenant may be configured open (`mcp_open_tenant`) for protocol test
+//! suites that cannot send a key.
 
 use std::time::Duration;
 
@@ -53,6 +54,22 @@ fn unauthorized(state: &AppState, slug: &str, why: &str) -> HttpResponse {
         }))
 }
 
+/// The agent an unauthenticated request to the open tenant (`mcp_open_tenant`, never in
+/// production) acts as: its first active agent.
+async fn open_tenant_agent(
+    state: &AppState,
+    tenant: uuid::Uuid,
+) -> Result<Option<uuid::Uuid>, ApiError> {
+    let tx = state.store().tenant_tx(tenant).await?;
+    let agents = charter_store::agents::list(&tx).await?;
+    tx.rollback().await?;
+    Ok(agents
+        .into_iter()
+        .filter(|a| a.status == "active")
+        .min_by_key(|a| a.created_at)
+        .map(|a| a.id))
+}
+
 /// Counts this request against the key's budget for the current minute; the seconds
 /// until the next minute when it is spent. Redis down fails closed (503).
 async fn rate_limited(state: &AppState, key_id: uuid::Uuid) -> Result<Option<u64>, ApiError> {
@@ -94,14 +111,23 @@ pub async fn authenticate(
     let Some(tenant) = tenant else {
         return Ok(req.into_response(unauthorized(&state, &slug, "unknown tenant or API key")));
     };
+    // The agent, and what its requests are counted against (its key).
     let identity = match bearer(&req) {
-        Some(token) => store.lookup_api_key(token).await.map_err(ApiError::from)?,
+        Some(token) => store
+            .lookup_api_key(token)
+            .await
+            .map_err(ApiError::from)?
+            .filter(|i| i.tenant_id == tenant.id)
+            .map(|i| (i.agent_id, i.key_id)),
+        None if state.config().mcp_open_tenant.as_deref() == Some(slug.as_str()) => {
+            open_tenant_agent(&state, tenant.id).await?.map(|a| (a, a))
+        }
         None => None,
     };
-    let Some(identity) = identity.filter(|i| i.tenant_id == tenant.id) else {
+    let Some((agent_id, counted_as)) = identity else {
         return Ok(req.into_response(unauthorized(&state, &slug, "unknown tenant or API key")));
     };
-    if let Some(wait) = rate_limited(&state, identity.key_id).await? {
+    if let Some(wait) = rate_limited(&state, counted_as).await? {
         let res = HttpResponse::TooManyRequests()
             .insert_header((header::RETRY_AFTER, wait.to_string()))
             .json(json!({
@@ -114,7 +140,7 @@ pub async fn authenticate(
     let caller = Caller {
         tenant_id: tenant.id,
         slug: slug.clone(),
-        agent_id: identity.agent_id,
+        agent_id,
     };
     let binding = format!("{}:{}", caller.tenant_id, caller.agent_id);
     let presented = req
