@@ -77,6 +77,33 @@ impl PgUrl {
         }
     }
 
+    /// Over loopback, TLS protects nothing and costs CPU on both ends of every query: a
+    /// URL to a loopback host without an explicit `sslmode` gets `sslmode=disable`. Any
+    /// other host keeps the driver's default (TLS when the server offers it).
+    pub fn without_loopback_tls(&self) -> PgUrl {
+        let host = self
+            .hostport
+            .rsplit_once(':')
+            .filter(|(h, port)| !h.is_empty() && port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(self.hostport.as_str(), |(h, _)| h);
+        let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1");
+        let explicit = self
+            .query
+            .as_deref()
+            .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("sslmode=")));
+        if !loopback || explicit {
+            return self.clone();
+        }
+        let query = match &self.query {
+            Some(q) if !q.is_empty() => format!("{q}&sslmode=disable"),
+            _ => "sslmode=disable".to_string(),
+        };
+        PgUrl {
+            query: Some(query),
+            ..self.clone()
+        }
+    }
+
     /// The user name, if the URL names one.
     pub fn user(&self) -> Option<&str> {
         self.userinfo
@@ -135,7 +162,7 @@ pub(crate) async fn connect(
     config: &Config,
     max_connections: u32,
 ) -> Result<DatabaseConnection> {
-    let mut opts = ConnectOptions::new(url.to_url());
+    let mut opts = ConnectOptions::new(url.without_loopback_tls().to_url());
     opts.max_connections(max_connections)
         .min_connections(0)
         .connect_timeout(config.db_connect_timeout)

@@ -67,6 +67,15 @@ fn bench_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/charter_bench".into())
 }
 
+/// The bench database as Charter's own pools reach it (no TLS over loopback), so the
+/// baseline pays for the same transport.
+fn baseline_url() -> String {
+    charter_store::db::PgUrl::parse(&bench_url())
+        .unwrap()
+        .without_loopback_tls()
+        .to_url()
+}
+
 fn config() -> Config {
     let key = MasterKey::generate().unwrap();
     Config::load(
@@ -310,7 +319,7 @@ async fn engine() {
 
 /// The plain single-row INSERT baseline (one writer per pooled connection).
 async fn baseline() -> f64 {
-    let su = Database::connect(bench_url()).await.unwrap();
+    let su = Database::connect(baseline_url()).await.unwrap();
     su.execute_unprepared(
         "DROP TABLE IF EXISTS bench_baseline;
          CREATE TABLE bench_baseline (tenant_id uuid NOT NULL, seq bigserial, recorded_at timestamptz NOT NULL DEFAULT now(),
@@ -319,7 +328,7 @@ async fn baseline() -> f64 {
     .await
     .unwrap();
     let pool = {
-        let mut o = sea_orm::ConnectOptions::new(bench_url());
+        let mut o = sea_orm::ConnectOptions::new(baseline_url());
         o.max_connections(pool_size()).sqlx_logging(false);
         Arc::new(Database::connect(o).await.unwrap())
     };

@@ -268,3 +268,30 @@ async fn production_mode_requires_a_master_key() {
         "{err}"
     );
 }
+
+#[test]
+fn loopback_database_urls_skip_tls_unless_asked() {
+    use charter_store::db::PgUrl;
+    let url = |u: &str| PgUrl::parse(u).unwrap().without_loopback_tls().to_url();
+    assert_eq!(
+        url("postgres://app@127.0.0.1:5432/charter"),
+        "postgres://app@127.0.0.1:5432/charter?sslmode=disable"
+    );
+    assert_eq!(
+        url("postgres://localhost/charter?options=x"),
+        "postgres://localhost/charter?options=x&sslmode=disable"
+    );
+    assert_eq!(
+        url("postgres://[::1]:5432/charter"),
+        "postgres://[::1]:5432/charter?sslmode=disable"
+    );
+    // An explicit choice stands; other hosts keep the driver's default (TLS if offered).
+    assert_eq!(
+        url("postgres://127.0.0.1/charter?sslmode=require"),
+        "postgres://127.0.0.1/charter?sslmode=require"
+    );
+    assert_eq!(
+        url("postgres://db.internal:5432/charter"),
+        "postgres://db.internal:5432/charter"
+    );
+}
