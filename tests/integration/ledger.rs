@@ -15,7 +15,7 @@ use charter_core::ledger::{Actor, Entry};
 use charter_store::ledger::{checkpoints, read};
 use charter_store::{Store, signing_keys};
 use charter_tests::{
-    charter_cmd, execute, spawn_app, store, store_with, superuser, tenant, test_config,
+    charter_cmd, execute, query, spawn_app, store, store_with, superuser, tenant, test_config,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -363,6 +363,16 @@ async fn proofs_from_stored_nodes_verify_against_checkpoints() {
         assert!(proof.len() <= 6);
         verify_inclusion(seq, n, &leaf_hash(&r.record_hash), &proof, &cp2.root).unwrap();
     }
+    // Leaves are derived from the records, not stored twice; inner nodes are stored.
+    let levels = query(
+        tx.raw(),
+        "SELECT count(*) FILTER (WHERE level = 0) AS leaves, count(*) AS nodes FROM ledger_nodes",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(levels[0].try_get::<i64>("", "leaves").unwrap(), 0);
+    assert!(levels[0].try_get::<i64>("", "nodes").unwrap() >= (n / 2) as i64);
     // Asking again without growth returns the same checkpoint.
     tx.rollback().await.unwrap();
     assert_eq!(

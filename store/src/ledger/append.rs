@@ -209,8 +209,10 @@ pub(crate) async fn write(
             }
         })
         .collect();
+    // Leaves are derived from the records when read (see `read::fetch_nodes`).
     let nodes: Vec<NodeRow> = new_nodes
         .iter()
+        .filter(|(id, _)| id.level > 0)
         .map(|(id, h)| NodeRow {
             level: id.level,
             idx: id.index,

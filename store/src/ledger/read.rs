@@ -40,12 +40,19 @@ pub(crate) async fn fetch_nodes(tx: &TenantTx, ids: &[NodeId]) -> Result<HashMap
         .iter()
         .map(|id| format!("({}::smallint,{}::bigint)", id.level, id.index))
         .collect();
+    // Leaves (level 0) are not stored as nodes: a leaf is SHA-256(0x00 ‖ record hash),
+    // computed here from the record itself.
     let rows = tx
         .all(
             &format!(
-                "SELECT n.level, n.idx, n.hash FROM ledger_nodes n
-                 JOIN (VALUES {}) AS w(level, idx) ON n.level = w.level AND n.idx = w.idx
-                 WHERE n.tenant_id = $1",
+                "WITH w(level, idx) AS (VALUES {})
+                 SELECT n.level, n.idx, n.hash FROM ledger_nodes n
+                 JOIN w ON n.level = w.level AND n.idx = w.idx
+                 WHERE n.tenant_id = $1 AND w.level > 0
+                 UNION ALL
+                 SELECT 0::smallint, r.seq, sha256('\\x00'::bytea || r.record_hash) FROM ledger_records r
+                 JOIN w ON w.level = 0 AND r.seq = w.idx
+                 WHERE r.tenant_id = $1",
                 wanted.join(",")
             ),
             vec![tx.tenant_id().into()],
