@@ -301,6 +301,7 @@ async fn decide_all(
     let mut results = Vec::with_capacity(items.len());
     let mut authorizations = Vec::with_capacity(items.len());
     let mut seq = first_seq;
+    let verdicts: std::sync::Mutex<HashMap<String, bool>> = Default::default();
     for (Decide { agent, id, req }, r) in items.into_iter().zip(&rows) {
         if !r.try_get::<bool>("", "found")? {
             results.push(Err(StoreError::NotFound("agent")));
@@ -318,10 +319,16 @@ async fn decide_all(
         };
         let (admitted, transition) = a.breaker.admit(now);
         a.breaker_changed |= transition.is_some();
+        // Policies are fixed for the run, so a verdict holds for every identical request
+        // in it (agents repeat actions; each Cedar evaluation costs microseconds).
         let permits = |who: &str, name: &str| {
-            engine
-                .check(who, name, &req.action, &req.resource_type, &req.resource_id)
-                .allowed
+            let key = [who, &req.action, &req.resource_type, &req.resource_id].join("\u{1f}");
+            let mut known = verdicts.lock().unwrap_or_else(|p| p.into_inner());
+            *known.entry(key).or_insert_with(|| {
+                engine
+                    .check(who, name, &req.action, &req.resource_type, &req.resource_id)
+                    .allowed
+            })
         };
         let digest = arguments_digest(&req.arguments);
         let mut approval = None;
