@@ -221,6 +221,15 @@ async fn failed_work_rolls_back_alone() {
         "should not stick"
     );
     assert_eq!(read::tree_size(&tx).await.unwrap(), receipt.seq + 1);
+    tx.rollback().await.unwrap();
+    // A tenant without a log is told so; a caller never waits on a dead batch, and the
+    // tenant's own appends keep working.
+    let nobody = store.append(uuid::Uuid::now_v7(), entry(2)).await;
+    assert!(
+        matches!(nobody, Err(charter_store::StoreError::NotFound(_))),
+        "{nobody:?}"
+    );
+    store.append(t.tenant_id, entry(3)).await.unwrap();
 }
 
 #[tokio::test]

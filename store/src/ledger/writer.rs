@@ -220,9 +220,13 @@ impl Store {
                 }
             });
         }
-        answer
-            .await
-            .map_err(|_| StoreError::Internal("the ledger writer stopped".into()))?
+        // A reply dropped unanswered means the batch failed before reaching this job:
+        // nothing of it was committed, and a retry may succeed.
+        answer.await.map_err(|_| {
+            StoreError::Unavailable(
+                "the ledger batch failed before this request; nothing of it was committed".into(),
+            )
+        })?
     }
 }
 
@@ -266,8 +270,17 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
                 }
             };
             // Locking the head first makes other processes' batches for this tenant wait,
-            // and the work below runs against a log no one else is extending.
-            let locked = lock(tx).await?;
+            // and the work below runs against a log no one else is extending. Without a
+            // head (no such tenant) this tenant's callers hear why; the batch fails.
+            let locked = match lock(tx).await {
+                Ok(l) => l,
+                Err(e) => {
+                    for (_, reply) in jobs {
+                        let _ = reply.send(Err(e.fan_out()));
+                    }
+                    return Err(e);
+                }
+            };
             let mut entries = Vec::with_capacity(jobs.len());
             let mut run: Vec<(GroupJob, Reply)> = Vec::new();
             for (job, reply) in jobs {
