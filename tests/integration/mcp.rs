@@ -1140,3 +1140,48 @@ async fn a_session_continues_on_another_node() {
     }
     assert!(refused, "node B still accepts a revoked key after 2 s");
 }
+
+#[tokio::test]
+async fn a_suspended_agent_cannot_act_through_any_tool() {
+    let app = spawn_app().await;
+    let s = scenario_tenant(&app.store, "Suspended").await;
+    let mut client = Client::stateless(&app, &s.t.slug, s.t.api_key.expose());
+    let tx = app.store.tenant_tx(s.t.tenant_id).await.unwrap();
+    charter_tests::execute(
+        tx.raw(),
+        "UPDATE agents SET status = 'suspended' WHERE id = $1",
+        vec![s.t.agent_id.into()],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let calls = [
+        (
+            "create_initiative",
+            json!({"name": "x", "template": SCENARIO_TEMPLATE, "risk": 1}),
+        ),
+        (
+            "register_artifact",
+            json!({"kind": "code", "digest": "sha256:00"}),
+        ),
+        ("delegate_task", json!({"assignee_agent_id": s.reviewer_id})),
+    ];
+    for (tool, args) in calls {
+        let r = client.tool(tool, args).await;
+        assert_eq!(r["isError"], true, "{tool}: {r}");
+        assert_eq!(
+            r["structuredContent"]["reason"], "agent_suspended",
+            "{tool}: {r}"
+        );
+    }
+    let r = client
+        .tool(
+            "authorize_action",
+            json!({"action": "deploy", "resource_type": "Service", "resource_id": "payments-api"}),
+        )
+        .await;
+    assert_eq!(r["structuredContent"]["reason"], "agent_suspended", "{r}");
+    // Reading its own context still works.
+    let ctx = client.tool("get_context", json!({})).await;
+    assert_eq!(ctx["structuredContent"]["agent_status"], "suspended");
+}

@@ -3,6 +3,7 @@
 //! agent reads them like any answer. Internal failures say "unavailable, retry" and never
 //! anything that could pass for an allowance.
 
+use charter_core::engine::decision::Reason;
 use charter_store::StoreError;
 use rmcp::ErrorData;
 use rmcp::handler::server::tool::IntoCallToolResult;
@@ -40,7 +41,13 @@ impl From<StoreError> for Refusal {
         match e {
             StoreError::NotFound(what) => Refusal::new("not_found", format!("no such {what}")),
             StoreError::Invalid(m) => Refusal::new("invalid_arguments", m),
-            StoreError::Forbidden(m) => Refusal::new("forbidden", m),
+            // "reason: sentence" carries a decision reason code (e.g. `agent_suspended`).
+            StoreError::Forbidden(m) => {
+                match m.split_once(": ").and_then(|(c, _)| Reason::parse(c)) {
+                    Some(r) => Refusal::new(r.as_str(), m),
+                    None => Refusal::new("forbidden", m),
+                }
+            }
             StoreError::Conflict(m) => Refusal::new("conflict", m),
             e if e.is_retryable() => {
                 tracing::warn!(error = %e, "MCP tool: dependency unavailable");

@@ -162,12 +162,21 @@ pub(crate) async fn load_graph(tx: &TenantTx, artifact: Uuid) -> Result<Graph> {
 }
 
 impl Store {
-    /// An agent as a party (with the principal it acts for).
+    /// An agent as a party (with the principal it acts for), about to act: a suspended
+    /// agent may not (it may still report outcomes and close its tasks).
     pub async fn agent_as_party(&self, tenant: Uuid, agent: Uuid) -> Result<Party> {
         let tx = self.tenant_tx(tenant).await?;
-        let p = agent_party(&tx, agent).await?;
+        let a = agents::get(&tx, agent).await?;
         tx.rollback().await?;
-        Ok(p)
+        if a.status == "suspended" {
+            return Err(StoreError::Forbidden(
+                "agent_suspended: this agent is suspended".into(),
+            ));
+        }
+        Ok(Party::Agent {
+            id: a.id,
+            on_behalf_of: a.responsible_principal_id,
+        })
     }
 
     /// `delegator` directs agent `assignee`, optionally under a `parent` task it holds. An

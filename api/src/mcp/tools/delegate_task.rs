@@ -93,13 +93,7 @@ impl CharterMcp {
                     idempotency_key: p.idempotency_key,
                 },
             )
-            .await
-            .map_err(|e| match e {
-                charter_store::StoreError::Forbidden(m) if m.starts_with("out_of_scope") => {
-                    Refusal::new("out_of_scope", m)
-                }
-                e => e.into(),
-            })?;
+            .await?;
         Ok(Json(TaskDelegated {
             task_id: d.task_id,
             spend_limit: d.spend_limit,
