@@ -53,6 +53,10 @@ pub struct Store {
     ledger: Arc<ledger::writer::LedgerWriter>,
     policies: Arc<engine::policies::PolicyCache>,
     identities: Arc<identity_cache::IdentityCache>,
+    /// The runtime `connect` ran on. The ledger writer's batches run there, not on the
+    /// caller's (an HTTP worker's) thread, so signing and encoding never stall a worker's
+    /// other requests.
+    runtime: tokio::runtime::Handle,
 }
 
 impl Store {
@@ -70,6 +74,7 @@ impl Store {
             ledger: Arc::default(),
             policies: Arc::default(),
             identities: Arc::default(),
+            runtime: tokio::runtime::Handle::current(),
         };
         let policies = store.policies.clone();
         store
@@ -101,6 +106,10 @@ impl Store {
     /// Prefix of every tenant's checkpoint origin (the slug follows).
     pub fn origin_prefix(&self) -> &str {
         &self.origin_prefix
+    }
+
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
     }
 
     pub(crate) fn identity_cache(&self) -> &identity_cache::IdentityCache {

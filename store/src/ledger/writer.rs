@@ -202,7 +202,7 @@ impl Store {
             .push(Pending { tenant, job, reply });
         if let Ok(guard) = lane.leader.clone().try_lock_owned() {
             let store = self.clone();
-            tokio::spawn(async move {
+            self.runtime().spawn(async move {
                 let mut guard = Some(guard);
                 loop {
                     drain(&store, &lane).await;
