@@ -68,6 +68,18 @@ impl MasterKey {
         Zeroizing::new(STANDARD.encode(self.0))
     }
 
+    /// A secret for one purpose, derived from the master key (domain-separated SHA-256 of
+    /// a uniformly random key): rotating the master key rotates it too.
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        let digest = Sha256::new()
+            .chain_update(b"charter/derived/v1/")
+            .chain_update(purpose.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(self.0)
+            .finalize();
+        Zeroizing::new(digest.into())
+    }
+
     /// A short public fingerprint, stored beside each sealed key so that an operator
     /// rotating the master key can tell which rows still use the old one.
     pub fn fingerprint(&self) -> String {

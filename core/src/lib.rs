@@ -12,7 +12,10 @@
 //! - [`policy`] — authority scopes compiled to Cedar, tenant catalogs and schemas, checks.
 //! - [`tenant`] — validated tenant slugs and principal roles.
 //! - [`api_key`] — agent API key tokens (generation, parsing, hashing).
+//! - [`access_token`] — the REST API's short-lived JWTs (HS256, key derived from the
+//!   master key, `kid` for rotation).
 
+pub mod access_token;
 pub mod api_key;
 pub mod config;
 pub mod engine;
