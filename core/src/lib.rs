@@ -14,6 +14,8 @@
 //! - [`api_key`] — agent API key tokens (generation, parsing, hashing).
 //! - [`access_token`] — the REST API's short-lived JWTs (HS256, key derived from the
 //!   master key, `kid` for rotation).
+//! - [`tenant_token`] — refresh, API and invitation tokens (name their tenant; stored
+//!   only hashed).
 
 pub mod access_token;
 pub mod api_key;
@@ -25,3 +27,4 @@ pub mod password;
 pub mod policy;
 pub mod secret;
 pub mod tenant;
+pub mod tenant_token;

@@ -95,6 +95,15 @@ impl Role {
         Role::Viewer,
     ];
 
+    /// Whether holding `self` includes every right `other` gives: an owner's covers all,
+    /// an admin's all but the owner's, and every role covers a viewer's.
+    pub fn covers(self, other: Role) -> bool {
+        self == other
+            || self == Role::Owner
+            || (self == Role::Admin && other != Role::Owner)
+            || other == Role::Viewer
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",
@@ -185,6 +194,18 @@ mod tests {
         assert_eq!(TenantSlug::from_name("Acme Corp.").as_str(), "acme-corp");
         assert!(TenantSlug::parse(TenantSlug::from_name("X").as_str()).is_ok());
         assert!(TenantSlug::parse(TenantSlug::from_name("API").as_str()).is_ok());
+    }
+
+    #[test]
+    fn roles_cover_lesser_ones() {
+        assert!(Role::Owner.covers(Role::Admin) && Role::Admin.covers(Role::Approver));
+        assert!(
+            Role::Approver.covers(Role::Viewer) && Role::ComplianceOfficer.covers(Role::Viewer)
+        );
+        assert!(
+            !Role::Admin.covers(Role::Owner) && !Role::Approver.covers(Role::ComplianceOfficer)
+        );
+        assert!(!Role::Viewer.covers(Role::Approver));
     }
 
     #[test]

@@ -61,6 +61,8 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261124_000008_task_deadlines"),
             sql_migration!("m20261124_000009_answers_from_the_ledger"),
             sql_migration!("m20261124_000010_task_idempotency"),
+            sql_migration!("m20261124_000011_refresh_tokens"),
+            sql_migration!("m20261202_000012_admin_api"),
         ]
     }
 }

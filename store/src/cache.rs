@@ -79,6 +79,19 @@ impl Cache {
         Ok(count)
     }
 
+    /// A counter's value (0 when absent) and the seconds until it expires.
+    pub async fn counter(&self, key: &str) -> Result<(i64, i64)> {
+        let mut conn = self.conn.clone();
+        let (value, ttl): (Option<i64>, i64) = redis::pipe()
+            .cmd("GET")
+            .arg(key)
+            .cmd("TTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await?;
+        Ok((value.unwrap_or(0), ttl.max(0)))
+    }
+
     pub async fn delete(&self, key: &str) -> Result<()> {
         let mut conn = self.conn.clone();
         let _: i64 = redis::cmd("DEL").arg(key).query_async(&mut conn).await?;

@@ -8,15 +8,20 @@
 //! - [`platform`] — the narrow cross-tenant look-ups the platform needs (slug → tenant,
 //!   API key → tenant and agent), each a `SECURITY DEFINER` function in the database.
 //! - [`provision`] — a ready tenant (owner, agent, API key) for `tenant create` and `up`.
-//! - [`tenants`], [`principals`], [`agents`], [`api_keys`], [`signing_keys`] — repositories.
+//! - [`tenants`], [`principals`], [`agents`], [`api_keys`], [`api_tokens`], [`signing_keys`] —
+//!   repositories.
+//! - [`sessions`] — people's logins and refresh tokens.
+//! - [`admin`] — what the REST admin API changes and reads (each change recorded).
 //! - [`ledger`] — the signed ledger: group-committed appends, proofs, checkpoints, exports.
 //! - [`engine`] — decisions: scopes and policies, breakers, budgets, authorizations.
 //! - [`job_lock`] — advisory locks that let several workers share the schedule.
 //! - [`cache`] — Redis.
 //! - [`error`] — [`StoreError`].
 
+pub mod admin;
 pub mod agents;
 pub mod api_keys;
+pub mod api_tokens;
 pub mod bootstrap;
 pub mod cache;
 pub mod db;
@@ -28,6 +33,7 @@ pub mod ledger;
 pub mod platform;
 pub mod principals;
 pub mod provision;
+pub mod sessions;
 pub mod signing_keys;
 pub mod tenant_tx;
 pub mod tenants;

@@ -131,21 +131,4 @@ impl Store {
         crate::api_keys::touch(&tx, identity.key_id).await?;
         tx.commit().await
     }
-
-    /// Revokes an API key and tells every node to forget it at once.
-    pub async fn revoke_api_key(&self, tenant: Uuid, key_id: Uuid) -> Result<()> {
-        let tx = self.tenant_tx(tenant).await?;
-        crate::api_keys::revoke(&tx, key_id, chrono::Utc::now()).await?;
-        tx.commit().await?;
-        self.identity_cache().evict_key(key_id);
-        if let Err(e) = self
-            .cache()
-            .publish(crate::identity_cache::REVOKED_CHANNEL, &key_id.to_string())
-            .await
-        {
-            // Other nodes forget it within the cache's lifetime anyway.
-            tracing::warn!(%key_id, error = %e, "could not announce a key revocation");
-        }
-        Ok(())
-    }
 }

@@ -98,3 +98,20 @@ pub async fn list(tx: &TenantTx) -> Result<Vec<Principal>> {
     .map(from_row)
     .collect()
 }
+
+/// The principal with this e-mail address and its password hash, for login.
+pub async fn with_password(
+    tx: &TenantTx,
+    email: &Email,
+) -> Result<Option<(Principal, Option<String>)>> {
+    let row = tx
+        .one(
+            &format!(
+                "SELECT {COLUMNS}, password_hash FROM principals WHERE tenant_id = $1 AND email = $2"
+            ),
+            vec![tx.tenant_id().into(), email.as_str().into()],
+        )
+        .await?;
+    row.map(|r| Ok((from_row(&r)?, r.try_get("", "password_hash")?)))
+        .transpose()
+}

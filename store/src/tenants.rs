@@ -78,7 +78,7 @@ impl Store {
         match inserted {
             Err(StoreError::Conflict(_)) => {
                 return Err(StoreError::Conflict(format!(
-                    "the tenant slug `{}` is taken",
+                    "slug_taken: the tenant slug `{}` is taken",
                     new.slug
                 )));
             }
@@ -109,6 +109,31 @@ impl Store {
             owner_id,
             key_id,
         })
+    }
+}
+
+impl Store {
+    /// Sign-up: a new tenant whose owner's e-mail address is not yet registered with any
+    /// tenant (one address, one sign-up). A taken address or slug is a conflict that says
+    /// which.
+    pub async fn sign_up(&self, new: NewTenant, now: DateTime<Utc>) -> Result<CreatedTenant> {
+        let taken = self
+            .platform_all(
+                "SELECT charter_email_registered($1) AS taken",
+                vec![new.owner_email.as_str().into()],
+            )
+            .await?
+            .first()
+            .map(|r| r.try_get::<bool>("", "taken"))
+            .transpose()?
+            .unwrap_or(true);
+        if taken {
+            return Err(StoreError::Conflict(format!(
+                "email_taken: the e-mail address {} is already registered",
+                new.owner_email.as_str()
+            )));
+        }
+        self.create_tenant(new, now).await
     }
 }
 

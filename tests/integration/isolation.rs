@@ -381,7 +381,10 @@ async fn revoked_keys_and_slug_conflicts() {
             .unwrap()
             .is_some()
     );
-    store.revoke_api_key(a.tenant_id, keys[0].id).await.unwrap();
+    store
+        .revoke_api_key(a.tenant_id, a.owner_id, a.agent_id, keys[0].id)
+        .await
+        .unwrap();
     assert!(
         store
             .lookup_api_key(a.api_key.expose())

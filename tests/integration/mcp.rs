@@ -250,7 +250,7 @@ async fn only_the_tenants_own_agents_get_in() {
         .unwrap();
     tx.rollback().await.unwrap();
     app.store
-        .revoke_api_key(a.tenant_id, keys[0].id)
+        .revoke_api_key(a.tenant_id, a.owner_id, a.agent_id, keys[0].id)
         .await
         .unwrap();
     let res = app
@@ -1126,7 +1126,7 @@ async fn a_session_continues_on_another_node() {
     tx.rollback().await.unwrap();
     node_a
         .store
-        .revoke_api_key(t.tenant_id, keys[0].id)
+        .revoke_api_key(t.tenant_id, t.owner_id, t.agent_id, keys[0].id)
         .await
         .unwrap();
     let mut refused = false;

@@ -16,11 +16,13 @@ struct Cast {
     a2: Party,
     b1: Party,
     bob: Party,
+    carol: Party,
 }
 
 async fn cast(store: &Store) -> Cast {
     let t = tenant(store, "Reviews").await;
     let bob = add_principal(store, t.tenant_id, "bob@reviews.example", Role::Approver).await;
+    let carol = add_principal(store, t.tenant_id, "carol@reviews.example", Role::Approver).await;
     let a2 = add_agent(store, t.tenant_id, "agent-2", t.owner_id).await;
     let b1 = add_agent(store, t.tenant_id, "bob-agent", bob).await;
     let tx = store.tenant_tx(t.tenant_id).await.unwrap();
@@ -30,6 +32,7 @@ async fn cast(store: &Store) -> Cast {
         a2: agent_party(&tx, a2).await.unwrap(),
         b1: agent_party(&tx, b1).await.unwrap(),
         bob: Party::Principal { id: bob },
+        carol: Party::Principal { id: carol },
     };
     tx.commit().await.unwrap();
     // Agents may direct any agent (the delegation rule itself is tested in engine.rs).
@@ -144,8 +147,14 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
         refused(&verdict(&store, &c, c.a2, r).await),
         "the intermediate delegator"
     );
+    // Bob answers for his agent b1, the producer: a person cannot approve their own
+    // agents' work either, whatever the gate asks for.
+    assert!(
+        refused(&verdict(&store, &c, c.bob, r).await),
+        "the human behind the producer"
+    );
     // The review is still pending: a legitimate reviewer can decide it.
-    let o = verdict(&store, &c, c.bob, r).await;
+    let o = verdict(&store, &c, c.carol, r).await;
     assert_eq!(
         o,
         VerdictOutcome::Recorded {

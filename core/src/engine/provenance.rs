@@ -144,6 +144,12 @@ impl Graph {
         reviewer: Party,
         separation: Separation,
     ) -> Result<(), SelfApproval> {
+        // A person answers for the agents acting on their behalf: a human reviewer never
+        // approves what their own agents produced, whatever the review asked for.
+        let separation = match reviewer {
+            Party::Principal { .. } => Separation::Principal,
+            Party::Agent { .. } => separation,
+        };
         let lineage = self.lineage(artifact)?;
         for node in &lineage {
             if node.producer.actor() == reviewer.actor() {
@@ -299,11 +305,12 @@ mod tests {
             w.graph.check_review(art, w.a2, Separation::Principal),
             Err(SelfApproval::SamePrincipal(w.alice, art))
         );
-        // The human behind the producer, likewise; another human passes.
+        // The human behind the producer answers for their agents: refused at any gate;
+        // another human passes.
         let alice = Party::Principal { id: w.alice };
         assert_eq!(
             w.graph.check_review(art, alice, Separation::Standard),
-            Ok(())
+            Err(SelfApproval::SamePrincipal(w.alice, art))
         );
         assert!(
             w.graph

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{Result, Store, StoreError};
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct AgentContext {
     /// The calling agent.
     pub agent_id: Uuid,
@@ -47,7 +47,7 @@ pub struct AgentContext {
     pub open_tasks: Vec<OpenTask>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct OpenTask {
     /// The task.
     pub task_id: Uuid,

@@ -552,3 +552,25 @@ async fn task_refusal(
     }
     Ok(None)
 }
+
+/// What deciding `req` would answer now, with every check of a real decision, in a
+/// transaction the caller rolls back: nothing is reserved, recorded or created.
+pub(crate) async fn dry_run(
+    store: &Store,
+    tx: &TenantTx,
+    agent: Uuid,
+    req: ActionRequest,
+) -> Result<Decision> {
+    let size = crate::ledger::read::tree_size(tx).await?;
+    let item = Decide {
+        agent,
+        id: Uuid::now_v7(),
+        req,
+    };
+    let mut results = decide_all(store, tx, size, vec![item]).await?;
+    match results.pop() {
+        Some(Ok((_, decision))) => Ok(decision),
+        Some(Err(e)) => Err(e),
+        None => Err(StoreError::Internal("no simulated decision".into())),
+    }
+}

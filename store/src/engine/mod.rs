@@ -17,6 +17,7 @@
 //! - [`tasks`] — task completion and expiry.
 //! - [`views`] — what agents read: initiatives, lineage, reviews to act on, violations.
 //! - [`workflows`] — initiatives, evidence, promotion past gates, action→gate bindings.
+//! - [`simulate`] — a decision made and rolled back: would this be allowed, and why?
 //! - [`scope_change`] — an agent asks for more authority; only a principal with
 //!   authority can grant it.
 
@@ -27,6 +28,7 @@ mod outcome;
 pub mod policies;
 pub mod reviews;
 pub mod scope_change;
+pub mod simulate;
 pub mod tasks;
 pub mod views;
 pub mod workflows;
@@ -46,7 +48,9 @@ use crate::{Result, Store, StoreError, TenantTx, agents};
 use policies::policy_row;
 
 /// What an agent asks to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema,
+)]
 pub struct ActionRequest {
     /// The action, as named in the tenant's catalog (e.g. `deploy`).
     pub action: String,
@@ -73,7 +77,9 @@ pub struct ActionRequest {
 }
 
 /// The answer: the decision and where it is recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema,
+)]
 pub struct Answer {
     /// The authorization this answer is about (report its outcome with this id).
     pub authorization_id: Uuid,

@@ -197,3 +197,62 @@ impl Store {
         Ok(receipt)
     }
 }
+
+/// A tenant's policy settings as an admin reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantPolicies {
+    pub version: i64,
+    pub catalog: Catalog,
+    pub policies: String,
+    pub spend_limit: Option<i64>,
+    pub dispatch_limit: Option<i64>,
+    pub cycle_secs: i32,
+}
+
+impl Store {
+    pub async fn tenant_policies(&self, tenant: Uuid) -> Result<TenantPolicies> {
+        let tx = self.tenant_tx(tenant).await?;
+        let row = policy_row(&tx).await?;
+        let limits = tx
+            .one(
+                "SELECT spend_limit, dispatch_limit, cycle_secs FROM tenant_policy WHERE tenant_id = $1",
+                vec![tenant.into()],
+            )
+            .await?
+            .ok_or(StoreError::NotFound("tenant policy"))?;
+        tx.commit().await?;
+        Ok(TenantPolicies {
+            version: row.version,
+            catalog: row.catalog,
+            policies: row.policies,
+            spend_limit: limits.try_get("", "spend_limit")?,
+            dispatch_limit: limits.try_get("", "dispatch_limit")?,
+            cycle_secs: limits.try_get("", "cycle_secs")?,
+        })
+    }
+
+    /// Checks a candidate catalog and policy text against the tenant's agents' scopes
+    /// without saving anything; the errors carry line and column.
+    pub async fn validate_policies(
+        &self,
+        tenant: Uuid,
+        catalog: &Catalog,
+        policies: &str,
+    ) -> Result<()> {
+        let tx = self.tenant_tx(tenant).await?;
+        let all = scopes(&tx).await?;
+        tx.rollback().await?;
+        PolicyEngine::compile(catalog, &all, policies)
+            .map(|_| ())
+            .map_err(|e| StoreError::Invalid(format!("policies: {e}")))
+    }
+
+    /// An agent's scope (empty: no authority).
+    pub async fn agent_scope(&self, tenant: Uuid, agent: Uuid) -> Result<Scope> {
+        let tx = self.tenant_tx(tenant).await?;
+        crate::agents::get(&tx, agent).await?;
+        let s = scope_of(&tx, agent).await?;
+        tx.rollback().await?;
+        Ok(s)
+    }
+}

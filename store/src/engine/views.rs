@@ -13,7 +13,7 @@ use super::reviews::{agent_party, load_graph};
 use super::workflows::{GateCheck, check_gates_in};
 use crate::{Result, Store, StoreError, TenantTx};
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct InitiativeView {
     /// The initiative.
     pub initiative_id: Uuid,
@@ -33,7 +33,7 @@ pub struct InitiativeView {
     pub history: Vec<LedgerLine>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct Scorecard {
     /// Artifacts registered in the initiative.
     pub artifacts: i64,
@@ -50,7 +50,7 @@ pub struct Scorecard {
 }
 
 /// One ledger record, summarised (the full record is in the ledger).
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct LedgerLine {
     /// Position in the tenant's log.
     pub seq: i64,
@@ -97,7 +97,7 @@ pub(crate) fn ledger_line(r: &QueryResult) -> Result<LedgerLine> {
     })
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct ProvenanceView {
     /// The artifact asked about and everything it derives from, the artifact first.
     pub artifacts: Vec<ArtifactInfo>,
@@ -107,7 +107,7 @@ pub struct ProvenanceView {
     pub reviews: Vec<ReviewInfo>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct ArtifactInfo {
     /// The artifact, its kind, digest and URI.
     pub artifact_id: Uuid,
@@ -133,7 +133,7 @@ pub struct ArtifactInfo {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct TaskInfo {
     /// The task and the task it was delegated under.
     pub task_id: Uuid,
@@ -151,7 +151,7 @@ pub struct TaskInfo {
     pub status: String,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct ReviewInfo {
     /// The review, the artifact and digest it is bound to, and its gate.
     pub review_id: Uuid,
@@ -173,7 +173,7 @@ pub struct ReviewInfo {
     pub verdicts: Vec<Value>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct ViolationInfo {
     /// The violation, its kind (e.g. `self_approval`) and severity.
     pub violation_id: Uuid,
@@ -192,7 +192,7 @@ pub struct ViolationInfo {
 }
 
 /// Where a pending decision stands.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct DecisionState {
     /// The review or action approval waited on.
     pub id: Uuid,
@@ -402,30 +402,7 @@ impl Store {
     pub async fn review_requests(&self, tenant: Uuid, agent: Uuid) -> Result<Vec<ReviewInfo>> {
         let tx = self.tenant_tx(tenant).await?;
         let me: Party = agent_party(&tx, agent).await?;
-        let rows = tx
-            .all(
-                &format!(
-                    "SELECT {REVIEW_COLUMNS} FROM reviews r WHERE r.tenant_id = $1 AND r.status = 'pending'
-                     ORDER BY r.created_at LIMIT 200"
-                ),
-                vec![tenant.into()],
-            )
-            .await?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let info = review(r)?;
-            let separation = match info.separation.as_str() {
-                "principal" => Separation::Principal,
-                _ => Separation::Standard,
-            };
-            let graph = load_graph(&tx, info.artifact_id).await?;
-            if graph.check_review(info.artifact_id, me, separation).is_ok() {
-                out.push(info);
-            }
-            if out.len() == 50 {
-                break;
-            }
-        }
+        let out = decidable_reviews(&tx, me).await?;
         tx.rollback().await?;
         Ok(out)
     }
@@ -517,7 +494,7 @@ pub struct LedgerFilter {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct LedgerPage {
     /// Matching records, newest first.
     pub entries: Vec<LedgerLine>,
@@ -560,4 +537,34 @@ impl Store {
             entries,
         })
     }
+}
+
+/// Pending reviews (at most 50, oldest first) that `me` may decide under separation of
+/// duties.
+pub(crate) async fn decidable_reviews(tx: &TenantTx, me: Party) -> Result<Vec<ReviewInfo>> {
+    let rows = tx
+        .all(
+            &format!(
+                "SELECT {REVIEW_COLUMNS} FROM reviews r WHERE r.tenant_id = $1 AND r.status = 'pending'
+                 ORDER BY r.created_at LIMIT 200"
+            ),
+            vec![tx.tenant_id().into()],
+        )
+        .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let info = review(r)?;
+        let separation = match info.separation.as_str() {
+            "principal" => Separation::Principal,
+            _ => Separation::Standard,
+        };
+        let graph = load_graph(tx, info.artifact_id).await?;
+        if graph.check_review(info.artifact_id, me, separation).is_ok() {
+            out.push(info);
+        }
+        if out.len() == 50 {
+            break;
+        }
+    }
+    Ok(out)
 }

@@ -258,7 +258,7 @@ impl Store {
 }
 
 /// What stands between an initiative and its next stage.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct GateCheck {
     /// The initiative's current stage.
     pub stage: String,
@@ -270,7 +270,7 @@ pub struct GateCheck {
     pub can_promote: bool,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct GateStatus {
     /// The gate's name.
     pub name: String,

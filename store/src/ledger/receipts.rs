@@ -21,7 +21,7 @@ pub struct ReceiptClaim {
     pub key_id: String,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct ReceiptCheck {
     /// True when every check below passed.
     pub valid: bool,

@@ -1,0 +1,179 @@
+//! What waits for people, and the state they watch: reviews a person may decide
+//! (separation of duties applied, as for agents), action approvals and scope-change
+//! requests pending, breakers, initiatives and artifacts.
+
+use charter_core::engine::provenance::Party;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::engine::views::{ReviewInfo, decidable_reviews};
+use crate::{Result, Store};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingApproval {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub args_digest: String,
+    pub status: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopeChangeRequest {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub requested_scope: Value,
+    pub reason: String,
+    pub status: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerInfo {
+    pub agent_id: Uuid,
+    pub agent_name: String,
+    pub agent_status: String,
+    pub state: String,
+    pub consecutive_failures: i32,
+    pub threshold: i32,
+    pub cooldown_secs: i32,
+    pub opened_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitiativeSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub template: String,
+    pub risk: i16,
+    pub stage: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Pending reviews this person may decide.
+    pub async fn reviews_for_principal(
+        &self,
+        tenant: Uuid,
+        principal: Uuid,
+    ) -> Result<Vec<ReviewInfo>> {
+        let tx = self.tenant_tx(tenant).await?;
+        let out = decidable_reviews(&tx, Party::Principal { id: principal }).await?;
+        tx.rollback().await?;
+        Ok(out)
+    }
+
+    /// Action approvals waiting for a person, oldest first.
+    pub async fn pending_action_approvals(&self, tenant: Uuid) -> Result<Vec<PendingApproval>> {
+        let tx = self.tenant_tx(tenant).await?;
+        let rows = tx
+            .all(
+                "SELECT id, agent_id, action, resource_type, resource_id, args_digest, status, requested_at
+                 FROM action_approvals WHERE tenant_id = $1 AND status = 'pending'
+                 ORDER BY requested_at LIMIT 200",
+                vec![tenant.into()],
+            )
+            .await?;
+        tx.rollback().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PendingApproval {
+                    id: r.try_get("", "id")?,
+                    agent_id: r.try_get("", "agent_id")?,
+                    action: r.try_get("", "action")?,
+                    resource_type: r.try_get("", "resource_type")?,
+                    resource_id: r.try_get("", "resource_id")?,
+                    args_digest: r.try_get("", "args_digest")?,
+                    status: r.try_get("", "status")?,
+                    requested_at: r.try_get("", "requested_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Scope-change requests waiting for a decision, oldest first.
+    pub async fn pending_scope_changes(&self, tenant: Uuid) -> Result<Vec<ScopeChangeRequest>> {
+        let tx = self.tenant_tx(tenant).await?;
+        let rows = tx
+            .all(
+                "SELECT id, agent_id, requested_scope, reason, status, requested_at
+                 FROM scope_change_requests WHERE tenant_id = $1 AND status = 'pending'
+                 ORDER BY requested_at LIMIT 200",
+                vec![tenant.into()],
+            )
+            .await?;
+        tx.rollback().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScopeChangeRequest {
+                    id: r.try_get("", "id")?,
+                    agent_id: r.try_get("", "agent_id")?,
+                    requested_scope: r.try_get("", "requested_scope")?,
+                    reason: r.try_get("", "reason")?,
+                    status: r.try_get("", "status")?,
+                    requested_at: r.try_get("", "requested_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every agent's breaker (defaults for agents that never had one).
+    pub async fn breakers(&self, tenant: Uuid) -> Result<Vec<BreakerInfo>> {
+        let tx = self.tenant_tx(tenant).await?;
+        let rows = tx
+            .all(
+                "SELECT a.id, a.name, a.status, COALESCE(b.state, 'closed') AS state,
+                        COALESCE(b.consecutive_failures, 0) AS consecutive_failures,
+                        COALESCE(b.threshold, 3) AS threshold, COALESCE(b.cooldown_secs, 300) AS cooldown_secs,
+                        b.opened_at
+                 FROM agents a LEFT JOIN breakers b ON b.tenant_id = a.tenant_id AND b.agent_id = a.id
+                 WHERE a.tenant_id = $1 ORDER BY a.name",
+                vec![tenant.into()],
+            )
+            .await?;
+        tx.rollback().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BreakerInfo {
+                    agent_id: r.try_get("", "id")?,
+                    agent_name: r.try_get("", "name")?,
+                    agent_status: r.try_get("", "status")?,
+                    state: r.try_get("", "state")?,
+                    consecutive_failures: r.try_get("", "consecutive_failures")?,
+                    threshold: r.try_get("", "threshold")?,
+                    cooldown_secs: r.try_get("", "cooldown_secs")?,
+                    opened_at: r.try_get("", "opened_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Initiatives, newest first (at most 200).
+    pub async fn initiatives(&self, tenant: Uuid) -> Result<Vec<InitiativeSummary>> {
+        let tx = self.tenant_tx(tenant).await?;
+        let rows = tx
+            .all(
+                "SELECT id, name, template->>'name' AS template, risk, stage, created_at
+                 FROM initiatives WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT 200",
+                vec![tenant.into()],
+            )
+            .await?;
+        tx.rollback().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(InitiativeSummary {
+                    id: r.try_get("", "id")?,
+                    name: r.try_get("", "name")?,
+                    template: r.try_get("", "template")?,
+                    risk: r.try_get("", "risk")?,
+                    stage: r.try_get("", "stage")?,
+                    created_at: r.try_get("", "created_at")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,190 @@
+//! Violations as people handle them: listed with filters (newest first, keyset pages),
+//! acknowledged, resolved — each step a ledger record.
+
+use chrono::{DateTime, Utc};
+use sea_orm::QueryResult;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::entry;
+use crate::engine::require_roles;
+use crate::{Result, Store, StoreError};
+use charter_core::tenant::Role;
+
+/// Who may acknowledge and resolve violations.
+pub const HANDLERS: &[Role] = &[Role::Owner, Role::Admin, Role::ComplianceOfficer];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub id: Uuid,
+    pub kind: String,
+    pub severity: String,
+    pub subject: Value,
+    pub details: Value,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub acknowledged_by: Option<Uuid>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<Uuid>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ViolationFilter {
+    pub status: Option<String>,
+    pub severity: Option<String>,
+    pub kind: Option<String>,
+    /// Only violations older than this one (the previous page's last id).
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
+const COLUMNS: &str = "id, kind, severity, subject, details, status, created_at, acknowledged_by,
+    acknowledged_at, resolved_by, resolved_at, resolution";
+
+fn from_row(r: &QueryResult) -> Result<Violation> {
+    Ok(Violation {
+        id: r.try_get("", "id")?,
+        kind: r.try_get("", "kind")?,
+        severity: r.try_get("", "severity")?,
+        subject: r.try_get("", "subject")?,
+        details: r.try_get("", "details")?,
+        status: r.try_get("", "status")?,
+        created_at: r.try_get("", "created_at")?,
+        acknowledged_by: r.try_get("", "acknowledged_by")?,
+        acknowledged_at: r.try_get("", "acknowledged_at")?,
+        resolved_by: r.try_get("", "resolved_by")?,
+        resolved_at: r.try_get("", "resolved_at")?,
+        resolution: r.try_get("", "resolution")?,
+    })
+}
+
+impl Store {
+    /// A page of violations, newest first; the `bool` says whether more follow.
+    pub async fn list_violations(
+        &self,
+        tenant: Uuid,
+        f: ViolationFilter,
+    ) -> Result<(Vec<Violation>, bool)> {
+        let limit = i64::from(f.limit.clamp(1, 200));
+        let tx = self.tenant_tx(tenant).await?;
+        let rows = tx
+            .all(
+                &format!(
+                    "SELECT {COLUMNS} FROM violations
+                     WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
+                       AND ($3::text IS NULL OR severity = $3) AND ($4::text IS NULL OR kind = $4)
+                       AND ($5::uuid IS NULL OR (created_at, id) <
+                            (SELECT created_at, id FROM violations WHERE tenant_id = $1 AND id = $5))
+                     ORDER BY created_at DESC, id DESC LIMIT $6"
+                ),
+                vec![
+                    tenant.into(),
+                    f.status.into(),
+                    f.severity.into(),
+                    f.kind.into(),
+                    f.before.into(),
+                    (limit + 1).into(),
+                ],
+            )
+            .await?;
+        tx.rollback().await?;
+        let mut out: Vec<Violation> = rows.iter().map(from_row).collect::<Result<_>>()?;
+        let more = out.len() as i64 > limit;
+        out.truncate(limit as usize);
+        Ok((out, more))
+    }
+
+    pub async fn violation(&self, tenant: Uuid, id: Uuid) -> Result<Violation> {
+        let tx = self.tenant_tx(tenant).await?;
+        let row = tx
+            .one(
+                &format!("SELECT {COLUMNS} FROM violations WHERE tenant_id = $1 AND id = $2"),
+                vec![tenant.into(), id.into()],
+            )
+            .await?
+            .ok_or(StoreError::NotFound("violation"))?;
+        tx.rollback().await?;
+        from_row(&row)
+    }
+
+    /// `open → acknowledged`.
+    pub async fn acknowledge_violation(
+        &self,
+        tenant: Uuid,
+        by: Uuid,
+        id: Uuid,
+    ) -> Result<Violation> {
+        self.move_violation(tenant, by, id, None).await
+    }
+
+    /// `open | acknowledged → resolved`, with what was done about it.
+    pub async fn resolve_violation(
+        &self,
+        tenant: Uuid,
+        by: Uuid,
+        id: Uuid,
+        resolution: String,
+    ) -> Result<Violation> {
+        self.move_violation(tenant, by, id, Some(resolution)).await
+    }
+
+    async fn move_violation(
+        &self,
+        tenant: Uuid,
+        by: Uuid,
+        id: Uuid,
+        resolution: Option<String>,
+    ) -> Result<Violation> {
+        let (_, v) = self
+            .append_with(tenant, move |tx| {
+                Box::pin(async move {
+                    require_roles(tx, by, HANDLERS).await?;
+                    let row = tx
+                        .one(
+                            "SELECT status, kind, severity FROM violations WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+                            vec![tx.tenant_id().into(), id.into()],
+                        )
+                        .await?
+                        .ok_or(StoreError::NotFound("violation"))?;
+                    let from: String = row.try_get("", "status")?;
+                    let (to, sql) = match &resolution {
+                        None => ("acknowledged",
+                                 "UPDATE violations SET status = 'acknowledged', acknowledged_by = $3,
+                                      acknowledged_at = now() WHERE tenant_id = $1 AND id = $2"),
+                        Some(_) => ("resolved",
+                                    "UPDATE violations SET status = 'resolved', resolved_by = $3,
+                                         resolved_at = now(), resolution = $4 WHERE tenant_id = $1 AND id = $2"),
+                    };
+                    let allowed = matches!((from.as_str(), to), ("open", _) | ("acknowledged", "resolved"));
+                    if !allowed {
+                        return Err(StoreError::Conflict(format!("this violation is {from}; it cannot become {to}")));
+                    }
+                    let mut values = vec![tx.tenant_id().into(), id.into(), by.into()];
+                    if let Some(r) = &resolution {
+                        values.push(r.clone().into());
+                    }
+                    tx.exec(sql, values).await?;
+                    let v = tx
+                        .one(
+                            &format!("SELECT {COLUMNS} FROM violations WHERE tenant_id = $1 AND id = $2"),
+                            vec![tx.tenant_id().into(), id.into()],
+                        )
+                        .await?
+                        .ok_or(StoreError::NotFound("violation"))?;
+                    let e = entry(
+                        &format!("violation.{to}"),
+                        by,
+                        Some(format!("violation:{id}")),
+                        json!({"violation_id": id, "kind": row.try_get::<String>("", "kind")?,
+                               "severity": row.try_get::<String>("", "severity")?,
+                               "from": from, "to": to, "resolution": resolution}),
+                    );
+                    Ok((e, from_row(&v)?))
+                })
+            })
+            .await?;
+        Ok(v)
+    }
+}
