@@ -14,6 +14,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds after which a retry may succeed (`Retry-After`), for 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -23,12 +25,24 @@ struct Body<'a> {
     request_id: String,
 }
 
+/// The error body, as the OpenAPI document describes it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable snake_case code (e.g. `not_found`, `forbidden`, `invalid`, `self_approval`).
+    pub code: String,
+    /// What went wrong, for people; names the field for validation errors.
+    pub message: String,
+    /// The request's id (also in the `X-Request-Id` header); quote it when reporting.
+    pub request_id: String,
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -42,6 +56,24 @@ impl ApiError {
 
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn too_many(message: impl Into<String>, retry_after: u64) -> ApiError {
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+        e.retry_after = Some(retry_after);
+        e
+    }
+
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
     }
 
     pub fn unavailable(message: impl Into<String>) -> ApiError {
@@ -65,7 +97,17 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(Body {
+        let mut res = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.insert_header((
+                actix_web::http::header::WWW_AUTHENTICATE,
+                "Bearer realm=\"charter\", error=\"invalid_token\"",
+            ));
+        }
+        if let Some(secs) = self.retry_after {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        res.json(Body {
             code: self.code,
             message: &self.message,
             request_id: request_id::current(),
@@ -73,18 +115,44 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Codes the store puts at the head of a message (`"self_approval: …"`): more precise than
+/// the class of the error, and stable, so clients may branch on them.
+const SPECIFIC_CODES: &[&str] = &[
+    "email_taken",
+    "slug_taken",
+    "refresh_reuse",
+    "account_inactive",
+    "self_approval",
+    "approval_mismatch",
+    "gate_not_passed",
+    "out_of_scope",
+    "agent_suspended",
+];
+
+/// `(code, message)`: the specific code the message starts with, if any, else `class`.
+fn coded(class: &'static str, msg: String) -> (&'static str, String) {
+    for code in SPECIFIC_CODES {
+        if let Some(rest) = msg.strip_prefix(code).and_then(|r| r.strip_prefix(": ")) {
+            return (code, rest.to_string());
+        }
+    }
+    (class, msg)
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
+        let with = |status, class, msg| {
+            let (code, message) = coded(class, msg);
+            ApiError::new(status, code, message)
+        };
         match err {
             StoreError::NotFound(what) => ApiError::not_found(what),
-            StoreError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
+            StoreError::Conflict(msg) => with(StatusCode::CONFLICT, "conflict", msg),
             e @ StoreError::Replay => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
-            StoreError::Forbidden(msg) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
-            StoreError::Invalid(msg) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg)
-            }
+            StoreError::Forbidden(msg) => with(StatusCode::FORBIDDEN, "forbidden", msg),
+            StoreError::Invalid(msg) => with(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg),
             e if e.is_retryable() => {
                 tracing::warn!(request_id = %request_id::current(), error = %e, "dependency unavailable");
                 ApiError::unavailable("a dependency is unavailable; retry shortly")

@@ -1,5 +1,5 @@
-//! charter-api: the actix-web application — operator endpoints now; the MCP endpoint,
-//! the REST admin API and the Stripe webhook mount here as they arrive.
+//! charter-api: the actix-web application — operator endpoints, the MCP endpoint, the
+//! REST admin API (the Stripe webhook mounts here when it arrives).
 //!
 //! # Layout
 //! - [`Application`] — binds the listener (port 0 in tests) and runs the server.
@@ -8,6 +8,7 @@
 //! - [`health`] — `/healthz`, `/readyz`.
 //! - [`public`] — per-tenant public keys and checkpoints (no auth).
 //! - [`mcp`] — the hosted MCP endpoint `/t/{slug}/mcp` and its tools.
+//! - [`rest`] — the REST admin API `/api/v1` and its OpenAPI document.
 //! - [`metrics`] — Prometheus metrics and the middleware that records requests.
 //! - [`error`] — [`error::ApiError`], one JSON error body everywhere.
 //! - [`request_id`] — a request id on every request and response.
@@ -18,6 +19,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod public;
 pub mod request_id;
+pub mod rest;
 pub mod routes;
 pub mod state;
 

@@ -5,7 +5,7 @@ use actix_web::web;
 use charter_web::pages::home::HomeInfo;
 
 use crate::mcp::CharterMcp;
-use crate::{AppState, health, mcp, metrics, public, request_id};
+use crate::{AppState, health, mcp, metrics, public, request_id, rest};
 
 pub fn configure(
     state: &web::Data<AppState>,
@@ -43,6 +43,8 @@ pub fn configure(
                         .route("", web::get().to(mcp::sse::connect))
                         .route("/messages", web::post().to(mcp::sse::message)),
                 )
+                .service(rest::scope())
+                .service(rest::docs::service())
                 .configure(charter_web::routes)
                 .default_service(web::to(crate::error::not_found)),
         );

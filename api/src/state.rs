@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use charter_core::access_token::TokenKeys;
 use charter_core::config::Config;
 use charter_store::Store;
 
@@ -11,14 +12,18 @@ pub struct AppState {
     config: Arc<Config>,
     store: Store,
     metrics: Arc<Metrics>,
+    token_keys: Arc<TokenKeys>,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Store) -> AppState {
+        // Access tokens are signed under a key derived from the master key the store holds.
+        let token_keys = Arc::new(TokenKeys::new(store.master_key(), None));
         AppState {
             config: Arc::new(config),
             store,
             metrics: Arc::new(Metrics::new()),
+            token_keys,
         }
     }
 
@@ -28,6 +33,10 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn token_keys(&self) -> &TokenKeys {
+        &self.token_keys
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -10,6 +10,8 @@ mod isolation;
 mod keys;
 mod ledger;
 mod mcp;
+mod rest;
 mod reviews;
+mod sessions;
 mod worker;
 mod workflows;

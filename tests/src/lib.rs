@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod proxy;
+pub mod rest;
 
 use std::path::PathBuf;
 
@@ -16,7 +17,8 @@ use charter_api::Application;
 use charter_core::config::Config;
 use charter_core::keys::MasterKey;
 use charter_store::Store;
-use charter_store::provision::{ProvisionRequest, Provisioned};
+use charter_store::provision::ProvisionRequest;
+pub use charter_store::provision::Provisioned;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use tokio::sync::OnceCell;
 

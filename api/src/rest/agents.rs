@@ -1,0 +1,231 @@
+//! Agents: list, create, read, suspend and resume, delete; their scope and breaker
+//! settings.
+
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use charter_core::policy::Scope;
+use charter_store::agents::Agent;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use super::Errors;
+use super::extract::{Authorized, Body};
+use super::ledger::Recorded;
+use super::permissions::{ManageAgents, ManagePolicies, Read};
+use crate::AppState;
+use crate::error::ApiError;
+
+pub fn services(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(create)
+        .service(get_one)
+        .service(suspend)
+        .service(resume)
+        .service(remove)
+        .service(get_scope)
+        .service(put_scope)
+        .service(put_breaker);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AgentView {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    /// `active`, `suspended` or `tripped`.
+    pub status: String,
+    /// The person it acts for (notified when its breaker trips).
+    pub responsible_principal_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Agent> for AgentView {
+    fn from(a: Agent) -> Self {
+        AgentView {
+            id: a.id,
+            name: a.name,
+            description: a.description,
+            status: a.status,
+            responsible_principal_id: a.responsible_principal_id,
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// Every agent of the tenant.
+#[utoipa::path(tag = "agents", security(("bearer" = ["read"])), responses((status = 200, body = [AgentView]), Errors))]
+#[get("/agents")]
+pub async fn list(
+    auth: Authorized<Read>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let tx = state.store().tenant_tx(auth.tenant_id).await?;
+    let all = charter_store::agents::list(&tx).await?;
+    tx.rollback().await?;
+    Ok(HttpResponse::Ok().json(all.into_iter().map(AgentView::from).collect::<Vec<_>>()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgent {
+    /// Unique in the tenant, 1–100 characters.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The person it acts for; the caller if absent.
+    #[serde(default)]
+    pub responsible_principal_id: Option<Uuid>,
+}
+
+/// Registers an agent (with no authority until its scope is set).
+#[utoipa::path(tag = "agents", security(("bearer" = ["manage_agents"])), request_body = NewAgent,
+    responses((status = 201, body = AgentView), Errors))]
+#[post("/agents")]
+pub async fn create(
+    auth: Authorized<ManageAgents>,
+    state: web::Data<AppState>,
+    Body(b): Body<NewAgent>,
+) -> Result<HttpResponse, ApiError> {
+    let name = charter_core::tenant::display_name(&b.name, 100)
+        .map_err(|e| ApiError::invalid(format!("name: {e}")))?;
+    if b.description.chars().count() > 2000 {
+        return Err(ApiError::invalid("description: at most 2000 characters"));
+    }
+    let a = state
+        .store()
+        .create_agent(
+            auth.tenant_id,
+            auth.principal_id,
+            name,
+            b.description,
+            b.responsible_principal_id.unwrap_or(auth.principal_id),
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(AgentView::from(a)))
+}
+
+/// One agent.
+#[utoipa::path(tag = "agents", security(("bearer" = ["read"])), responses((status = 200, body = AgentView), Errors))]
+#[get("/agents/{agent_id}")]
+pub async fn get_one(
+    auth: Authorized<Read>,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let tx = state.store().tenant_tx(auth.tenant_id).await?;
+    let a = charter_store::agents::get(&tx, path.into_inner()).await?;
+    tx.rollback().await?;
+    Ok(HttpResponse::Ok().json(AgentView::from(a)))
+}
+
+/// Suspends an agent: every action it asks for is BLOCKED (`agent_suspended`).
+#[utoipa::path(tag = "agents", security(("bearer" = ["manage_agents"])), responses((status = 200, body = AgentView), Errors))]
+#[post("/agents/{agent_id}/suspend")]
+pub async fn suspend(
+    auth: Authorized<ManageAgents>,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let a = state
+        .store()
+        .set_agent_suspended(auth.tenant_id, auth.principal_id, path.into_inner(), true)
+        .await?;
+    Ok(HttpResponse::Ok().json(AgentView::from(a)))
+}
+
+/// Resumes a suspended agent.
+#[utoipa::path(tag = "agents", security(("bearer" = ["manage_agents"])), responses((status = 200, body = AgentView), Errors))]
+#[post("/agents/{agent_id}/resume")]
+pub async fn resume(
+    auth: Authorized<ManageAgents>,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let a = state
+        .store()
+        .set_agent_suspended(auth.tenant_id, auth.principal_id, path.into_inner(), false)
+        .await?;
+    Ok(HttpResponse::Ok().json(AgentView::from(a)))
+}
+
+/// Deletes an agent with its keys, scope and breaker (its ledger records stay).
+#[utoipa::path(tag = "agents", security(("bearer" = ["manage_agents"])), responses((status = 204), Errors))]
+#[delete("/agents/{agent_id}")]
+pub async fn remove(
+    auth: Authorized<ManageAgents>,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .store()
+        .delete_agent(auth.tenant_id, auth.principal_id, path.into_inner())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The agent's authority scope.
+#[utoipa::path(tag = "agents", security(("bearer" = ["read"])), responses((status = 200, body = Scope), Errors))]
+#[get("/agents/{agent_id}/scope")]
+pub async fn get_scope(
+    auth: Authorized<Read>,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = state
+        .store()
+        .agent_scope(auth.tenant_id, path.into_inner())
+        .await?;
+    Ok(HttpResponse::Ok().json(s))
+}
+
+/// Replaces the agent's scope (validated against the tenant's catalog and compiled with
+/// every policy before it is saved).
+#[utoipa::path(tag = "agents", security(("bearer" = ["manage_policies"])), request_body = Scope,
+    responses((status = 200, body = Recorded), Errors))]
+#[put("/agents/{agent_id}/scope")]
+pub async fn put_scope(
+    auth: Authorized<ManagePolicies>,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+    Body(scope): Body<Scope>,
+) -> Result<HttpResponse, ApiError> {
+    let r = state
+        .store()
+        .set_scope(auth.tenant_id, path.into_inner(), scope, auth.principal_id)
+        .await?;
+    Ok(HttpResponse::Ok().json(Recorded::from(r)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSettings {
+    /// Consecutive failures that trip the breaker (at least 1).
+    pub threshold: u32,
+    /// Seconds before a tripped breaker half-opens (at least 1).
+    pub cooldown_secs: u32,
+}
+
+/// Sets the agent's breaker threshold and cool-down.
+#[utoipa::path(tag = "agents", security(("bearer" = ["manage_policies"])), request_body = BreakerSettings,
+    responses((status = 200, body = Recorded), Errors))]
+#[put("/agents/{agent_id}/breaker")]
+pub async fn put_breaker(
+    auth: Authorized<ManagePolicies>,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+    Body(b): Body<BreakerSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let r = state
+        .store()
+        .configure_breaker(
+            auth.tenant_id,
+            path.into_inner(),
+            auth.principal_id,
+            b.threshold,
+            b.cooldown_secs,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(Recorded::from(r)))
+}

@@ -1,0 +1,226 @@
+//! Extractors for the REST API: who is calling and with what authority, and request
+//! bodies and queries whose errors name the field.
+//!
+//! `Authorized<P>` accepts a short-lived access token (JWT) or a tenant API token as
+//! `Authorization: Bearer`. The caller's roles are read from the database on every
+//! request, so a removed, disabled or demoted person loses access at once (not when their
+//! token expires). Anything doubtful is 401; a valid caller without the permission is 403.
+
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use charter_core::tenant::Role;
+use charter_core::tenant_token::{self, Kind};
+use futures::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::permissions::Permission;
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The largest JSON body the REST API reads.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// An authenticated person of a tenant (directly, or through an API token they created).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant_id: Uuid,
+    pub principal_id: Uuid,
+    pub roles: Vec<Role>,
+    /// The API token used, when not a login session.
+    pub token_id: Option<Uuid>,
+}
+
+/// A caller holding permission `P`.
+pub struct Authorized<P> {
+    pub caller: Caller,
+    _p: PhantomData<P>,
+}
+
+impl<P> std::ops::Deref for Authorized<P> {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::unavailable("no application state"))
+}
+
+pub fn bearer(req: &HttpRequest) -> Option<String> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = state(req)?;
+    let token = bearer(req).ok_or_else(|| {
+        ApiError::unauthorized("send an access token or API token as `Authorization: Bearer`")
+    })?;
+    if tenant_token::is_kind(Kind::Api, &token) {
+        let id = state
+            .store()
+            .resolve_api_token(&token)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("unknown, revoked or expired API token"))?;
+        return Ok(Caller {
+            tenant_id: id.tenant_id,
+            principal_id: id.principal_id,
+            roles: id.roles,
+            token_id: Some(id.token_id),
+        });
+    }
+    let claims = state
+        .token_keys()
+        .verify(&token)
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    let tx = state.store().tenant_tx(claims.tid).await?;
+    let found = charter_store::principals::get(&tx, claims.sub).await;
+    tx.rollback().await?;
+    let p = match found {
+        Ok(p) if p.status == "active" => p,
+        Ok(_) | Err(charter_store::StoreError::NotFound(_)) => {
+            return Err(ApiError::unauthorized("this account is not active"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Caller {
+        tenant_id: claims.tid,
+        principal_id: p.id,
+        roles: p.roles,
+        token_id: None,
+    })
+}
+
+impl<P: Permission> FromRequest for Authorized<P> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = authenticate(&req).await?;
+            if !caller.roles.iter().any(|r| P::ROLES.contains(r)) {
+                let needed: Vec<&str> = P::ROLES.iter().map(|r| r.as_str()).collect();
+                return Err(ApiError::forbidden(format!(
+                    "this needs the `{}` permission (roles: {})",
+                    P::NAME,
+                    needed.join(", ")
+                )));
+            }
+            Ok(Authorized {
+                caller,
+                _p: PhantomData,
+            })
+        })
+    }
+}
+
+/// A JSON body: `application/json` only (415 otherwise), at most [`MAX_BODY_BYTES`] (413),
+/// and deserialisation errors that name the field (`roles[1]: unknown variant …`).
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as `Content-Type: application/json`",
+                ));
+            }
+            let bytes = bytes.await.map_err(|e| {
+                let status = e.as_response_error().status_code();
+                if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        status,
+                        "payload_too_large",
+                        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                } else {
+                    ApiError::bad_request("malformed_body", e.to_string())
+                }
+            })?;
+            parse_json(&bytes).map(Body)
+        })
+    }
+}
+
+/// Parses JSON, naming the field that does not fit.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            )
+        } else if path == "." {
+            ApiError::invalid(inner.to_string())
+        } else {
+            ApiError::invalid(format!("{path}: {inner}"))
+        }
+    })
+}
+
+/// A query string, with errors that name the parameter.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let qs = req.query_string();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(qs.as_bytes()));
+        std::future::ready(
+            serde_path_to_error::deserialize(de)
+                .map(Query)
+                .map_err(|e| {
+                    let path = e.path().to_string();
+                    let inner = e.into_inner();
+                    if path == "." {
+                        ApiError::bad_request("invalid_query", inner.to_string())
+                    } else {
+                        ApiError::bad_request("invalid_query", format!("{path}: {inner}"))
+                    }
+                }),
+        )
+    }
+}
+
+/// Path parameters that are not what the route expects (a malformed id): 404, as for an
+/// id that does not exist — there is no such resource.
+pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no such resource: {err}"),
+    )
+    .into()
+}

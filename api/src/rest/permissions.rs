@@ -1,0 +1,48 @@
+//! The permission matrix: what each role may do through the REST API. Every handler names
+//! one of these in its signature (`Authorized<ManageAgents>`), so a route cannot forget to
+//! check. `docs/permissions.md` writes the same matrix down per route, and the test suite
+//! checks the server against that document.
+
+use charter_core::tenant::Role::{self, Admin, Approver, ComplianceOfficer, Owner, Viewer};
+
+pub trait Permission: 'static {
+    /// The name used in the OpenAPI document's security requirements and in the docs.
+    const NAME: &'static str;
+    /// Roles that hold it (any one suffices).
+    const ROLES: &'static [Role];
+}
+
+macro_rules! permissions {
+    ($($(#[$doc:meta])* $ty:ident = $name:literal: [$($role:ident),*];)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $ty;
+            impl Permission for $ty {
+                const NAME: &'static str = $name;
+                const ROLES: &'static [Role] = &[$($role),*];
+            }
+        )*
+        /// Every permission with its roles, for the documentation test.
+        pub const ALL: &[(&str, &[Role])] = &[$(($name, &[$($role),*])),*];
+    };
+}
+
+permissions! {
+    /// Read anything of the tenant: people, agents, scopes, policies, work, ledger.
+    Read = "read": [Owner, Admin, Approver, ComplianceOfficer, Viewer];
+    /// Add, change and remove people; issue and revoke tenant API tokens.
+    ManagePeople = "manage_people": [Owner, Admin];
+    /// Create, suspend and delete agents; issue and revoke their API keys.
+    ManageAgents = "manage_agents": [Owner, Admin];
+    /// Change scopes, policies, limits, templates, gate bindings, approval rules, breaker
+    /// settings; decide agents' scope-change requests.
+    ManagePolicies = "manage_policies": [Owner, Admin];
+    /// Start initiatives, register artifacts, submit evidence, promote past gates.
+    ManageWork = "manage_work": [Owner, Admin];
+    /// Ask "would this be allowed?" of the engine.
+    Simulate = "simulate": [Owner, Admin, Approver, ComplianceOfficer];
+    /// Approve or reject reviews and action approvals; reset breakers.
+    Decide = "decide": [Owner, Admin, Approver];
+    /// Acknowledge and resolve violations.
+    HandleViolations = "handle_violations": [Owner, Admin, ComplianceOfficer];
+}

@@ -1,0 +1,184 @@
+//! Login, refresh, logout. Failed logins are limited per account and per client address
+//! in Redis (Redis down: login refused with 503, never unlimited).
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use charter_core::access_token::ACCESS_TTL_SECS;
+use charter_core::secret::Secret;
+use charter_core::tenant::Email;
+use charter_store::sessions::Session;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::Errors;
+use super::extract::Body;
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Failed logins allowed per account, and per client address, in [`WINDOW`].
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 30;
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+pub fn services(cfg: &mut ServiceConfig) {
+    cfg.service(login).service(refresh).service(logout);
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The tenant's slug (as in `/t/{slug}/…`).
+    pub tenant: String,
+    /// The person's e-mail address.
+    pub email: String,
+    /// Their password.
+    pub password: String,
+}
+
+/// A session's tokens.
+#[derive(Serialize, ToSchema)]
+pub struct Tokens {
+    /// Send as `Authorization: Bearer …`; valid for `expires_in` seconds.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds the access token is valid for.
+    pub expires_in: i64,
+    /// Exchange at `/api/v1/auth/refresh` for new tokens; each works once.
+    pub refresh_token: String,
+    /// The tenant and person the tokens are for.
+    pub tenant_id: uuid::Uuid,
+    /// The person the tokens are for.
+    pub principal_id: uuid::Uuid,
+}
+
+pub fn tokens(state: &AppState, s: Session) -> Result<Tokens, ApiError> {
+    let roles = s.roles.iter().map(|r| r.as_str().to_string()).collect();
+    let (access, _) = state
+        .token_keys()
+        .issue(s.principal_id, s.tenant_id, roles, chrono::Utc::now())
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Tokens {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECS,
+        refresh_token: s.refresh_token.expose().to_string(),
+        tenant_id: s.tenant_id,
+        principal_id: s.principal_id,
+    })
+}
+
+fn refused() -> ApiError {
+    ApiError::unauthorized("wrong tenant, e-mail address or password")
+}
+
+/// Whether `key` has used up its failures; the seconds to wait if so.
+async fn locked(state: &AppState, key: &str, max: i64) -> Result<Option<u64>, ApiError> {
+    let (count, ttl) = state.store().cache().counter(key).await?;
+    Ok((count >= max).then_some(ttl.max(1) as u64))
+}
+
+/// Exchanges e-mail and password for an access token and a refresh token.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses((status = 200, description = "Logged in", body = Tokens), Errors),
+)]
+#[post("/auth/login")]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Body(b): Body<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let email = Email::parse(&b.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let account_key = format!("charter:login:acct:{}:{}", b.tenant, email.as_str());
+    let address_key = format!("charter:login:ip:{address}");
+    for (key, max) in [
+        (&account_key, MAX_FAILURES_PER_ACCOUNT),
+        (&address_key, MAX_FAILURES_PER_ADDRESS),
+    ] {
+        if let Some(wait) = locked(&state, key, max).await? {
+            return Err(ApiError::too_many(
+                format!("too many failed logins; retry in {wait} s"),
+                wait,
+            ));
+        }
+    }
+    let store = state.store();
+    let principal = match store.tenant_by_slug(&b.tenant).await? {
+        Some(t) => store
+            .check_password(t.id, &email, Secret::new(b.password))
+            .await?
+            .map(|p| (t.id, p.id)),
+        None => None,
+    };
+    let Some((tenant, principal)) = principal else {
+        for key in [&account_key, &address_key] {
+            store.cache().hit(key, WINDOW).await?;
+        }
+        return Err(refused());
+    };
+    store.cache().delete(&account_key).await?;
+    let session = store.start_session(tenant, principal).await?;
+    Ok(HttpResponse::Ok().json(tokens(&state, session)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh.
+    pub refresh_token: String,
+}
+
+/// New tokens for a refresh token, which is used up. Presenting a used refresh token again
+/// revokes every session of its family (`refresh_reuse`).
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 200, description = "New tokens", body = Tokens), Errors),
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    Body(b): Body<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let session = match state.store().refresh_session(&b.refresh_token).await {
+        Ok(s) => s,
+        Err(charter_store::StoreError::NotFound(_)) => {
+            return Err(ApiError::unauthorized(
+                "unknown, expired or revoked refresh token",
+            ));
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            // Reuse and disabled accounts are refusals of the token: 401, with their code.
+            return Err(if e.status == actix_web::http::StatusCode::FORBIDDEN {
+                ApiError::new(actix_web::http::StatusCode::UNAUTHORIZED, e.code, e.message)
+            } else {
+                e
+            });
+        }
+    };
+    Ok(HttpResponse::Ok().json(tokens(&state, session)?))
+}
+
+/// Ends the session of a refresh token (every token of its family).
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 204, description = "Logged out"), Errors),
+)]
+#[post("/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    Body(b): Body<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.store().end_session(&b.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
