@@ -37,6 +37,9 @@ impl From<DbErr> for StoreError {
         if let Some(SqlErr::UniqueConstraintViolation(msg)) = err.sql_err() {
             return StoreError::Conflict(msg);
         }
+        if let Some(msg) = rejected_value(&err) {
+            return StoreError::Invalid(msg);
+        }
         match &err {
             DbErr::ConnectionAcquire(e) => StoreError::Unavailable(e.to_string()),
             DbErr::Conn(RuntimeErr::SqlxError(e))
@@ -50,6 +53,26 @@ impl From<DbErr> for StoreError {
             _ => StoreError::Db(err),
         }
     }
+}
+
+/// A value PostgreSQL refused as such (out of range, breaking a CHECK, a character text
+/// cannot hold): bad input that slipped past validation, so the caller's fault (422), not
+/// an internal error. The message stays generic: constraint names are not for clients.
+fn rejected_value(err: &DbErr) -> Option<String> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return None;
+    };
+    let code = e.as_database_error()?.code()?;
+    let what = match code.as_ref() {
+        "23514" => "a value is outside what is allowed",
+        "22003" => "a number is out of range",
+        "22021" | "22P05" => "a text contains a character that cannot be stored",
+        "22001" => "a text is too long",
+        _ => return None,
+    };
+    tracing::debug!(error = %err, "value refused by the database");
+    Some(what.to_string())
 }
 
 fn is_connection_error(e: &sea_orm::sqlx::Error) -> bool {

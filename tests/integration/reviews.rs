@@ -162,7 +162,7 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
         }
     );
 
-    // Every refusal is a violation and a ledger record.
+    // Every refusal (five of them) is a violation and a ledger record.
     let tx = store.tenant_tx(c.tenant).await.unwrap();
     let n = query(
         tx.raw(),
@@ -171,9 +171,9 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
     )
     .await
     .unwrap();
-    assert_eq!(n[0].try_get::<i64>("", "n").unwrap(), 4);
+    assert_eq!(n[0].try_get::<i64>("", "n").unwrap(), 5);
     let n = query(tx.raw(), "SELECT count(*) AS n FROM ledger_records WHERE kind = 'violation' AND reason = 'self_approval'", vec![]).await.unwrap();
-    assert_eq!(n[0].try_get::<i64>("", "n").unwrap(), 4);
+    assert_eq!(n[0].try_get::<i64>("", "n").unwrap(), 5);
 }
 
 #[tokio::test]

@@ -201,9 +201,11 @@ pub async fn put_scope(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerSettings {
-    /// Consecutive failures that trip the breaker (at least 1).
+    /// Consecutive failures that trip the breaker (1 to 1000).
+    #[schema(minimum = 1, maximum = 1000)]
     pub threshold: u32,
-    /// Seconds before a tripped breaker half-opens (at least 1).
+    /// Seconds before a tripped breaker half-opens (1 to 30 days).
+    #[schema(minimum = 1, maximum = 2592000)]
     pub cooldown_secs: u32,
 }
 

@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
             or a tenant API token. Errors are `{code, message, request_id}`. Security scopes name the \
             permission a route needs; docs/permissions.md maps permissions to roles.",
     ),
+    components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "auth", description = "Sign-up, login, refresh, logout"),
         (name = "me", description = "The caller and their tenant"),

@@ -40,7 +40,7 @@ use crate::error::ErrorBody;
 pub enum Errors {
     /// Malformed JSON or query parameters.
     #[response(status = 400)]
-    BadRequest(#[to_schema] ErrorBody),
+    BadRequest(ErrorBody),
     /// No valid access token or API token.
     #[response(status = 401)]
     Unauthorized(ErrorBody),

@@ -38,8 +38,10 @@ pub struct Policies {
 
 #[derive(Serialize, ToSchema)]
 pub struct PoliciesView {
-    #[serde(flatten)]
-    pub policies: Policies,
+    /// Resource types and actions (with their groups).
+    pub catalog: Catalog,
+    /// Tenant-wide Cedar policies.
+    pub policies: String,
     /// Increases with every change to these or to any agent's scope.
     pub version: i64,
     /// Tenant-wide spend per cycle (absent: unlimited).
@@ -59,10 +61,8 @@ pub async fn get_policies(
 ) -> Result<HttpResponse, ApiError> {
     let p = state.store().tenant_policies(auth.tenant_id).await?;
     Ok(HttpResponse::Ok().json(PoliciesView {
-        policies: Policies {
-            catalog: p.catalog,
-            policies: p.policies,
-        },
+        catalog: p.catalog,
+        policies: p.policies,
         version: p.version,
         spend_limit: p.spend_limit,
         dispatch_limit: p.dispatch_limit,
@@ -158,8 +158,8 @@ pub struct Limits {
     #[serde(default)]
     #[schema(minimum = 0)]
     pub dispatch_limit: Option<i64>,
-    /// The cycle length in seconds (at least 1).
-    #[schema(minimum = 1)]
+    /// The cycle length in seconds (1 to 366 days).
+    #[schema(minimum = 1, maximum = 31622400)]
     pub cycle_secs: u32,
 }
 

@@ -300,10 +300,15 @@ impl Store {
         threshold: u32,
         cooldown_secs: u32,
     ) -> Result<Receipt> {
-        if threshold == 0 || cooldown_secs == 0 {
-            return Err(StoreError::Invalid(
-                "threshold and cooldown_secs: at least 1".into(),
-            ));
+        if !(1..=MAX_THRESHOLD).contains(&threshold) {
+            return Err(StoreError::Invalid(format!(
+                "threshold: 1 to {MAX_THRESHOLD}"
+            )));
+        }
+        if !(1..=MAX_COOLDOWN_SECS).contains(&cooldown_secs) {
+            return Err(StoreError::Invalid(format!(
+                "cooldown_secs: 1 to {MAX_COOLDOWN_SECS}"
+            )));
         }
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
@@ -343,13 +348,13 @@ impl Store {
         dispatch_limit: Option<i64>,
         cycle_secs: u32,
     ) -> Result<Receipt> {
-        if cycle_secs == 0
+        if !(1..=MAX_CYCLE_SECS).contains(&cycle_secs)
             || spend_limit.is_some_and(|l| l < 0)
             || dispatch_limit.is_some_and(|l| l < 0)
         {
-            return Err(StoreError::Invalid(
-                "limits must not be negative; cycle_secs at least 1".into(),
-            ));
+            return Err(StoreError::Invalid(format!(
+                "limits must not be negative; cycle_secs 1 to {MAX_CYCLE_SECS}"
+            )));
         }
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
@@ -436,6 +441,13 @@ impl Store {
         Ok(receipt)
     }
 }
+
+/// Most consecutive failures a breaker may be set to allow.
+pub const MAX_THRESHOLD: u32 = 1000;
+/// Longest breaker cool-down: 30 days.
+pub const MAX_COOLDOWN_SECS: u32 = 30 * 86_400;
+/// Longest budget cycle: 366 days.
+pub const MAX_CYCLE_SECS: u32 = 366 * 86_400;
 
 /// Roles that may change an agent's authority.
 pub(crate) const SCOPE_AUTHORITY: &[Role] = &[Role::Owner, Role::Admin];

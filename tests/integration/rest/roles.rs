@@ -1,5 +1,6 @@
 //! The role matrix: for every operation, exactly the roles docs/permissions.md grants get
 //! through, and every other role gets 403 — and the document lists every operation served.
+//! On the way, every successful change is checked to be a ledger record, and nothing else.
 
 use std::collections::BTreeMap;
 
@@ -65,11 +66,13 @@ async fn every_route_admits_exactly_the_documented_roles() {
     }
     let ids = Ids::random();
     let mut checked = 0;
+    let mut changes = 0;
     for op in &ops {
         let allowed = doc
             .get(&op.key())
             .unwrap_or_else(|| panic!("{} is not in docs/permissions.md", op.key()));
         for role in Role::ALL {
+            let before = log_size(&app, &s).await;
             let r = call(
                 &app,
                 Some(s.token(role)),
@@ -78,6 +81,20 @@ async fn every_route_admits_exactly_the_documented_roles() {
                 op.body(&ids),
             )
             .await;
+            // Every change is on the ledger; reads, refusals, validation and simulation
+            // are not changes.
+            let grew = log_size(&app, &s).await > before;
+            let changes_state = r.status.is_success()
+                && op.method != "GET"
+                && !["/api/v1/policies/validate", "/api/v1/simulate"].contains(&op.path.as_str());
+            assert_eq!(
+                grew,
+                changes_state,
+                "{} as {role}: {} — recorded: {grew}",
+                op.key(),
+                r.status
+            );
+            changes += usize::from(grew);
             if allowed.contains(&role) {
                 assert!(
                     r.status != StatusCode::FORBIDDEN && r.status != StatusCode::UNAUTHORIZED,
@@ -106,10 +123,21 @@ async fn every_route_admits_exactly_the_documented_roles() {
         }
     }
     assert!(checked >= 250, "{checked} checks");
+    assert!(
+        changes >= 12,
+        "only {changes} successful changes were tried"
+    );
     // Without credentials every one of them is 401.
     for op in &ops {
         let r = call(&app, None, &op.method, &op.url(&ids), op.body(&ids)).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", op.key());
         assert!(r.headers.contains_key("www-authenticate"));
     }
+}
+
+async fn log_size(app: &charter_tests::TestApp, s: &charter_tests::rest::Staff) -> u64 {
+    let tx = app.store.tenant_tx(s.tenant.tenant_id).await.unwrap();
+    let n = charter_store::ledger::read::tree_size(&tx).await.unwrap();
+    tx.rollback().await.unwrap();
+    n
 }
