@@ -510,6 +510,10 @@ fn print_welcome(config: &Config, demo: &Option<serde_json::Value>) {
     println!();
     println!("Charter is running.");
     println!("  Dashboard:    {}/", config.public_url);
+    println!(
+        "  REST API:     {}/api/v1 (docs: {}/api/docs/)",
+        config.public_url, config.public_url
+    );
     match demo {
         Some(d) => {
             println!(

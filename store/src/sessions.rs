@@ -88,7 +88,7 @@ impl Store {
         // Unknown addresses cost as much as known ones, so timing tells nothing.
         let (principal, stored) = match found {
             Some((p, Some(h))) => (Some(p), h),
-            _ => (None, DUMMY_HASH.to_string()),
+            _ => (None, charter_core::password::DUMMY_HASH.to_string()),
         };
         let ok = tokio::task::spawn_blocking(move || {
             charter_core::password::verify(password.expose(), &stored)
@@ -219,6 +219,3 @@ impl Store {
         Ok(())
     }
 }
-
-/// An argon2id hash of a random password, checked against when the address is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1Jx1hQ6mTOUnmKqEjDfF9ZbB+Y1k0Zy1h7W3r3r3sXk";

@@ -478,6 +478,20 @@ async fn errors_share_one_body_and_bad_requests_are_named() {
         "{:?}",
         r.body
     );
+    // The interactive page and its assets are served from the binary.
+    let page = app.client.get(app.url("/api/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.text().await.unwrap().contains("swagger"),
+        "the docs page"
+    );
+    let css = app
+        .client
+        .get(app.url("/api/docs/swagger-ui.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), StatusCode::OK);
     // No CORS unless configured: a preflight gets no allow-origin.
     let pre = app
         .client
