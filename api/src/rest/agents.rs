@@ -55,7 +55,7 @@ impl From<Agent> for AgentView {
 }
 
 /// Every agent of the tenant.
-#[utoipa::path(tag = "agents", security(("bearer" = ["read"])), responses((status = 200, body = [AgentView]), Errors))]
+#[utoipa::path(operation_id = "agents_list", tag = "agents", security(("bearer" = ["read"])), responses((status = 200, body = [AgentView]), Errors))]
 #[get("/agents")]
 pub async fn list(
     auth: Authorized<Read>,
@@ -80,7 +80,7 @@ pub struct NewAgent {
 }
 
 /// Registers an agent (with no authority until its scope is set).
-#[utoipa::path(tag = "agents", security(("bearer" = ["manage_agents"])), request_body = NewAgent,
+#[utoipa::path(operation_id = "agents_create", tag = "agents", security(("bearer" = ["manage_agents"])), request_body = NewAgent,
     responses((status = 201, body = AgentView), Errors))]
 #[post("/agents")]
 pub async fn create(
@@ -107,7 +107,7 @@ pub async fn create(
 }
 
 /// One agent.
-#[utoipa::path(tag = "agents", security(("bearer" = ["read"])), responses((status = 200, body = AgentView), Errors))]
+#[utoipa::path(operation_id = "agents_get_one", tag = "agents", security(("bearer" = ["read"])), responses((status = 200, body = AgentView), Errors))]
 #[get("/agents/{agent_id}")]
 pub async fn get_one(
     auth: Authorized<Read>,
@@ -121,7 +121,7 @@ pub async fn get_one(
 }
 
 /// Suspends an agent: every action it asks for is BLOCKED (`agent_suspended`).
-#[utoipa::path(tag = "agents", security(("bearer" = ["manage_agents"])), responses((status = 200, body = AgentView), Errors))]
+#[utoipa::path(operation_id = "agents_suspend", tag = "agents", security(("bearer" = ["manage_agents"])), responses((status = 200, body = AgentView), Errors))]
 #[post("/agents/{agent_id}/suspend")]
 pub async fn suspend(
     auth: Authorized<ManageAgents>,
@@ -136,7 +136,7 @@ pub async fn suspend(
 }
 
 /// Resumes a suspended agent.
-#[utoipa::path(tag = "agents", security(("bearer" = ["manage_agents"])), responses((status = 200, body = AgentView), Errors))]
+#[utoipa::path(operation_id = "agents_resume", tag = "agents", security(("bearer" = ["manage_agents"])), responses((status = 200, body = AgentView), Errors))]
 #[post("/agents/{agent_id}/resume")]
 pub async fn resume(
     auth: Authorized<ManageAgents>,
@@ -151,7 +151,7 @@ pub async fn resume(
 }
 
 /// Deletes an agent with its keys, scope and breaker (its ledger records stay).
-#[utoipa::path(tag = "agents", security(("bearer" = ["manage_agents"])), responses((status = 204), Errors))]
+#[utoipa::path(operation_id = "agents_remove", tag = "agents", security(("bearer" = ["manage_agents"])), responses((status = 204), Errors))]
 #[delete("/agents/{agent_id}")]
 pub async fn remove(
     auth: Authorized<ManageAgents>,
@@ -166,7 +166,7 @@ pub async fn remove(
 }
 
 /// The agent's authority scope.
-#[utoipa::path(tag = "agents", security(("bearer" = ["read"])), responses((status = 200, body = Scope), Errors))]
+#[utoipa::path(operation_id = "agents_get_scope", tag = "agents", security(("bearer" = ["read"])), responses((status = 200, body = Scope), Errors))]
 #[get("/agents/{agent_id}/scope")]
 pub async fn get_scope(
     auth: Authorized<Read>,
@@ -182,7 +182,7 @@ pub async fn get_scope(
 
 /// Replaces the agent's scope (validated against the tenant's catalog and compiled with
 /// every policy before it is saved).
-#[utoipa::path(tag = "agents", security(("bearer" = ["manage_policies"])), request_body = Scope,
+#[utoipa::path(operation_id = "agents_put_scope", tag = "agents", security(("bearer" = ["manage_policies"])), request_body = Scope,
     responses((status = 200, body = Recorded), Errors))]
 #[put("/agents/{agent_id}/scope")]
 pub async fn put_scope(
@@ -210,7 +210,7 @@ pub struct BreakerSettings {
 }
 
 /// Sets the agent's breaker threshold and cool-down.
-#[utoipa::path(tag = "agents", security(("bearer" = ["manage_policies"])), request_body = BreakerSettings,
+#[utoipa::path(operation_id = "agents_put_breaker", tag = "agents", security(("bearer" = ["manage_policies"])), request_body = BreakerSettings,
     responses((status = 200, body = Recorded), Errors))]
 #[put("/agents/{agent_id}/breaker")]
 pub async fn put_breaker(

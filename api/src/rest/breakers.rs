@@ -49,7 +49,7 @@ impl From<BreakerInfo> for BreakerView {
 }
 
 /// Every agent's breaker.
-#[utoipa::path(tag = "breakers", security(("bearer" = ["read"])), responses((status = 200, body = [BreakerView]), Errors))]
+#[utoipa::path(operation_id = "breakers_list", tag = "breakers", security(("bearer" = ["read"])), responses((status = 200, body = [BreakerView]), Errors))]
 #[get("/breakers")]
 pub async fn list(
     auth: Authorized<Read>,
@@ -60,7 +60,7 @@ pub async fn list(
 }
 
 /// Closes an agent's breaker (and reactivates a tripped agent).
-#[utoipa::path(tag = "breakers", security(("bearer" = ["decide"])), responses((status = 200, body = Recorded), Errors))]
+#[utoipa::path(operation_id = "breakers_reset", tag = "breakers", security(("bearer" = ["decide"])), responses((status = 200, body = Recorded), Errors))]
 #[post("/breakers/{agent_id}/reset")]
 pub async fn reset(
     auth: Authorized<Decide>,

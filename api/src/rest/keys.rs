@@ -45,7 +45,7 @@ impl From<ApiKeyInfo> for ApiKeyView {
 }
 
 /// The agent's keys (never the keys themselves).
-#[utoipa::path(tag = "agents", security(("bearer" = ["read"])), responses((status = 200, body = [ApiKeyView]), Errors))]
+#[utoipa::path(operation_id = "keys_list", tag = "agents", security(("bearer" = ["read"])), responses((status = 200, body = [ApiKeyView]), Errors))]
 #[get("/agents/{agent_id}/keys")]
 pub async fn list(
     auth: Authorized<Read>,
@@ -76,7 +76,7 @@ pub struct IssuedKey {
 }
 
 /// Issues an API key for the agent.
-#[utoipa::path(tag = "agents", security(("bearer" = ["manage_agents"])), request_body = NewKey,
+#[utoipa::path(operation_id = "keys_issue", tag = "agents", security(("bearer" = ["manage_agents"])), request_body = NewKey,
     responses((status = 201, body = IssuedKey), Errors))]
 #[post("/agents/{agent_id}/keys")]
 pub async fn issue(
@@ -106,7 +106,7 @@ pub async fn issue(
 }
 
 /// Revokes a key: refused at once on every node.
-#[utoipa::path(tag = "agents", security(("bearer" = ["manage_agents"])), responses((status = 204), Errors))]
+#[utoipa::path(operation_id = "keys_revoke", tag = "agents", security(("bearer" = ["manage_agents"])), responses((status = 204), Errors))]
 #[delete("/agents/{agent_id}/keys/{key_id}")]
 pub async fn revoke(
     auth: Authorized<ManageAgents>,

@@ -70,7 +70,7 @@ pub struct EntryFilter {
 }
 
 /// Ledger records, newest first, a page at a time.
-#[utoipa::path(tag = "ledger", security(("bearer" = ["read"])), params(EntryFilter),
+#[utoipa::path(operation_id = "ledger_entries", tag = "ledger", security(("bearer" = ["read"])), params(EntryFilter),
     responses((status = 200, body = LedgerPage), Errors))]
 #[get("/ledger/entries")]
 pub async fn entries(
@@ -146,7 +146,7 @@ pub struct ProvenEntryView {
 }
 
 /// One record with everything needed to check it offline.
-#[utoipa::path(tag = "ledger", security(("bearer" = ["read"])),
+#[utoipa::path(operation_id = "ledger_entry", tag = "ledger", security(("bearer" = ["read"])),
     responses((status = 200, body = ProvenEntryView), Errors))]
 #[get("/ledger/entries/{seq}")]
 pub async fn entry(
@@ -191,7 +191,7 @@ pub struct CheckpointPage {
 }
 
 /// The tenant's signed checkpoints, newest first.
-#[utoipa::path(tag = "ledger", security(("bearer" = ["read"])), params(CheckpointFilter),
+#[utoipa::path(operation_id = "ledger_checkpoints", tag = "ledger", security(("bearer" = ["read"])), params(CheckpointFilter),
     responses((status = 200, body = CheckpointPage), Errors))]
 #[get("/ledger/checkpoints")]
 pub async fn checkpoints(
@@ -238,7 +238,7 @@ pub struct ConsistencyView {
 }
 
 /// Proof that the log at `second` extends the log at `first` (nothing rewritten).
-#[utoipa::path(tag = "ledger", security(("bearer" = ["read"])), params(ConsistencyQuery),
+#[utoipa::path(operation_id = "ledger_consistency", tag = "ledger", security(("bearer" = ["read"])), params(ConsistencyQuery),
     responses((status = 200, body = ConsistencyView), Errors))]
 #[get("/ledger/consistency")]
 pub async fn consistency(

@@ -28,7 +28,7 @@ pub struct Me {
 }
 
 /// The caller.
-#[utoipa::path(tag = "me", security(("bearer" = ["read"])), responses((status = 200, body = Me), Errors))]
+#[utoipa::path(operation_id = "me_me", tag = "me", security(("bearer" = ["read"])), responses((status = 200, body = Me), Errors))]
 #[get("/me")]
 pub async fn me(
     auth: Authorized<Read>,
@@ -60,7 +60,7 @@ pub struct TenantView {
 }
 
 /// The caller's tenant: plan, subscription, trial days left.
-#[utoipa::path(tag = "me", security(("bearer" = ["read"])), responses((status = 200, body = TenantView), Errors))]
+#[utoipa::path(operation_id = "me_tenant", tag = "me", security(("bearer" = ["read"])), responses((status = 200, body = TenantView), Errors))]
 #[get("/tenant")]
 pub async fn tenant(
     auth: Authorized<Read>,

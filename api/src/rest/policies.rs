@@ -53,7 +53,7 @@ pub struct PoliciesView {
 }
 
 /// The tenant's catalog, policies and limits.
-#[utoipa::path(tag = "policies", security(("bearer" = ["read"])), responses((status = 200, body = PoliciesView), Errors))]
+#[utoipa::path(operation_id = "policies_get_policies", tag = "policies", security(("bearer" = ["read"])), responses((status = 200, body = PoliciesView), Errors))]
 #[get("/policies")]
 pub async fn get_policies(
     auth: Authorized<Read>,
@@ -72,7 +72,7 @@ pub async fn get_policies(
 
 /// Replaces the catalog and tenant policies. Everything (these and every agent's scope)
 /// must compile first; errors give line and column.
-#[utoipa::path(tag = "policies", security(("bearer" = ["manage_policies"])), request_body = Policies,
+#[utoipa::path(operation_id = "policies_put_policies", tag = "policies", security(("bearer" = ["manage_policies"])), request_body = Policies,
     responses((status = 200, body = Recorded), Errors))]
 #[put("/policies")]
 pub async fn put_policies(
@@ -94,7 +94,7 @@ pub struct Validation {
 }
 
 /// Checks a candidate catalog and policies without saving them.
-#[utoipa::path(tag = "policies", security(("bearer" = ["manage_policies"])), request_body = Policies,
+#[utoipa::path(operation_id = "policies_validate", tag = "policies", security(("bearer" = ["manage_policies"])), request_body = Policies,
     responses((status = 200, body = Validation), Errors))]
 #[post("/policies/validate")]
 pub async fn validate(
@@ -129,7 +129,7 @@ pub struct SimulationView {
 
 /// Would this be allowed, and why? Runs every check of a real decision (subscription,
 /// agent and breaker, scope, task chain, gates, approvals, budgets) and keeps nothing.
-#[utoipa::path(tag = "policies", security(("bearer" = ["simulate"])), request_body = SimulateRequest,
+#[utoipa::path(operation_id = "policies_simulate", tag = "policies", security(("bearer" = ["simulate"])), request_body = SimulateRequest,
     responses((status = 200, body = SimulationView), Errors))]
 #[post("/simulate")]
 pub async fn simulate(
@@ -164,7 +164,7 @@ pub struct Limits {
 }
 
 /// Sets the tenant-wide blast-radius limits per cycle.
-#[utoipa::path(tag = "policies", security(("bearer" = ["manage_policies"])), request_body = Limits,
+#[utoipa::path(operation_id = "policies_put_limits", tag = "policies", security(("bearer" = ["manage_policies"])), request_body = Limits,
     responses((status = 200, body = Recorded), Errors))]
 #[put("/limits")]
 pub async fn put_limits(
@@ -205,7 +205,7 @@ fn non_empty(field: &str, v: &str) -> Result<(), ApiError> {
 
 /// Makes an action require a gate passed in its initiative (BLOCKED `gate_not_passed`
 /// until then).
-#[utoipa::path(tag = "policies", security(("bearer" = ["manage_policies"])), request_body = GateBinding,
+#[utoipa::path(operation_id = "policies_bind_gate", tag = "policies", security(("bearer" = ["manage_policies"])), request_body = GateBinding,
     responses((status = 200, body = Recorded), Errors))]
 #[post("/action-gates")]
 pub async fn bind_gate(
@@ -247,7 +247,7 @@ pub struct ApprovalRule {
 }
 
 /// From now on the action needs a person's approval (PENDING_APPROVAL until given).
-#[utoipa::path(tag = "policies", security(("bearer" = ["manage_policies"])), request_body = ApprovalRule,
+#[utoipa::path(operation_id = "policies_approval_rule", tag = "policies", security(("bearer" = ["manage_policies"])), request_body = ApprovalRule,
     responses((status = 200, body = Recorded), Errors))]
 #[post("/approval-rules")]
 pub async fn approval_rule(

@@ -54,7 +54,7 @@ pub struct ReviewVerdict {
 }
 
 /// Pending reviews the caller may decide (their own work, and their agents', is left out).
-#[utoipa::path(tag = "reviews", security(("bearer" = ["read"])), responses((status = 200, body = [ReviewInfo]), Errors))]
+#[utoipa::path(operation_id = "reviews_reviews", tag = "reviews", security(("bearer" = ["read"])), responses((status = 200, body = [ReviewInfo]), Errors))]
 #[get("/reviews")]
 pub async fn reviews(
     auth: Authorized<Read>,
@@ -77,7 +77,7 @@ pub struct ReviewDecided {
 /// Approves or rejects a review. Approving one's own work (or one's agents', or work
 /// derived from it, or delegated by one) is refused with `self_approval` and recorded as a
 /// violation.
-#[utoipa::path(tag = "reviews", security(("bearer" = ["decide"])), request_body = ReviewVerdict,
+#[utoipa::path(operation_id = "reviews_review_verdict", tag = "reviews", security(("bearer" = ["decide"])), request_body = ReviewVerdict,
     responses((status = 200, body = ReviewDecided), Errors))]
 #[post("/reviews/{review_id}/verdict")]
 pub async fn review_verdict(
@@ -144,7 +144,7 @@ impl From<PendingApproval> for ActionApprovalView {
 }
 
 /// Actions waiting for a person's approval of their exact arguments.
-#[utoipa::path(tag = "reviews", security(("bearer" = ["read"])), responses((status = 200, body = [ActionApprovalView]), Errors))]
+#[utoipa::path(operation_id = "reviews_action_approvals", tag = "reviews", security(("bearer" = ["read"])), responses((status = 200, body = [ActionApprovalView]), Errors))]
 #[get("/action-approvals")]
 pub async fn action_approvals(
     auth: Authorized<Read>,
@@ -162,7 +162,7 @@ pub async fn action_approvals(
 }
 
 /// Approves or rejects an action approval.
-#[utoipa::path(tag = "reviews", security(("bearer" = ["decide"])), request_body = Verdict,
+#[utoipa::path(operation_id = "reviews_action_approval_verdict", tag = "reviews", security(("bearer" = ["decide"])), request_body = Verdict,
     responses((status = 200, body = Recorded), Errors))]
 #[post("/action-approvals/{approval_id}/verdict")]
 pub async fn action_approval_verdict(
@@ -208,7 +208,7 @@ impl From<ScopeChangeRequest> for ScopeChangeView {
 }
 
 /// Agents' pending requests for more authority.
-#[utoipa::path(tag = "reviews", security(("bearer" = ["read"])), responses((status = 200, body = [ScopeChangeView]), Errors))]
+#[utoipa::path(operation_id = "reviews_scope_changes", tag = "reviews", security(("bearer" = ["read"])), responses((status = 200, body = [ScopeChangeView]), Errors))]
 #[get("/scope-change-requests")]
 pub async fn scope_changes(
     auth: Authorized<Read>,
@@ -223,7 +223,7 @@ pub async fn scope_changes(
 }
 
 /// Approves (applies the requested scope) or rejects a scope-change request.
-#[utoipa::path(tag = "reviews", security(("bearer" = ["manage_policies"])), request_body = Verdict,
+#[utoipa::path(operation_id = "reviews_scope_change_verdict", tag = "reviews", security(("bearer" = ["manage_policies"])), request_body = Verdict,
     responses((status = 200, body = Recorded), Errors))]
 #[post("/scope-change-requests/{request_id}/verdict")]
 pub async fn scope_change_verdict(

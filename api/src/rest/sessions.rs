@@ -81,8 +81,7 @@ async fn locked(state: &AppState, key: &str, max: i64) -> Result<Option<u64>, Ap
 }
 
 /// Exchanges e-mail and password for an access token and a refresh token.
-#[utoipa::path(
-    tag = "auth",
+#[utoipa::path(operation_id = "sessions_login", tag = "auth",
     request_body = LoginRequest,
     responses((status = 200, description = "Logged in", body = Tokens), Errors),
 )]
@@ -138,8 +137,7 @@ pub struct RefreshRequest {
 
 /// New tokens for a refresh token, which is used up. Presenting a used refresh token again
 /// revokes every session of its family (`refresh_reuse`).
-#[utoipa::path(
-    tag = "auth",
+#[utoipa::path(operation_id = "sessions_refresh", tag = "auth",
     request_body = RefreshRequest,
     responses((status = 200, description = "New tokens", body = Tokens), Errors),
 )]
@@ -169,8 +167,7 @@ pub async fn refresh(
 }
 
 /// Ends the session of a refresh token (every token of its family).
-#[utoipa::path(
-    tag = "auth",
+#[utoipa::path(operation_id = "sessions_logout", tag = "auth",
     request_body = RefreshRequest,
     responses((status = 204, description = "Logged out"), Errors),
 )]

@@ -53,8 +53,7 @@ pub struct SignedUp {
 }
 
 /// Creates a tenant on a 14-day trial (no card) with its owner, who is logged in.
-#[utoipa::path(
-    tag = "auth",
+#[utoipa::path(operation_id = "signup_sign_up", tag = "auth",
     request_body = SignUpRequest,
     responses((status = 201, description = "Signed up", body = SignedUp), Errors),
 )]

@@ -52,7 +52,7 @@ impl From<ApiTokenInfo> for ApiTokenView {
 }
 
 /// The tenant's API tokens (never the tokens themselves).
-#[utoipa::path(tag = "tokens", security(("bearer" = ["manage_people"])), responses((status = 200, body = [ApiTokenView]), Errors))]
+#[utoipa::path(operation_id = "tokens_list", tag = "tokens", security(("bearer" = ["manage_people"])), responses((status = 200, body = [ApiTokenView]), Errors))]
 #[get("/api-tokens")]
 pub async fn list(
     auth: Authorized<ManagePeople>,
@@ -82,7 +82,7 @@ pub struct CreatedApiToken {
 }
 
 /// Creates a token for automation, acting as the caller with the given roles.
-#[utoipa::path(tag = "tokens", security(("bearer" = ["manage_people"])), request_body = NewApiToken,
+#[utoipa::path(operation_id = "tokens_create", tag = "tokens", security(("bearer" = ["manage_people"])), request_body = NewApiToken,
     responses((status = 201, body = CreatedApiToken), Errors))]
 #[post("/api-tokens")]
 pub async fn create(
@@ -110,7 +110,7 @@ pub async fn create(
 }
 
 /// Revokes a token; it stops working at once.
-#[utoipa::path(tag = "tokens", security(("bearer" = ["manage_people"])), responses((status = 204), Errors))]
+#[utoipa::path(operation_id = "tokens_revoke", tag = "tokens", security(("bearer" = ["manage_people"])), responses((status = 204), Errors))]
 #[delete("/api-tokens/{token_id}")]
 pub async fn revoke(
     auth: Authorized<ManagePeople>,

@@ -71,7 +71,7 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
 }
 
 /// Everyone in the tenant.
-#[utoipa::path(tag = "users", security(("bearer" = ["read"])), responses((status = 200, body = [UserView]), Errors))]
+#[utoipa::path(operation_id = "users_list", tag = "users", security(("bearer" = ["read"])), responses((status = 200, body = [UserView]), Errors))]
 #[get("/users")]
 pub async fn list(
     auth: Authorized<Read>,
@@ -84,7 +84,7 @@ pub async fn list(
 }
 
 /// One person.
-#[utoipa::path(tag = "users", security(("bearer" = ["read"])), responses((status = 200, body = UserView), Errors))]
+#[utoipa::path(operation_id = "users_get_one", tag = "users", security(("bearer" = ["read"])), responses((status = 200, body = UserView), Errors))]
 #[get("/users/{user_id}")]
 pub async fn get_one(
     auth: Authorized<Read>,
@@ -120,7 +120,7 @@ pub struct AddedUser {
 }
 
 /// Adds a person, active (with a password) or invited.
-#[utoipa::path(tag = "users", security(("bearer" = ["manage_people"])), request_body = NewUserRequest,
+#[utoipa::path(operation_id = "users_add", tag = "users", security(("bearer" = ["manage_people"])), request_body = NewUserRequest,
     responses((status = 201, body = AddedUser), Errors))]
 #[post("/users")]
 pub async fn add(
@@ -182,7 +182,7 @@ pub struct UserChangeRequest {
 
 /// Changes a person's name, roles or status. Nobody changes their own roles or status;
 /// only an owner touches the owner role; the last active owner stays one.
-#[utoipa::path(tag = "users", security(("bearer" = ["manage_people"])), request_body = UserChangeRequest,
+#[utoipa::path(operation_id = "users_update", tag = "users", security(("bearer" = ["manage_people"])), request_body = UserChangeRequest,
     responses((status = 200, body = UserView), Errors))]
 #[patch("/users/{user_id}")]
 pub async fn update(
@@ -223,7 +223,7 @@ pub async fn update(
 }
 
 /// Removes a person (their sessions and API tokens go too).
-#[utoipa::path(tag = "users", security(("bearer" = ["manage_people"])), responses((status = 204), Errors))]
+#[utoipa::path(operation_id = "users_remove", tag = "users", security(("bearer" = ["manage_people"])), responses((status = 204), Errors))]
 #[delete("/users/{user_id}")]
 pub async fn remove(
     auth: Authorized<ManagePeople>,
@@ -247,7 +247,7 @@ pub struct AcceptInvitation {
 }
 
 /// Accepts an invitation: sets the password and activates the account (public).
-#[utoipa::path(tag = "users", request_body = AcceptInvitation, responses((status = 200, body = UserView), Errors))]
+#[utoipa::path(operation_id = "users_accept", tag = "users", request_body = AcceptInvitation, responses((status = 200, body = UserView), Errors))]
 #[post("/invitations/accept")]
 pub async fn accept(
     state: web::Data<AppState>,

@@ -87,7 +87,7 @@ pub struct ViolationPage {
 }
 
 /// Violations, newest first.
-#[utoipa::path(tag = "violations", security(("bearer" = ["read"])), params(Filter),
+#[utoipa::path(operation_id = "violations_list", tag = "violations", security(("bearer" = ["read"])), params(Filter),
     responses((status = 200, body = ViolationPage), Errors))]
 #[get("/violations")]
 pub async fn list(
@@ -119,7 +119,7 @@ pub async fn list(
 }
 
 /// One violation.
-#[utoipa::path(tag = "violations", security(("bearer" = ["read"])), responses((status = 200, body = ViolationView), Errors))]
+#[utoipa::path(operation_id = "violations_get_one", tag = "violations", security(("bearer" = ["read"])), responses((status = 200, body = ViolationView), Errors))]
 #[get("/violations/{violation_id}")]
 pub async fn get_one(
     auth: Authorized<Read>,
@@ -134,7 +134,7 @@ pub async fn get_one(
 }
 
 /// `open → acknowledged`.
-#[utoipa::path(tag = "violations", security(("bearer" = ["handle_violations"])),
+#[utoipa::path(operation_id = "violations_acknowledge", tag = "violations", security(("bearer" = ["handle_violations"])),
     responses((status = 200, body = ViolationView), Errors))]
 #[post("/violations/{violation_id}/acknowledge")]
 pub async fn acknowledge(
@@ -157,7 +157,7 @@ pub struct Resolution {
 }
 
 /// `open | acknowledged → resolved`, saying what was done.
-#[utoipa::path(tag = "violations", security(("bearer" = ["handle_violations"])), request_body = Resolution,
+#[utoipa::path(operation_id = "violations_resolve", tag = "violations", security(("bearer" = ["handle_violations"])), request_body = Resolution,
     responses((status = 200, body = ViolationView), Errors))]
 #[post("/violations/{violation_id}/resolve")]
 pub async fn resolve(

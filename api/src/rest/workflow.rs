@@ -43,7 +43,7 @@ pub struct Templates {
 }
 
 /// Presets and the tenant's own workflow templates.
-#[utoipa::path(tag = "workflow", security(("bearer" = ["read"])), responses((status = 200, body = Templates), Errors))]
+#[utoipa::path(operation_id = "workflow_templates", tag = "workflow", security(("bearer" = ["read"])), responses((status = 200, body = Templates), Errors))]
 #[get("/workflow-templates")]
 pub async fn templates(
     auth: Authorized<Read>,
@@ -55,7 +55,7 @@ pub async fn templates(
 
 /// Saves a tenant template (a preset's name overrides that preset for this tenant). The
 /// body's `name` must match the path.
-#[utoipa::path(tag = "workflow", security(("bearer" = ["manage_policies"])), request_body = Template,
+#[utoipa::path(operation_id = "workflow_put_template", tag = "workflow", security(("bearer" = ["manage_policies"])), request_body = Template,
     responses((status = 200, body = Recorded), Errors))]
 #[put("/workflow-templates/{name}")]
 pub async fn put_template(
@@ -103,7 +103,7 @@ impl From<InitiativeSummary> for InitiativeItem {
 }
 
 /// Initiatives, newest first.
-#[utoipa::path(tag = "workflow", security(("bearer" = ["read"])), responses((status = 200, body = [InitiativeItem]), Errors))]
+#[utoipa::path(operation_id = "workflow_initiatives", tag = "workflow", security(("bearer" = ["read"])), responses((status = 200, body = [InitiativeItem]), Errors))]
 #[get("/initiatives")]
 pub async fn initiatives(
     auth: Authorized<Read>,
@@ -136,7 +136,7 @@ pub struct CreatedInitiative {
 }
 
 /// Starts an initiative.
-#[utoipa::path(tag = "workflow", security(("bearer" = ["manage_work"])), request_body = NewInitiative,
+#[utoipa::path(operation_id = "workflow_create_initiative", tag = "workflow", security(("bearer" = ["manage_work"])), request_body = NewInitiative,
     responses((status = 201, body = CreatedInitiative), Errors))]
 #[post("/initiatives")]
 pub async fn create_initiative(
@@ -165,7 +165,7 @@ pub async fn create_initiative(
 }
 
 /// An initiative: stages, gates passed and pending, scorecard, history.
-#[utoipa::path(tag = "workflow", security(("bearer" = ["read"])), responses((status = 200, body = InitiativeView), Errors))]
+#[utoipa::path(operation_id = "workflow_initiative", tag = "workflow", security(("bearer" = ["read"])), responses((status = 200, body = InitiativeView), Errors))]
 #[get("/initiatives/{initiative_id}")]
 pub async fn initiative(
     auth: Authorized<Read>,
@@ -180,7 +180,7 @@ pub async fn initiative(
 }
 
 /// What stands between the initiative and its next stage.
-#[utoipa::path(tag = "workflow", security(("bearer" = ["read"])), responses((status = 200, body = GateCheck), Errors))]
+#[utoipa::path(operation_id = "workflow_gates", tag = "workflow", security(("bearer" = ["read"])), responses((status = 200, body = GateCheck), Errors))]
 #[get("/initiatives/{initiative_id}/gates")]
 pub async fn gates(
     auth: Authorized<Read>,
@@ -203,7 +203,7 @@ pub struct Promoted {
 
 /// Moves the initiative past its next gates, if they are satisfied (422
 /// `gate_not_passed` naming what is missing otherwise).
-#[utoipa::path(tag = "workflow", security(("bearer" = ["manage_work"])), responses((status = 200, body = Promoted), Errors))]
+#[utoipa::path(operation_id = "workflow_promote", tag = "workflow", security(("bearer" = ["manage_work"])), responses((status = 200, body = Promoted), Errors))]
 #[post("/initiatives/{initiative_id}/promote")]
 pub async fn promote(
     auth: Authorized<ManageWork>,
@@ -239,7 +239,7 @@ pub struct NewEvidence {
 }
 
 /// Attaches evidence to a gate of the initiative.
-#[utoipa::path(tag = "workflow", security(("bearer" = ["manage_work"])), request_body = NewEvidence,
+#[utoipa::path(operation_id = "workflow_evidence", tag = "workflow", security(("bearer" = ["manage_work"])), request_body = NewEvidence,
     responses((status = 201, body = Recorded), Errors))]
 #[post("/initiatives/{initiative_id}/evidence")]
 pub async fn evidence(
@@ -293,7 +293,7 @@ pub struct CreatedArtifact {
 }
 
 /// Declares an artifact a person produced.
-#[utoipa::path(tag = "workflow", security(("bearer" = ["manage_work"])), request_body = NewArtifactRequest,
+#[utoipa::path(operation_id = "workflow_register_artifact", tag = "workflow", security(("bearer" = ["manage_work"])), request_body = NewArtifactRequest,
     responses((status = 201, body = CreatedArtifact), Errors))]
 #[post("/artifacts")]
 pub async fn register_artifact(
@@ -337,7 +337,7 @@ pub async fn register_artifact(
 }
 
 /// An artifact's lineage: producers, sources, delegations, reviews.
-#[utoipa::path(tag = "workflow", security(("bearer" = ["read"])), responses((status = 200, body = ProvenanceView), Errors))]
+#[utoipa::path(operation_id = "workflow_artifact", tag = "workflow", security(("bearer" = ["read"])), responses((status = 200, body = ProvenanceView), Errors))]
 #[get("/artifacts/{artifact_id}")]
 pub async fn artifact(
     auth: Authorized<Read>,

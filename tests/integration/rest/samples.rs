@@ -171,9 +171,15 @@ pub async fn operations(app: &charter_tests::TestApp) -> Vec<Op> {
         doc["openapi"]
     );
     let mut ops = Vec::new();
+    let mut operation_ids = std::collections::HashSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in ["get", "post", "put", "patch", "delete"] {
-            if item.get(method).is_some() {
+            if let Some(op) = item.get(method) {
+                let id = op["operationId"].as_str().unwrap_or_default().to_string();
+                assert!(
+                    !id.is_empty() && operation_ids.insert(id.clone()),
+                    "operationId {id:?} of {method} {path}"
+                );
                 ops.push(Op {
                     method: method.to_ascii_uppercase(),
                     path: path.clone(),
