@@ -106,6 +106,12 @@ impl Store {
                         vec![tx.tenant_id().into(), agent.into()],
                     )
                     .await?;
+                    // Its scope went with it: compiled policies of the old version are stale.
+                    tx.exec(
+                        "UPDATE tenant_policy SET version = version + 1, updated_at = now() WHERE tenant_id = $1",
+                        vec![tx.tenant_id().into()],
+                    )
+                    .await?;
                     let e = entry(
                         "agent.deleted",
                         by,
