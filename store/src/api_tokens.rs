@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use crate::admin::{ADMINS, entry};
 use crate::engine::require_roles;
-use crate::{Result, Store, StoreError, principals};
+use crate::principals::{self, parse_roles};
+use crate::{Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiTokenInfo {
@@ -39,14 +40,6 @@ pub struct TokenIdentity {
 
 const COLUMNS: &str =
     "id, name, display_prefix, roles, created_by, created_at, expires_at, last_used_at, revoked_at";
-
-fn parse_roles(roles: Vec<String>) -> Result<Vec<Role>> {
-    roles
-        .iter()
-        .map(|s| s.parse::<Role>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StoreError::Internal(e.to_string()))
-}
 
 fn from_row(r: &QueryResult) -> Result<ApiTokenInfo> {
     Ok(ApiTokenInfo {
@@ -171,17 +164,27 @@ impl Store {
         let tx = self.tenant_tx(tenant).await?;
         let row = tx
             .one(
-                "UPDATE api_tokens t SET last_used_at = now()
-                 FROM principals p
+                "SELECT t.id, t.created_by, t.roles, p.roles AS principal_roles,
+                        t.last_used_at IS NULL OR t.last_used_at < now() - interval '60 seconds' AS touch
+                 FROM api_tokens t JOIN principals p ON p.tenant_id = t.tenant_id AND p.id = t.created_by
                  WHERE t.tenant_id = $1 AND t.token_hash = $2 AND t.revoked_at IS NULL
-                   AND (t.expires_at IS NULL OR t.expires_at > now())
-                   AND p.tenant_id = t.tenant_id AND p.id = t.created_by AND p.status = 'active'
-                 RETURNING t.id, t.created_by, t.roles, p.roles AS principal_roles",
+                   AND (t.expires_at IS NULL OR t.expires_at > now()) AND p.status = 'active'",
                 vec![tenant.into(), tenant_token::hash(token).to_vec().into()],
             )
             .await?;
+        let Some(r) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        // Last use is recorded at most once a minute: not a write on every request.
+        if r.try_get::<bool>("", "touch")? {
+            tx.exec(
+                "UPDATE api_tokens SET last_used_at = now() WHERE tenant_id = $1 AND id = $2",
+                vec![tenant.into(), r.try_get::<Uuid>("", "id")?.into()],
+            )
+            .await?;
+        }
         tx.commit().await?;
-        let Some(r) = row else { return Ok(None) };
         let held = parse_roles(r.try_get("", "principal_roles")?)?;
         let roles = parse_roles(r.try_get("", "roles")?)?
             .into_iter()

@@ -26,13 +26,17 @@ pub struct NewPrincipal {
 
 const COLUMNS: &str = "id, email, display_name, roles, status, created_at";
 
-fn from_row(r: &QueryResult) -> Result<Principal> {
-    let roles: Vec<String> = r.try_get("", "roles")?;
-    let roles = roles
+/// Roles as stored (a `text[]` the schema constrains to known names).
+pub(crate) fn parse_roles(roles: Vec<String>) -> Result<Vec<Role>> {
+    roles
         .iter()
         .map(|s| s.parse::<Role>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        .map_err(|e| StoreError::Internal(format!("stored role: {e}")))
+}
+
+fn from_row(r: &QueryResult) -> Result<Principal> {
+    let roles = parse_roles(r.try_get("", "roles")?)?;
     Ok(Principal {
         id: r.try_get("", "id")?,
         email: r.try_get("", "email")?,
