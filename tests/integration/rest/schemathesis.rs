@@ -29,48 +29,64 @@ async fn schemathesis_finds_no_server_errors_or_undocumented_responses() {
     let token = session["access_token"].as_str().unwrap();
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients");
     let bin = dir.join(".venv-schemathesis/bin/schemathesis");
-    // Schemathesis replays crashes it cached from earlier runs (against other servers):
-    // each run starts clean, so it is the same run every time.
-    let _ = std::fs::remove_dir_all(dir.join(".schemathesis"));
-    let out = tokio::process::Command::new(&bin)
-        .current_dir(&dir)
-        .args(["run", &app.url("/api/openapi.json"), "--url", &app.address])
-        .args(["-H", &format!("Authorization: Bearer {token}")])
-        .args([
-            "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,\
-             response_headers_conformance,response_schema_conformance,ignored_auth",
-        ])
-        .args(["--exclude-path", "/api/v1/auth/login"])
-        .args([
-            "--phases",
-            "examples,coverage,fuzzing",
-            "--max-examples",
-            "12",
-        ])
-        .args(["--max-time", "120", "--seed", "20261202", "--workers", "2"])
-        .args([
-            "--no-color",
-            "--generation-database",
-            "none",
-            "--max-failures",
-            "20",
-        ])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap_or_else(|e| {
+    // One worker: with two, Schemathesis' own test-case generator once crashed on a
+    // thread race (a KeyError inside its source cache), which says nothing about Charter.
+    let run = || {
+        // Schemathesis replays crashes it cached from earlier runs (against other
+        // servers): each run starts clean, so it is the same run every time.
+        let _ = std::fs::remove_dir_all(dir.join(".schemathesis"));
+        tokio::process::Command::new(&bin)
+            .current_dir(&dir)
+            .args(["run", &app.url("/api/openapi.json"), "--url", &app.address])
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .args([
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,\
+                 response_headers_conformance,response_schema_conformance,ignored_auth",
+            ])
+            .args(["--exclude-path", "/api/v1/auth/login"])
+            .args([
+                "--phases",
+                "examples,coverage,fuzzing",
+                "--max-examples",
+                "12",
+            ])
+            .args(["--max-time", "120", "--seed", "20261202", "--workers", "1"])
+            .args([
+                "--no-color",
+                "--generation-database",
+                "none",
+                "--max-failures",
+                "20",
+            ])
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+    };
+    let mut attempt = 1;
+    let (out, stdout, stderr) = loop {
+        let out = run().await.unwrap_or_else(|e| {
             panic!(
                 "{} could not start ({e}); run scripts/clients-setup first",
                 bin.display()
             )
         });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        // A crash of Schemathesis itself, with no finding about Charter's responses, is
+        // tried once more; any failure of a check fails at once.
+        let own_crash_only = !out.status.success()
+            && !stdout.contains("Failures:")
+            && stdout.contains("Runtime Error");
+        if own_crash_only && attempt == 1 {
+            attempt += 1;
+            continue;
+        }
+        break (out, stdout, stderr);
+    };
     assert!(
         out.status.success(),
-        "schemathesis failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        "schemathesis failed ({}, attempt {attempt})\nstdout:\n{stdout}\nstderr:\n{stderr}",
         out.status
     );
     assert!(stdout.contains("passed"), "{stdout}");
