@@ -119,6 +119,20 @@ impl TenantTx {
             .await?)
     }
 
+    /// Whether `table` (a name from our code, never from input) holds the row `id` of this
+    /// tenant: for naming a missing reference before a foreign key refuses it opaquely.
+    pub(crate) async fn exists(&self, table: &'static str, id: uuid::Uuid) -> Result<bool> {
+        let sql =
+            format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE tenant_id = $1 AND id = $2) AS x");
+        let row = self
+            .one(&sql, vec![self.tenant_id.into(), id.into()])
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<bool>("", "x"))
+            .transpose()?
+            .unwrap_or(false))
+    }
+
     pub(crate) async fn all(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>> {
         Ok(self
             .tx

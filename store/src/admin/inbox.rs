@@ -2,6 +2,7 @@
 //! (separation of duties applied, as for agents), action approvals and scope-change
 //! requests pending, breakers, initiatives and artifacts.
 
+use charter_core::engine::breaker::{DEFAULT_COOLDOWN_SECS, DEFAULT_THRESHOLD};
 use charter_core::engine::provenance::Party;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -128,11 +129,15 @@ impl Store {
             .all(
                 "SELECT a.id, a.name, a.status, COALESCE(b.state, 'closed') AS state,
                         COALESCE(b.consecutive_failures, 0) AS consecutive_failures,
-                        COALESCE(b.threshold, 3) AS threshold, COALESCE(b.cooldown_secs, 300) AS cooldown_secs,
+                        COALESCE(b.threshold, $2) AS threshold, COALESCE(b.cooldown_secs, $3) AS cooldown_secs,
                         b.opened_at
                  FROM agents a LEFT JOIN breakers b ON b.tenant_id = a.tenant_id AND b.agent_id = a.id
                  WHERE a.tenant_id = $1 ORDER BY a.name",
-                vec![tenant.into()],
+                vec![
+                    tenant.into(),
+                    (DEFAULT_THRESHOLD as i32).into(),
+                    (DEFAULT_COOLDOWN_SECS as i32).into(),
+                ],
             )
             .await?;
         tx.rollback().await?;

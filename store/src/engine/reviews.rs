@@ -402,6 +402,23 @@ impl Store {
                     if digest.is_empty() || kind_name.is_empty() {
                         return Err(StoreError::Invalid("kind and digest are required".into()));
                     }
+                    // References are checked here, in the transaction, so a missing one is
+                    // named instead of refused by a foreign key as an internal error.
+                    for (i, source) in derived_from.iter().enumerate() {
+                        if !tx.exists("artifacts", *source).await? {
+                            return Err(StoreError::Invalid(format!("derived_from[{i}]: no such artifact")));
+                        }
+                    }
+                    if let Some(t) = task
+                        && !tx.exists("tasks", t).await?
+                    {
+                        return Err(StoreError::NotFound("task"));
+                    }
+                    if let Some(i) = initiative
+                        && !tx.exists("initiatives", i).await?
+                    {
+                        return Err(StoreError::NotFound("initiative"));
+                    }
                     tx.exec(
                         "INSERT INTO artifacts (tenant_id, id, kind, digest, producer_type, producer_id,
                                                 producer_principal, task_id, initiative_id, uri)

@@ -152,6 +152,9 @@ impl Store {
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
+                    if !tx.exists("initiatives", initiative).await? {
+                        return Err(StoreError::NotFound("initiative"));
+                    }
                     let id = Uuid::now_v7();
                     tx.exec(
                         "INSERT INTO evidence (tenant_id, id, initiative_id, gate, kind, uri, submitted_by)

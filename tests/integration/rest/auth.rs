@@ -424,6 +424,33 @@ async fn errors_share_one_body_and_bad_requests_are_named() {
         "{:?}",
         r.body
     );
+    // A reference to nothing is named, not an internal error.
+    let r = call(
+        &app,
+        Some(token),
+        "POST",
+        "/api/v1/artifacts",
+        Some(json!({"kind": "doc", "digest": "sha256:x", "derived_from": [Uuid::new_v4()]})),
+    )
+    .await;
+    check(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("derived_from[0]"),
+        "{:?}",
+        r.body
+    );
+    let r = call(
+        &app,
+        Some(token),
+        "POST",
+        &format!("/api/v1/initiatives/{}/evidence", Uuid::new_v4()),
+        Some(json!({"gate": "release", "kind": "unit_test"})),
+    )
+    .await;
+    check(&r, StatusCode::NOT_FOUND, "not_found");
     // Not JSON, malformed JSON, too large.
     let raw = |ct: &str, body: Vec<u8>| {
         app.client
