@@ -157,6 +157,9 @@ pub(crate) fn app_url(config: &Config) -> Result<PgUrl> {
     }
 }
 
+/// How long a pooled connection may sit idle before it is pinged on checkout.
+const IDLE_BEFORE_TEST: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(crate) async fn connect(
     url: &PgUrl,
     config: &Config,
@@ -167,6 +170,9 @@ pub(crate) async fn connect(
         .min_connections(0)
         .connect_timeout(config.db_connect_timeout)
         .acquire_timeout(config.db_connect_timeout)
+        // A ping on every checkout is a round trip per transaction; only a connection
+        // idle long enough to have been dropped by a proxy or the server is tested.
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_TEST)
         .sqlx_logging(false);
     Database::connect(opts).await.map_err(|e| {
         StoreError::Unavailable(format!(
