@@ -63,6 +63,7 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261124_000010_task_idempotency"),
             sql_migration!("m20261124_000011_refresh_tokens"),
             sql_migration!("m20261202_000012_admin_api"),
+            sql_migration!("m20261202_000013_ledger_enter"),
         ]
     }
 }

@@ -40,19 +40,24 @@ impl TenantTx {
         })
     }
 
-    /// Moves this transaction to another tenant: only the ledger's group commit does this,
+    /// A transaction for the ledger's group commit, which enters each tenant of its batch
+    /// with `ledger::append::enter` (the tenant context and the head lock in one
+    /// statement). Until the first tenant is entered no setting is made, so row-level
+    /// security shows it no tenant's rows at all.
+    pub(crate) async fn begin_unentered(db: &DatabaseConnection) -> Result<TenantTx> {
+        Ok(TenantTx {
+            tx: db.begin().await?,
+            tenant_id: Uuid::nil(),
+            next_seq: None,
+        })
+    }
+
+    /// Records that the transaction's context was moved to `tenant_id` by the statement
+    /// just executed (only the group commit moves a transaction from one tenant to the next,
     /// between one tenant's statements and the next's, so several tenants' appends share a
-    /// commit while every statement still runs under exactly its own tenant.
-    pub(crate) async fn switch_tenant(&mut self, tenant_id: Uuid) -> Result<()> {
-        self.tx
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT set_config('charter.tenant_id', $1, true)",
-                [tenant_id.to_string().into()],
-            ))
-            .await?;
+    /// commit while every statement still runs under exactly its own tenant).
+    pub(crate) fn entered(&mut self, tenant_id: Uuid) {
         self.tenant_id = tenant_id;
-        Ok(())
     }
 
     pub fn tenant_id(&self) -> Uuid {

@@ -108,14 +108,7 @@ async fn scope_decides_and_every_decision_is_recorded() {
     .unwrap();
     assert_eq!(rows[0].try_get::<i64>("", "n").unwrap(), 1);
     tx.rollback().await.unwrap();
-    let mut buf = Vec::new();
-    store
-        .export_ledger(t.tenant_id, None, None, Actor::system(), &mut buf)
-        .await
-        .unwrap();
-    let summary =
-        charter_core::ledger::export::verify_export(&buf[..], &Default::default()).unwrap();
-    assert!(summary.records >= 8);
+    assert!(verified_records(&store, t.tenant_id).await >= 8);
 }
 
 async fn parallel(store: &Store, tenant: Uuid, agent: Uuid, n: usize, spend: i64) -> Vec<Decision> {
@@ -137,6 +130,87 @@ async fn parallel(store: &Store, tenant: Uuid, agent: Uuid, n: usize, spend: i64
     out
 }
 
+/// How many records the tenant's exported ledger holds, once it has verified.
+async fn verified_records(store: &Store, tenant: Uuid) -> u64 {
+    let mut buf = Vec::new();
+    store
+        .export_ledger(tenant, None, None, Actor::system(), &mut buf)
+        .await
+        .unwrap();
+    charter_core::ledger::export::verify_export(&buf[..], &Default::default())
+        .unwrap()
+        .records
+}
+
+/// What `agent` has spent in the current cycle.
+async fn agent_spend(store: &Store, tenant: Uuid, agent: Uuid) -> i64 {
+    let tx = store.tenant_tx(tenant).await.unwrap();
+    let rows = query(
+        tx.raw(),
+        "SELECT spend FROM budget_usage WHERE subject = $1",
+        vec![agent.to_string().into()],
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    rows[0].try_get::<i64>("", "spend").unwrap()
+}
+
+/// Decisions leave their writes to the ledger's statement; when other work of the tenant
+/// follows them in the same batch, those writes must land first. With 2 of 10 spent, one
+/// transaction holds: decide 4, an outcome report, decide 5 — which must see the 4.
+#[tokio::test]
+async fn a_decision_later_in_the_same_batch_sees_the_earlier_ones_spend() {
+    let store = store().await;
+    let t = tenant(&store, "Batched").await;
+    store
+        .set_scope(t.tenant_id, t.agent_id, scope(Some(10), None), t.owner_id)
+        .await
+        .unwrap();
+    let x = store
+        .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 2))
+        .await
+        .unwrap();
+    assert!(x.decision.is_allowed());
+    // On this test's single-threaded runtime the writer's leader cannot start before all
+    // three are queued, so they share one transaction.
+    let before = charter_store::ledger::writer::commit_counts();
+    let (first, report, second) = tokio::join!(
+        store.authorize(t.tenant_id, t.agent_id, deploy("payments-api", 4)),
+        store.report_outcome(
+            t.tenant_id,
+            t.agent_id,
+            x.authorization_id,
+            true,
+            Some(2),
+            None
+        ),
+        store.authorize(t.tenant_id, t.agent_id, deploy("payments-api", 5)),
+    );
+    let after = charter_store::ledger::writer::commit_counts();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 3),
+        "one batch"
+    );
+    assert!(first.unwrap().decision.is_allowed());
+    report.unwrap();
+    assert_eq!(
+        second.unwrap().decision,
+        blocked(Reason::BudgetExceeded),
+        "2 + 4 + 5 > 10"
+    );
+    assert_eq!(agent_spend(&store, t.tenant_id, t.agent_id).await, 6);
+    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
+    let decided = query(tx.raw(), "SELECT count(*) AS n FROM authorizations", vec![])
+        .await
+        .unwrap();
+    assert_eq!(decided[0].try_get::<i64>("", "n").unwrap(), 3);
+    tx.rollback().await.unwrap();
+    // Genesis, the scope and the four records above at least, and the log verifies.
+    assert!(verified_records(&store, t.tenant_id).await >= 6);
+}
+
 #[tokio::test]
 async fn fifty_parallel_requests_against_room_for_ten() {
     let store = store().await;
@@ -155,16 +229,7 @@ async fn fifty_parallel_requests_against_room_for_ten() {
             .filter(|d| !d.is_allowed())
             .all(|d| *d == blocked(Reason::BudgetExceeded))
     );
-    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
-    let rows = query(
-        tx.raw(),
-        "SELECT spend FROM budget_usage WHERE subject = $1",
-        vec![t.agent_id.to_string().into()],
-    )
-    .await
-    .unwrap();
-    assert_eq!(rows[0].try_get::<i64>("", "spend").unwrap(), 100);
-    tx.rollback().await.unwrap();
+    assert_eq!(agent_spend(&store, t.tenant_id, t.agent_id).await, 100);
 
     // Dispatches: a limit of 10.
     let t = tenant(&store, "Dispatch").await;
@@ -440,20 +505,11 @@ async fn retries_with_the_same_key_get_the_first_answer_and_count_once() {
             .iter()
             .all(|a| a.authorization_id == answers[0].authorization_id)
     );
-    let tx = store.tenant_tx(t.tenant_id).await.unwrap();
-    let spend = query(
-        tx.raw(),
-        "SELECT spend FROM budget_usage WHERE subject = $1",
-        vec![t.agent_id.to_string().into()],
-    )
-    .await
-    .unwrap();
     assert_eq!(
-        spend[0].try_get::<i64>("", "spend").unwrap(),
+        agent_spend(&store, t.tenant_id, t.agent_id).await,
         60,
         "two keys, two reservations"
     );
-    tx.rollback().await.unwrap();
     // A blocked answer replays with its reason (rebuilt from the authorization and its
     // ledger record), and the replay counts nothing.
     let mut big = deploy("payments-api", 200);

@@ -5,7 +5,8 @@
 //! outcomes, resets, scope changes all go through the writer): reading usage and then
 //! writing it cannot race. One query reads what the checks need for the whole run; each
 //! request is decided in order, in memory, counting the usage and breaker changes of the
-//! decisions before it; one statement writes the authorizations, usage and breakers.
+//! decisions before it; the authorizations, usage and breakers are written by the
+//! ledger's own statement that appends the run's records (see [`Deferred`]).
 //! Requests under a task, and actions that need an approval, also read and write their
 //! task chain or approval as they go. Checks follow SPEC §2's order.
 
@@ -25,7 +26,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{ActionRequest, approvals, transition_json};
-use crate::ledger::{GroupResults, Grouped};
+use crate::ledger::{Deferred, GroupResults, GroupRun, Grouped};
 use crate::{Result, Store, StoreError, TenantTx};
 
 /// One authorization request, queued with its id.
@@ -94,16 +95,17 @@ LEFT JOIN breakers k ON k.tenant_id = $1 AND k.agent_id = q.agent_id
 LEFT JOIN budget_usage ua ON ua.tenant_id = $1 AND ua.subject = q.agent_id::text AND ua.cycle_start = t.cycle
 ORDER BY q.i";
 
-/// Everything a run changes besides tasks and approvals, in one statement.
+/// Everything a run changes besides tasks and approvals, as CTEs for the ledger writer's
+/// statement ([`Deferred`]): `$2` the cycle, `$3` usage, `$4` breakers, `$5` authorizations.
 const WRITE: &str = "
-WITH u AS (
+d_usage AS (
     INSERT INTO budget_usage AS b (tenant_id, subject, cycle_start, spend, dispatches)
     SELECT $1, x.subject, $2, x.spend, x.dispatches
     FROM jsonb_to_recordset($3::jsonb) AS x(subject text, spend bigint, dispatches bigint)
     ON CONFLICT (tenant_id, subject, cycle_start)
     DO UPDATE SET spend = LEAST(b.spend::numeric + EXCLUDED.spend, 9223372036854775807)::bigint,
                   dispatches = b.dispatches + EXCLUDED.dispatches
-), k AS (
+), d_breakers AS (
     INSERT INTO breakers AS k (tenant_id, agent_id, state, consecutive_failures, threshold,
                                cooldown_secs, opened_at)
     SELECT $1, x.agent_id, x.state, x.consecutive_failures, x.threshold, x.cooldown_secs, x.opened_at
@@ -112,14 +114,15 @@ WITH u AS (
     ON CONFLICT (tenant_id, agent_id) DO UPDATE SET state = EXCLUDED.state,
         consecutive_failures = EXCLUDED.consecutive_failures,
         opened_at = EXCLUDED.opened_at, updated_at = now()
-)
-INSERT INTO authorizations (tenant_id, id, agent_id, action, resource_type, resource_id, decision,
-    reason, spend_reserved, cycle_start, idempotency_key, ledger_seq, review_id)
-SELECT $1, x.id, x.agent_id, x.action, x.resource_type, x.resource_id, x.decision, x.reason,
-       x.spend_reserved, $2, x.idempotency_key, x.ledger_seq, x.review_id
-FROM jsonb_to_recordset($5::jsonb) AS x(id uuid, agent_id uuid, action text, resource_type text,
-    resource_id text, decision text, reason text, spend_reserved bigint, idempotency_key text,
-    ledger_seq bigint, review_id uuid)";
+), d_authorizations AS (
+    INSERT INTO authorizations (tenant_id, id, agent_id, action, resource_type, resource_id,
+        decision, reason, spend_reserved, cycle_start, idempotency_key, ledger_seq, review_id)
+    SELECT $1, x.id, x.agent_id, x.action, x.resource_type, x.resource_id, x.decision, x.reason,
+           x.spend_reserved, $2, x.idempotency_key, x.ledger_seq, x.review_id
+    FROM jsonb_to_recordset($5::jsonb) AS x(id uuid, agent_id uuid, action text,
+        resource_type text, resource_id text, decision text, reason text, spend_reserved bigint,
+        idempotency_key text, ledger_seq bigint, review_id uuid)
+)";
 
 #[derive(Serialize)]
 struct Query<'a> {
@@ -422,6 +425,7 @@ async fn decide_all(
         results.push(Ok((entry, decision)));
         seq += 1;
     }
+    let mut deferred = None;
     if !authorizations.is_empty() {
         let usage: Vec<UsageRow> = agents
             .iter()
@@ -440,19 +444,17 @@ async fn decide_all(
                 opened_at: a.breaker.opened_at,
             })
             .collect();
-        tx.exec(
-            WRITE,
-            vec![
-                tx.tenant_id().into(),
+        deferred = Some(Deferred {
+            sql: WRITE,
+            values: vec![
                 cycle.into(),
                 json_param(&usage)?,
                 json_param(&breakers)?,
                 json_param(&authorizations)?,
             ],
-        )
-        .await?;
+        });
     }
-    Ok(results)
+    Ok(GroupRun { results, deferred })
 }
 
 /// The ledger record of a decision (blocked ones too).
@@ -567,7 +569,8 @@ pub(crate) async fn dry_run(
         id: Uuid::now_v7(),
         req,
     };
-    let mut results = decide_all(store, tx, size, vec![item]).await?;
+    // Its writes are deferred and dropped here: a dry run reserves and records nothing.
+    let mut results = decide_all(store, tx, size, vec![item]).await?.results;
     match results.pop() {
         Some(Ok((_, decision))) => Ok(decision),
         Some(Err(e)) => Err(e),

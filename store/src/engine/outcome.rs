@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{breaker, save_breaker, transition_json};
-use crate::ledger::{GroupResults, Grouped};
+use crate::ledger::{GroupResults, GroupRun, Grouped};
 use crate::signing_keys::db_now;
 use crate::{Result, Store, StoreError, TenantTx, agents};
 
@@ -50,7 +50,10 @@ impl Grouped for Report {
                     }
                 }
             }
-            Ok(results)
+            Ok(GroupRun {
+                results,
+                deferred: None,
+            })
         })
     }
 }

@@ -4,8 +4,10 @@
 //!
 //! Round trips are what limit an append, so there are two: one statement locks the head
 //! and reads everything a batch needs (size, last hash, Merkle frontier, the database
-//! clock, the current sealed key); one statement writes the records, the new Merkle nodes
-//! and the new head. Rows travel as one JSON parameter, so the SQL text is fixed and its
+//! clock, the current sealed key) — in the group commit, the same statement also enters
+//! the tenant ([`enter`]); one statement writes the records, the new Merkle nodes and the
+//! new head, and the state changes of the work before it when they can wait
+//! ([`Deferred`]). Rows travel as one JSON parameter, so the SQL text is fixed and its
 //! prepared statement is reused whatever the batch size.
 
 use charter_core::keys::{self, MasterKey};
@@ -13,10 +15,13 @@ use charter_core::ledger::merkle::{CompactTree, Hash, NodeId, frontier_ids, leaf
 use charter_core::ledger::record::{GENESIS_PREV_HASH, Record, SealAt, SignedRecord};
 use charter_core::ledger::{Actor, Entry};
 use chrono::{DateTime, Utc};
+use sea_orm::QueryResult;
 use serde::Serialize;
 use serde_json::json;
+use uuid::Uuid;
 
 use super::Receipt;
+use super::writer::Deferred;
 use crate::{Result, StoreError, TenantTx};
 
 /// The head of a tenant's log, locked for the rest of the transaction.
@@ -67,30 +72,75 @@ pub(crate) async fn lock_head(tx: &TenantTx) -> Result<(u64, Hash)> {
 pub(crate) async fn lock(tx: &TenantTx) -> Result<Locked> {
     let row = tx
         .one(
-            "SELECT h.tree_size, h.last_hash, h.frontier,
-                    date_trunc('milliseconds', clock_timestamp()) AS now,
-                    k.key_id, k.sealed_private_key
+            "SELECT h.tree_size AS o_tree_size, h.last_hash AS o_last_hash,
+                    h.frontier AS o_frontier,
+                    date_trunc('milliseconds', clock_timestamp()) AS o_now,
+                    k.key_id AS o_key_id, k.sealed_private_key AS o_sealed_private_key
              FROM ledger_heads h
              JOIN tenant_signing_keys k ON k.tenant_id = h.tenant_id AND k.valid_until IS NULL
              WHERE h.tenant_id = $1
              FOR UPDATE OF h",
             vec![tx.tenant_id().into()],
         )
-        .await?
-        .ok_or(StoreError::NotFound("ledger head or current signing key"))?;
-    let last: Vec<u8> = row.try_get("", "last_hash")?;
-    let frontier: Vec<u8> = row.try_get("", "frontier")?;
+        .await?;
+    locked(row)
+}
+
+/// Moves the group commit's transaction to `tenant` and locks its head, in one statement
+/// (`charter_enter_ledger`: the tenant context, then the same SELECT as [`lock`] under it).
+pub(crate) async fn enter(tx: &mut TenantTx, tenant: Uuid) -> Result<Locked> {
+    let row = tx
+        .one(
+            "SELECT * FROM charter_enter_ledger($1)",
+            vec![tenant.into()],
+        )
+        .await?;
+    tx.entered(tenant);
+    locked(row)
+}
+
+fn locked(row: Option<QueryResult>) -> Result<Locked> {
+    let row = row.ok_or(StoreError::NotFound("ledger head or current signing key"))?;
+    let last: Vec<u8> = row.try_get("", "o_last_hash")?;
+    let frontier: Vec<u8> = row.try_get("", "o_frontier")?;
     Ok(Locked {
-        tree_size: row.try_get::<i64>("", "tree_size")? as u64,
+        tree_size: row.try_get::<i64>("", "o_tree_size")? as u64,
         last_hash: to_hash(&last)?,
         frontier: frontier
             .chunks(32)
             .map(to_hash)
             .collect::<Result<Vec<_>>>()?,
-        now: row.try_get("", "now")?,
-        key_id: row.try_get("", "key_id")?,
-        sealed_key: row.try_get("", "sealed_private_key")?,
+        now: row.try_get("", "o_now")?,
+        key_id: row.try_get("", "o_key_id")?,
+        sealed_key: row.try_get("", "o_sealed_private_key")?,
     })
+}
+
+/// Executes a grouped run's writes on their own (something after them reads state).
+pub(crate) async fn execute_deferred(tx: &TenantTx, d: Deferred) -> Result<()> {
+    let mut values = vec![tx.tenant_id().into()];
+    values.extend(d.values);
+    tx.exec(&format!("WITH {} SELECT 1", d.sql), values).await?;
+    Ok(())
+}
+
+/// `sql` with every placeholder but `$1` (the tenant, shared) moved to start at `$first`.
+fn renumber(sql: &str, first: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let digits = rest[i + 1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(rest.len() - i - 1, |n| n);
+        match rest[i + 1..i + 1 + digits].parse::<usize>() {
+            Ok(1) | Err(_) => out.push_str(&rest[i..i + 1 + digits]),
+            Ok(n) => out.push_str(&format!("${}", n - 2 + first)),
+        }
+        rest = &rest[i + 1 + digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 pub(crate) fn to_hash(bytes: &[u8]) -> Result<Hash> {
@@ -106,7 +156,7 @@ pub(crate) async fn append_entries(
     entries: Vec<Entry>,
 ) -> Result<Vec<Receipt>> {
     let locked = lock(tx).await?;
-    write(tx, master, &locked, entries).await
+    write(tx, master, &locked, entries, None).await
 }
 
 #[derive(Serialize)]
@@ -135,13 +185,19 @@ struct NodeRow {
 }
 
 /// Appends under a lock taken by [`lock`] in this transaction.
+/// Signs `entries` onto the locked log and stores them; `deferred` writes (see
+/// [`Deferred`]) go in the same statement.
 pub(crate) async fn write(
     tx: &TenantTx,
     master: &MasterKey,
     locked: &Locked,
     entries: Vec<Entry>,
+    deferred: Option<Deferred>,
 ) -> Result<Vec<Receipt>> {
     if entries.is_empty() {
+        if let Some(d) = deferred {
+            execute_deferred(tx, d).await?;
+        }
         return Ok(Vec::new());
     }
     let mut tree =
@@ -227,8 +283,23 @@ pub(crate) async fn write(
     let json_err = |e: serde_json::Error| StoreError::Internal(format!("ledger rows: {e}"));
     let records = serde_json::to_string(&records).map_err(json_err)?;
     let nodes = serde_json::to_string(&nodes).map_err(json_err)?;
-    tx.exec(
-        "WITH r AS (
+    let mut values: Vec<sea_orm::Value> = vec![
+        tx.tenant_id().into(),
+        locked.now.into(),
+        locked.key_id.clone().into(),
+        records.into(),
+        nodes.into(),
+        (tree.size() as i64).into(),
+        prev.to_vec().into(),
+        frontier.into(),
+    ];
+    let mut with = String::new();
+    if let Some(d) = deferred {
+        with = format!("{},\n", renumber(d.sql, values.len() + 1));
+        values.extend(d.values);
+    }
+    let sql = format!(
+        "WITH {with}r AS (
              INSERT INTO ledger_records (tenant_id, seq, recorded_at, kind, actor_type, actor_id,
                  on_behalf_of, action, resource, initiative, gate, decision, reason, record,
                  record_hash, signature, key_id)
@@ -245,19 +316,9 @@ pub(crate) async fn write(
              FROM jsonb_to_recordset($5::jsonb) AS x(level smallint, idx bigint, hash text)
          )
          UPDATE ledger_heads SET tree_size = $6, last_hash = $7, frontier = $8, updated_at = now()
-         WHERE tenant_id = $1",
-        vec![
-            tx.tenant_id().into(),
-            locked.now.into(),
-            locked.key_id.clone().into(),
-            records.into(),
-            nodes.into(),
-            (tree.size() as i64).into(),
-            prev.to_vec().into(),
-            frontier.into(),
-        ],
-    )
-    .await?;
+         WHERE tenant_id = $1"
+    );
+    tx.exec(&sql, values).await?;
     Ok(signed
         .into_iter()
         .map(|s| Receipt {

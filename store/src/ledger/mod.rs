@@ -15,7 +15,7 @@ pub mod read;
 pub mod receipts;
 pub mod writer;
 
-pub(crate) use writer::{GroupResults, Grouped};
+pub(crate) use writer::{Deferred, GroupResults, GroupRun, Grouped};
 
 use charter_core::ledger::Hash;
 use uuid::Uuid;
