@@ -12,7 +12,9 @@
 //! 100,000-record export to show memory is flat).
 //!
 //! `engine` measures in-process decisions; `mcp` measures `authorize_action` over the MCP
-//! endpoint (stateless 2026-07-28 requests over HTTP) next to both.
+//! endpoint (stateless 2026-07-28 requests over HTTP) next to both, after `server/discover`
+//! for the transport's own cost; it prints the mean records per group-commit transaction,
+//! since batch size is what decides the database's cost per decision.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -32,6 +34,7 @@ use charter_core::ledger::merkle::{CompactTree, leaf_hash};
 use charter_core::ledger::record::{GENESIS_PREV_HASH, Record, SealAt, SignedRecord, format_time};
 use charter_core::ledger::{Actor, Entry};
 use charter_store::Store;
+use charter_store::ledger::writer::commit_counts;
 use charter_store::provision::ProvisionRequest;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::json;
@@ -360,6 +363,13 @@ async fn baseline() -> f64 {
     st.rate()
 }
 
+/// Records per group-commit transaction since `before` (a [`commit_counts`] reading).
+fn per_commit(before: (u64, u64)) -> String {
+    let (tx, records) = commit_counts();
+    let (tx, records) = (tx - before.0, records - before.1);
+    format!("{:.1} records/commit", records as f64 / tx.max(1) as f64)
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -545,6 +555,7 @@ async fn mcp() {
     let ids: Arc<Vec<(Uuid, Uuid)>> =
         Arc::new(tenants.iter().map(|t| (t.tenant_id, t.agent_id)).collect());
     let (s, r, i) = (store.clone(), request.clone(), ids.clone());
+    let counts = commit_counts();
     let mut st = drive(clients, move |w| {
         let s = s.clone();
         let (t, a) = i[w % i.len()];
@@ -556,13 +567,21 @@ async fn mcp() {
     .await;
     let engine_rate = st.rate();
     println!(
-        "engine    in-process decisions, {clients} tasks:      {:>8.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline",
+        "engine    in-process decisions, {clients} tasks:      {:>8.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline  {}",
         engine_rate,
         ms(st.pct(0.50)),
         ms(st.pct(0.99)),
-        engine_rate / base_rate
+        engine_rate / base_rate,
+        per_commit(counts)
     );
 
+    // The clients get threads of their own, as agents in other processes would: on the
+    // server's runtime their tasks would queue ahead of the ledger writer's.
+    let clients_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let app = charter_api::Application::build(cfg.clone(), store.clone()).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -570,64 +589,118 @@ async fn mcp() {
         .pool_max_idle_per_host(clients * 2)
         .build()
         .unwrap();
-    let calls: Arc<Vec<(String, String, Vec<u8>)>> = Arc::new(
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let authorize = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "authorize_action",
+        "arguments": {"action": "deploy", "resource_type": "Service",
+                      "resource_id": "payments-api", "spend": 1,
+                      "arguments": {"version": "v1.2.3"}},
+        "_meta": meta}});
+    let discover =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}});
+    let targets: Arc<Vec<(String, String)>> = Arc::new(
         tenants
             .iter()
             .map(|t| {
-                let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-                    "name": "authorize_action",
-                    "arguments": {"action": "deploy", "resource_type": "Service",
-                                  "resource_id": "payments-api", "spend": 1,
-                                  "arguments": {"version": "v1.2.3"}},
-                    "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                              "io.modelcontextprotocol/clientCapabilities": {}}}});
                 (
                     format!("{base}/t/{}/mcp", t.slug),
                     format!("Bearer {}", t.api_key.expose()),
-                    serde_json::to_vec(&body).unwrap(),
                 )
             })
             .collect(),
     );
-    let call = {
+    // One stateless request per call: `method`, and `name` for a tool call; the answer
+    // must contain `expect`.
+    let request = |body: serde_json::Value,
+                   method: &'static str,
+                   name: Option<&'static str>,
+                   expect: &'static str| {
         let client = client.clone();
-        let calls = calls.clone();
+        let targets = targets.clone();
+        let body = Arc::new(serde_json::to_vec(&body).unwrap());
         move |w: usize| {
             let client = client.clone();
-            let (url, auth, body) = calls[w % calls.len()].clone();
+            let (url, auth) = targets[w % targets.len()].clone();
+            let body = body.clone();
             async move {
-                let res = client
+                let mut req = client
                     .post(url)
                     .header("Authorization", auth)
                     .header("Content-Type", "application/json")
                     .header("Accept", "application/json, text/event-stream")
                     .header("MCP-Protocol-Version", "2026-07-28")
-                    .header("Mcp-Method", "tools/call")
-                    .header("Mcp-Name", "authorize_action")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
+                    .header("Mcp-Method", method);
+                if let Some(name) = name {
+                    req = req.header("Mcp-Name", name);
+                }
+                let res = req.body(body.to_vec()).send().await.unwrap();
                 let text = res.text().await.unwrap();
-                assert!(text.contains("\"ALLOWED\""), "{text}");
+                assert!(text.contains(expect), "{text}");
             }
         }
     };
-    let mut st = drive(clients, call.clone()).await;
+    // The transport's own cost: `server/discover` through the same authentication, rate
+    // limit and rmcp, with no decision behind it.
+    let mut st = clients_rt
+        .spawn(drive(
+            clients,
+            request(discover, "server/discover", None, "\"result\""),
+        ))
+        .await
+        .unwrap();
+    println!(
+        "mcp       server/discover over HTTP, {clients} clients: {:>7.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms",
+        st.rate(),
+        ms(st.pct(0.50)),
+        ms(st.pct(0.99)),
+    );
+    let call = request(
+        authorize,
+        "tools/call",
+        Some("authorize_action"),
+        "\"ALLOWED\"",
+    );
+    let counts = commit_counts();
+    let mut st = clients_rt
+        .spawn(drive(clients, call.clone()))
+        .await
+        .unwrap();
     let peak = st.rate();
     println!(
-        "mcp       authorize_action over HTTP, {clients} clients: {:>7.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline  {:.2}× in-process",
+        "mcp       authorize_action over HTTP, {clients} clients: {:>7.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms   {:.2}× baseline  {:.2}× in-process  {}",
         peak,
         ms(st.pct(0.50)),
         ms(st.pct(0.99)),
         peak / base_rate,
-        peak / engine_rate
+        peak / engine_rate,
+        per_commit(counts)
     );
 
     // Open loop at half the peak: requests start on schedule whatever the previous ones
     // do, and latency counts from the scheduled start (no coordinated omission).
     let target = peak / 2.0;
-    let interval = Duration::from_secs_f64(1.0 / target);
+    let counts = commit_counts();
+    let mut st = clients_rt.spawn(open_loop(target, call)).await.unwrap();
+    println!(
+        "mcp       open loop at half the peak ({:.0} /s):   {:>7.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms  {}",
+        target,
+        st.rate(),
+        ms(st.pct(0.50)),
+        ms(st.pct(0.99)),
+        per_commit(counts)
+    );
+    clients_rt.shutdown_background();
+}
+
+/// Calls `call` at `rate` per second for [`RUN`], each on schedule whatever the previous
+/// ones do; latency counts from the scheduled start (no coordinated omission).
+async fn open_loop<F, Fut>(rate: f64, call: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let interval = Duration::from_secs_f64(1.0 / rate);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let started = Instant::now();
     let mut n = 0usize;
@@ -646,16 +719,9 @@ async fn mcp() {
     while let Some(l) = rx.recv().await {
         latencies.push(l);
     }
-    let mut st = Stats {
+    Stats {
         ops: latencies.len(),
         elapsed: started.elapsed(),
         latencies,
-    };
-    println!(
-        "mcp       open loop at half the peak ({:.0} /s):   {:>7.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms",
-        target,
-        st.rate(),
-        ms(st.pct(0.50)),
-        ms(st.pct(0.99)),
-    );
+    }
 }
