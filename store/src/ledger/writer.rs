@@ -10,7 +10,6 @@
 //! resulting records. Work of a [`Grouped`] kind is handed over as a whole run of
 //! consecutive jobs, so it can read and write set-wise (one statement for the run instead
 //! of one per job), and may leave its writes to the statement that appends the records.
-//! Round trips, not CPU, bound a batch's duration, so each one saved matters.
 //! After the one commit it answers every caller. Row-level security stays in force
 //! throughout: every statement runs with exactly the tenant it concerns.
 //!
