@@ -15,7 +15,6 @@ use charter_core::ledger::merkle::{CompactTree, Hash, NodeId, frontier_ids, leaf
 use charter_core::ledger::record::{GENESIS_PREV_HASH, Record, SealAt, SignedRecord};
 use charter_core::ledger::{Actor, Entry};
 use chrono::{DateTime, Utc};
-use sea_orm::QueryResult;
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -68,39 +67,29 @@ pub(crate) async fn lock_head(tx: &TenantTx) -> Result<(u64, Hash)> {
 }
 
 /// Locks the head and reads everything an append needs, in one round trip. The current
-/// key is read under the lock, so a concurrent rotation cannot retire it mid-batch.
+/// key is read under the lock, so a concurrent rotation cannot retire it mid-batch. The
+/// SELECT lives once, in `charter_enter_ledger`; entering the tenant the transaction is
+/// already in changes nothing.
 pub(crate) async fn lock(tx: &TenantTx) -> Result<Locked> {
-    let row = tx
-        .one(
-            "SELECT h.tree_size AS o_tree_size, h.last_hash AS o_last_hash,
-                    h.frontier AS o_frontier,
-                    date_trunc('milliseconds', clock_timestamp()) AS o_now,
-                    k.key_id AS o_key_id, k.sealed_private_key AS o_sealed_private_key
-             FROM ledger_heads h
-             JOIN tenant_signing_keys k ON k.tenant_id = h.tenant_id AND k.valid_until IS NULL
-             WHERE h.tenant_id = $1
-             FOR UPDATE OF h",
-            vec![tx.tenant_id().into()],
-        )
-        .await?;
-    locked(row)
+    head(tx, tx.tenant_id()).await
 }
 
 /// Moves the group commit's transaction to `tenant` and locks its head, in one statement
-/// (`charter_enter_ledger`: the tenant context, then the same SELECT as [`lock`] under it).
+/// (`charter_enter_ledger`: the tenant context, then the head and key SELECT under it).
 pub(crate) async fn enter(tx: &mut TenantTx, tenant: Uuid) -> Result<Locked> {
+    let locked = head(tx, tenant).await;
+    tx.entered(tenant);
+    locked
+}
+
+async fn head(tx: &TenantTx, tenant: Uuid) -> Result<Locked> {
     let row = tx
         .one(
             "SELECT * FROM charter_enter_ledger($1)",
             vec![tenant.into()],
         )
-        .await?;
-    tx.entered(tenant);
-    locked(row)
-}
-
-fn locked(row: Option<QueryResult>) -> Result<Locked> {
-    let row = row.ok_or(StoreError::NotFound("ledger head or current signing key"))?;
+        .await?
+        .ok_or(StoreError::NotFound("ledger head or current signing key"))?;
     let last: Vec<u8> = row.try_get("", "o_last_hash")?;
     let frontier: Vec<u8> = row.try_get("", "o_frontier")?;
     Ok(Locked {
