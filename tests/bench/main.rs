@@ -649,11 +649,20 @@ async fn mcp() {
         ))
         .await
         .unwrap();
+    let transport_rate = st.rate();
     println!(
         "mcp       server/discover over HTTP, {clients} clients: {:>7.0} /s   p50 {:>6.2} ms  p99 {:>6.2} ms",
-        st.rate(),
+        transport_rate,
         ms(st.pct(0.50)),
         ms(st.pct(0.99)),
+    );
+    // Client, transport and engine share these cores: were their costs per request simply
+    // added (no batching lost to the extra latency), this is the rate they would allow.
+    let bound = 1.0 / (1.0 / engine_rate + 1.0 / transport_rate);
+    println!(
+        "bound     in-process + transport costs added:   {:>8.0} /s                                {:.2}× baseline",
+        bound,
+        bound / base_rate
     );
     let call = request(
         authorize,
