@@ -13,8 +13,9 @@
 //!
 //! `engine` measures in-process decisions; `mcp` measures `authorize_action` over the MCP
 //! endpoint (stateless 2026-07-28 requests over HTTP) next to both, after `server/discover`
-//! for the transport's own cost; it prints the mean records per group-commit transaction,
-//! since batch size is what decides the database's cost per decision.
+//! for the transport's own cost, and the rate the two costs would allow if they simply
+//! added up; it prints the mean records per group-commit transaction, since batch size is
+//! what decides the database's cost per decision.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
