@@ -173,9 +173,8 @@ struct NodeRow {
     hash: String,
 }
 
-/// Appends under a lock taken by [`lock`] in this transaction.
-/// Signs `entries` onto the locked log and stores them; `deferred` writes (see
-/// [`Deferred`]) go in the same statement.
+/// Signs `entries` onto the log whose head this transaction locked ([`lock`] or [`enter`])
+/// and stores them; `deferred` writes (see [`Deferred`]) go in the same statement.
 pub(crate) async fn write(
     tx: &TenantTx,
     master: &MasterKey,
