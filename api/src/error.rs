@@ -3,6 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use charter_core::code::Code;
 use charter_store::StoreError;
 use serde::Serialize;
 
@@ -115,49 +116,25 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Codes the store puts at the head of a message (`"self_approval: …"`): more precise than
-/// the class of the error, and stable, so clients may branch on them.
-const SPECIFIC_CODES: &[&str] = &[
-    "email_taken",
-    "slug_taken",
-    "refresh_reuse",
-    "account_inactive",
-    "self_approval",
-    "approval_mismatch",
-    "gate_not_passed",
-    "out_of_scope",
-    "agent_suspended",
-];
-
-/// `(code, message)`: the specific code the message starts with, if any, else `class`.
-fn coded(class: &'static str, msg: String) -> (&'static str, String) {
-    for code in SPECIFIC_CODES {
-        if let Some(rest) = msg.strip_prefix(code).and_then(|r| r.strip_prefix(": ")) {
-            return (code, rest.to_string());
-        }
+impl ApiError {
+    /// The error for `code` (its HTTP status from the one table).
+    pub fn coded(code: Code, message: impl Into<String>) -> ApiError {
+        let status =
+            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError::new(status, code.as_str(), message)
     }
-    (class, msg)
 }
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
-        let with = |status, class, msg| {
-            let (code, message) = coded(class, msg);
-            ApiError::new(status, code, message)
-        };
         match err {
             StoreError::NotFound(what) => ApiError::not_found(what),
-            StoreError::Conflict(msg) => with(StatusCode::CONFLICT, "conflict", msg),
-            e @ StoreError::Replay => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
-            }
-            StoreError::Forbidden(msg) => with(StatusCode::FORBIDDEN, "forbidden", msg),
-            StoreError::Invalid(msg) => with(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg),
             e if e.is_retryable() => {
                 tracing::warn!(request_id = %request_id::current(), error = %e, "dependency unavailable");
                 ApiError::unavailable("a dependency is unavailable; retry shortly")
             }
-            e => ApiError::internal(&e),
+            e if e.code() == Code::Internal => ApiError::internal(&e),
+            e => ApiError::coded(e.code(), e.into_message()),
         }
     }
 }

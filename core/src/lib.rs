@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`config`] — the one typed configuration, its sources (defaults → file → environment)
 //!   and the errors that name a bad setting.
+//! - [`code`] — the one table of error codes: word, HTTP status.
 //! - [`secret`] — a wrapper that keeps secrets out of logs and `Debug` output.
 //! - [`engine`] — decisions and reasons, the circuit breaker, budget cycles.
 //! - [`keys`] — the master key, per-tenant Ed25519 signing keys sealed with AES-256-GCM.
@@ -10,6 +11,7 @@
 //!   the export format and its offline verifier.
 //! - [`password`] — password rules and argon2id hashing.
 //! - [`policy`] — authority scopes compiled to Cedar, tenant catalogs and schemas, checks.
+//! - [`status`] — the states of agents, people, tasks, reviews, violations, subscriptions.
 //! - [`tenant`] — validated tenant slugs and principal roles.
 //! - [`api_key`] — agent API key tokens (generation, parsing, hashing).
 //! - [`access_token`] — the REST API's short-lived JWTs (HS256, key derived from the
@@ -19,6 +21,7 @@
 
 pub mod access_token;
 pub mod api_key;
+pub mod code;
 pub mod config;
 pub mod engine;
 pub mod keys;
@@ -26,5 +29,6 @@ pub mod ledger;
 pub mod password;
 pub mod policy;
 pub mod secret;
+pub mod status;
 pub mod tenant;
 pub mod tenant_token;

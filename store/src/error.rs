@@ -1,5 +1,6 @@
 //! Storage errors, classified so callers can answer precisely and fail closed.
 
+use charter_core::code::Code;
 use charter_core::keys::KeyError;
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
@@ -17,6 +18,10 @@ pub enum StoreError {
     /// The acting principal lacks the authority (roles) for this change.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Refused for a reason more precise than the classes above (`self_approval`,
+    /// `idempotency_conflict`, …): clients branch on the code.
+    #[error("{0}: {1}")]
+    Refused(Code, String),
     /// An earlier request with the same idempotency key made this change; its stored
     /// answer is the answer (the engine turns this into that answer).
     #[error("an earlier request with this idempotency key holds the answer")]
@@ -99,9 +104,35 @@ impl StoreError {
             StoreError::NotFound(w) => StoreError::NotFound(w),
             StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
             StoreError::Forbidden(m) => StoreError::Forbidden(m.clone()),
+            StoreError::Refused(c, m) => StoreError::Refused(*c, m.clone()),
             StoreError::Key(k) => StoreError::Key(k.clone()),
             StoreError::Replay => StoreError::Replay,
             other => StoreError::Internal(other.to_string()),
+        }
+    }
+
+    /// The code clients see for this error.
+    pub fn code(&self) -> Code {
+        match self {
+            StoreError::Unavailable(_) | StoreError::Redis(_) => Code::Unavailable,
+            StoreError::Conflict(_) | StoreError::Replay => Code::Conflict,
+            StoreError::NotFound(_) => Code::NotFound,
+            StoreError::Invalid(_) => Code::Invalid,
+            StoreError::Forbidden(_) => Code::Forbidden,
+            StoreError::Refused(c, _) => *c,
+            StoreError::Key(_) | StoreError::Db(_) | StoreError::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// What to tell the caller: the message without its class (for a refusal, a conflict,
+    /// bad input or a missing authority); the whole description otherwise.
+    pub fn into_message(self) -> String {
+        match self {
+            StoreError::Refused(_, m)
+            | StoreError::Conflict(m)
+            | StoreError::Forbidden(m)
+            | StoreError::Invalid(m) => m,
+            other => other.to_string(),
         }
     }
 

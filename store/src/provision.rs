@@ -2,6 +2,7 @@
 //! and one agent with an API key — what `charter tenant create` and the demo tenant of
 //! `charter up` hand to a person or a script.
 
+use charter_core::code::Code;
 use charter_core::ledger::{Actor, Entry};
 use charter_core::password;
 use charter_core::secret::Secret;
@@ -69,7 +70,11 @@ impl Store {
                 is_demo: req.is_demo,
             };
             match self.create_tenant(new, now).await {
-                Err(StoreError::Conflict(_)) if req.slug.is_none() && attempt < 5 => attempt += 1,
+                Err(StoreError::Refused(Code::SlugTaken, _))
+                    if req.slug.is_none() && attempt < 5 =>
+                {
+                    attempt += 1
+                }
                 other => break (other?, owner_email),
             }
         };

@@ -3,6 +3,7 @@
 //! before rotation) revokes its whole family — the thief's and the owner's sessions alike.
 //! Logins, refreshes, logouts and reuse are all ledger records.
 
+use charter_core::code::Code;
 use charter_core::ledger::{Actor, Entry};
 use charter_core::secret::Secret;
 use charter_core::tenant::{Email, Role};
@@ -30,7 +31,7 @@ fn unknown() -> StoreError {
 }
 
 fn inactive() -> StoreError {
-    StoreError::Forbidden("account_inactive: this account is not active".into())
+    StoreError::Refused(Code::AccountInactive, "this account is not active".into())
 }
 
 async fn insert(
@@ -182,8 +183,10 @@ impl Store {
             .await?;
         match used {
             Used::Rotated(s) => Ok(s),
-            Used::Reused => Err(StoreError::Forbidden(
-                "refresh_reuse: this refresh token was already used; every session of its family is revoked".into(),
+            Used::Reused => Err(StoreError::Refused(
+                Code::RefreshReuse,
+                "this refresh token was already used; every session of its family is revoked"
+                    .into(),
             )),
         }
     }

@@ -1,5 +1,6 @@
 //! Tenants: creation (sign-up, `tenant create`, the demo tenant) and reading.
 
+use charter_core::code::Code;
 use charter_core::tenant::{Email, TenantSlug};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::QueryResult;
@@ -77,10 +78,10 @@ impl Store {
             .await;
         match inserted {
             Err(StoreError::Conflict(_)) => {
-                return Err(StoreError::Conflict(format!(
-                    "slug_taken: the tenant slug `{}` is taken",
-                    new.slug
-                )));
+                return Err(StoreError::Refused(
+                    Code::SlugTaken,
+                    format!("the tenant slug `{}` is taken", new.slug),
+                ));
             }
             other => other?,
         };
@@ -128,10 +129,13 @@ impl Store {
             .transpose()?
             .unwrap_or(true);
         if taken {
-            return Err(StoreError::Conflict(format!(
-                "email_taken: the e-mail address {} is already registered",
-                new.owner_email.as_str()
-            )));
+            return Err(StoreError::Refused(
+                Code::EmailTaken,
+                format!(
+                    "the e-mail address {} is already registered",
+                    new.owner_email.as_str()
+                ),
+            ));
         }
         self.create_tenant(new, now).await
     }

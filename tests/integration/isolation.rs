@@ -409,7 +409,7 @@ async fn revoked_keys_and_slug_conflicts() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::Conflict(ref m) if m.contains("slug")),
+        matches!(err, StoreError::Refused(charter_core::code::Code::SlugTaken, ref m) if m.contains("slug")),
         "{err}"
     );
 }

@@ -25,7 +25,13 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
     // the legitimate holder's current token stops working too.
     let reuse = store.refresh_session(first.expose()).await;
     assert!(
-        matches!(&reuse, Err(StoreError::Forbidden(m)) if m.starts_with("refresh_reuse")),
+        matches!(
+            &reuse,
+            Err(StoreError::Refused(
+                charter_core::code::Code::RefreshReuse,
+                _
+            ))
+        ),
         "{:?}",
         reuse.err()
     );
@@ -104,7 +110,7 @@ async fn logout_expiry_other_tenants_and_disabled_accounts_end_sessions() {
     tx.commit().await.unwrap();
     assert!(matches!(
         store.refresh_session(token.expose()).await,
-        Err(StoreError::Forbidden(_))
+        Err(e) if e.code() == charter_core::code::Code::AccountInactive
     ));
     assert!(store.start_session(t.tenant_id, t.owner_id).await.is_err());
 }

@@ -3,7 +3,7 @@
 //! agent reads them like any answer. Internal failures say "unavailable, retry" and never
 //! anything that could pass for an allowance.
 
-use charter_core::engine::decision::Reason;
+use charter_core::code::Code;
 use charter_store::StoreError;
 use rmcp::ErrorData;
 use rmcp::handler::server::tool::IntoCallToolResult;
@@ -40,15 +40,6 @@ impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Refusal {
         match e {
             StoreError::NotFound(what) => Refusal::new("not_found", format!("no such {what}")),
-            StoreError::Invalid(m) => Refusal::new("invalid_arguments", m),
-            // "reason: sentence" carries a decision reason code (e.g. `agent_suspended`).
-            StoreError::Forbidden(m) => {
-                match m.split_once(": ").and_then(|(c, _)| Reason::parse(c)) {
-                    Some(r) => Refusal::new(r.as_str(), m),
-                    None => Refusal::new("forbidden", m),
-                }
-            }
-            StoreError::Conflict(m) => Refusal::new("conflict", m),
             e if e.is_retryable() => {
                 tracing::warn!(error = %e, "MCP tool: dependency unavailable");
                 Refusal::new(
@@ -56,13 +47,14 @@ impl From<StoreError> for Refusal {
                     "Charter cannot decide safely right now; nothing was allowed. Retry shortly.",
                 )
             }
-            e => {
+            e if e.code() == Code::Internal => {
                 tracing::error!(error = %e, "MCP tool failed");
                 Refusal::new(
                     "internal",
                     "an internal error occurred; nothing was allowed. Retry shortly.",
                 )
             }
+            e => Refusal::new(e.code().as_str(), e.into_message()),
         }
     }
 }

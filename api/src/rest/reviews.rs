@@ -152,7 +152,7 @@ pub async fn action_approvals(
 ) -> Result<HttpResponse, ApiError> {
     let list = state
         .store()
-        .pending_action_approvals(auth.tenant_id)
+        .pending_action_approvals(auth.tenant_id, auth.principal_id)
         .await?;
     Ok(HttpResponse::Ok().json(
         list.into_iter()

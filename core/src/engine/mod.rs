@@ -4,6 +4,8 @@
 //! transaction that records the decision.
 
 pub mod breaker;
+pub mod budget;
+pub mod decide;
 pub mod decision;
 pub mod provenance;
 pub mod workflow;

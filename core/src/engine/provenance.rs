@@ -3,7 +3,12 @@
 //! Always (no setting turns it off), a reviewer may not approve an artifact that they
 //! produced, that derives — directly or through a chain — from something they produced, or
 //! that was produced under a task they delegated, directly or further up the delegation
-//! chain (so approval cannot be laundered through another agent). Gates that require
+//! chain; nor may they approve it when they and a producer of it (or of anything it derives
+//! from) are in one delegation chain, in either direction and at any depth — the producer
+//! directed the reviewer, or the reviewer directed the producer, directly or through
+//! others. So approval cannot be laundered through another agent. The chains that count
+//! are those of every open task, of every task of the review's initiative (closed ones
+//! too), and of every task a lineage artifact was produced under. Gates that require
 //! principal separation (the regulated preset does) add: an agent reviewer must act for a
 //! different principal than every producer in the lineage did, and a human reviewer must
 //! not be one of those principals — so one person cannot approve their own work through
@@ -12,6 +17,8 @@
 use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
+
+use crate::status::TaskStatus;
 
 /// Who acts: an agent (always on behalf of a principal) or a principal (a human).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,13 +76,37 @@ pub struct TaskNode {
     pub delegator: Party,
     /// The task this one was delegated under, if it is part of a chain.
     pub parent: Option<Uuid>,
+    /// The agent directed.
+    pub assignee: Uuid,
+    pub status: TaskStatus,
+    /// The initiative the task serves, if any.
+    pub initiative: Option<Uuid>,
 }
 
-/// The part of the provenance graph a review needs (the store loads it).
+/// The part of the provenance graph a review needs (the store loads it): the artifact's
+/// lineage, the tasks its lineage was produced under, and the delegation chains that
+/// involve the reviewer (with every task above them).
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     pub artifacts: HashMap<Uuid, ArtifactNode>,
     pub tasks: HashMap<Uuid, TaskNode>,
+    /// The initiative the review belongs to: its closed tasks still count.
+    pub initiative: Option<Uuid>,
+}
+
+/// A delegation chain that joins two parties: its tasks, from the root down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// The other party in the chain (the producer, or the agent that asked).
+    pub with: Uuid,
+    pub tasks: Vec<Uuid>,
+}
+
+impl std::fmt::Display for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tasks: Vec<String> = self.tasks.iter().map(|t| t.to_string()).collect();
+        write!(f, "{} (tasks {})", self.with, tasks.join(" → "))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +127,8 @@ pub enum SelfApproval {
     Delegated(Uuid),
     #[error("the reviewer acts for principal {0}, who is behind the producer of artifact {1}")]
     SamePrincipal(Uuid, Uuid),
+    #[error("the reviewer and producer {0} are in one delegation chain")]
+    InChain(Chain),
     #[error("artifact {0} is not in the provenance graph")]
     Unknown(Uuid),
 }
@@ -137,6 +170,56 @@ impl Graph {
         out
     }
 
+    /// `task` and every task above it, nearest first (cycle-safe; stops at a missing link).
+    fn up(&self, task: Uuid) -> Vec<&TaskNode> {
+        let mut out: Vec<&TaskNode> = Vec::new();
+        let mut next = Some(task);
+        while let Some(id) = next {
+            if out.iter().any(|t| t.id == id) {
+                break;
+            }
+            match self.tasks.get(&id) {
+                Some(t) => {
+                    out.push(t);
+                    next = t.parent;
+                }
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// A chain that holds `who` and one of `others`, if any: a task that counts (open, of
+    /// the graph's initiative, or in `also`) whose assignee and delegators up to the root
+    /// include both. Deterministic: tasks are tried in id order.
+    pub fn chain_between(&self, who: Uuid, others: &[Uuid], also: &HashSet<Uuid>) -> Option<Chain> {
+        let mut ids: Vec<&Uuid> = self.tasks.keys().collect();
+        ids.sort();
+        for id in ids {
+            let t = &self.tasks[id];
+            let counts = t.status == TaskStatus::Open
+                || (t.initiative.is_some() && t.initiative == self.initiative)
+                || also.contains(&t.id);
+            if !counts {
+                continue;
+            }
+            let chain = self.up(t.id);
+            let members: HashSet<Uuid> = std::iter::once(t.assignee)
+                .chain(chain.iter().map(|c| c.delegator.actor()))
+                .collect();
+            if !members.contains(&who) {
+                continue;
+            }
+            if let Some(with) = others.iter().find(|o| **o != who && members.contains(o)) {
+                return Some(Chain {
+                    with: *with,
+                    tasks: chain.iter().rev().map(|c| c.id).collect(),
+                });
+            }
+        }
+        None
+    }
+
     /// May `reviewer` approve `artifact`? The first reason it may not, if any.
     pub fn check_review(
         &self,
@@ -168,6 +251,11 @@ impl Graph {
                     }
                 }
             }
+        }
+        let producers: Vec<Uuid> = lineage.iter().map(|n| n.producer.actor()).collect();
+        let produced_under: HashSet<Uuid> = lineage.iter().filter_map(|n| n.task).collect();
+        if let Some(chain) = self.chain_between(reviewer.actor(), &producers, &produced_under) {
+            return Err(SelfApproval::InChain(chain));
         }
         if separation == Separation::Principal {
             for node in &lineage {
@@ -233,6 +321,24 @@ mod tests {
     }
 
     fn task(g: &mut Graph, delegator: Party, parent: Option<Uuid>) -> Uuid {
+        assign(
+            g,
+            delegator,
+            Uuid::new_v4(),
+            parent,
+            TaskStatus::Completed,
+            None,
+        )
+    }
+
+    fn assign(
+        g: &mut Graph,
+        delegator: Party,
+        assignee: Uuid,
+        parent: Option<Uuid>,
+        status: TaskStatus,
+        initiative: Option<Uuid>,
+    ) -> Uuid {
         let t = id();
         g.tasks.insert(
             t,
@@ -240,6 +346,9 @@ mod tests {
                 id: t,
                 delegator,
                 parent,
+                assignee,
+                status,
+                initiative,
             },
         );
         t
@@ -338,5 +447,157 @@ mod tests {
             w.graph.check_review(missing, w.a1, Separation::Standard),
             Err(SelfApproval::Unknown(missing))
         );
+    }
+
+    #[test]
+    fn a_delegate_may_not_approve_its_delegators_work_at_any_depth() {
+        let mut w = world();
+        // a1 produced the artifact, then directed a2 (same person) and b1 (another person).
+        let art = artifact(&mut w.graph, w.a1, vec![], None);
+        let t1 = assign(
+            &mut w.graph,
+            w.a1,
+            w.a2.actor(),
+            None,
+            TaskStatus::Open,
+            None,
+        );
+        let err = w.graph.check_review(art, w.a2, Separation::Standard);
+        assert_eq!(
+            err,
+            Err(SelfApproval::InChain(Chain {
+                with: w.a1.actor(),
+                tasks: vec![t1]
+            }))
+        );
+        let t2 = assign(
+            &mut w.graph,
+            w.a1,
+            w.b1.actor(),
+            None,
+            TaskStatus::Open,
+            None,
+        );
+        assert!(matches!(
+            w.graph.check_review(art, w.b1, Separation::Standard),
+            Err(SelfApproval::InChain(Chain { tasks, .. })) if tasks == vec![t2]
+        ));
+        // Depth 2: b1 directs c, who then may not approve a1's work either.
+        let c = Party::Agent {
+            id: id(),
+            on_behalf_of: w.bob,
+        };
+        let t3 = assign(
+            &mut w.graph,
+            w.b1,
+            c.actor(),
+            Some(t2),
+            TaskStatus::Open,
+            None,
+        );
+        assert!(matches!(
+            w.graph.check_review(art, c, Separation::Standard),
+            Err(SelfApproval::InChain(Chain { tasks, .. })) if tasks == vec![t2, t3]
+        ));
+        // The other direction: a reviewer who directed the producer, the work not produced
+        // under that task.
+        let other = artifact(&mut w.graph, c, vec![], None);
+        assert!(matches!(
+            w.graph.check_review(other, w.a1, Separation::Standard),
+            Err(SelfApproval::InChain(Chain { with, .. })) if with == c.actor()
+        ));
+        // A person who directed the producer is in the chain too.
+        let bob = Party::Principal { id: w.bob };
+        let d = Party::Agent {
+            id: id(),
+            on_behalf_of: w.alice,
+        };
+        assign(&mut w.graph, bob, d.actor(), None, TaskStatus::Open, None);
+        let ds = artifact(&mut w.graph, d, vec![], None);
+        assert!(matches!(
+            w.graph.check_review(ds, bob, Separation::Standard),
+            Err(SelfApproval::InChain(_))
+        ));
+    }
+
+    #[test]
+    fn closed_tasks_count_only_within_the_initiative() {
+        let mut w = world();
+        let (here, elsewhere) = (id(), id());
+        w.graph.initiative = Some(here);
+        let art = artifact(&mut w.graph, w.a1, vec![], None);
+        let t = assign(
+            &mut w.graph,
+            w.a1,
+            w.b1.actor(),
+            None,
+            TaskStatus::Completed,
+            Some(elsewhere),
+        );
+        // A finished task of another initiative no longer ties them.
+        assert_eq!(
+            w.graph.check_review(art, w.b1, Separation::Standard),
+            Ok(())
+        );
+        w.graph.tasks.get_mut(&t).unwrap().initiative = Some(here);
+        assert!(
+            w.graph
+                .check_review(art, w.b1, Separation::Standard)
+                .is_err()
+        );
+        w.graph.tasks.get_mut(&t).unwrap().initiative = None;
+        assert_eq!(
+            w.graph.check_review(art, w.b1, Separation::Standard),
+            Ok(())
+        );
+        w.graph.tasks.get_mut(&t).unwrap().status = TaskStatus::Open;
+        assert!(
+            w.graph
+                .check_review(art, w.b1, Separation::Standard)
+                .is_err()
+        );
+        // An outsider with no chain to the producer still approves.
+        let outsider = Party::Agent {
+            id: id(),
+            on_behalf_of: w.bob,
+        };
+        assert_eq!(
+            w.graph.check_review(art, outsider, Separation::Standard),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn chain_between_names_the_other_party_and_the_tasks_root_first() {
+        let mut g = Graph::default();
+        let (p, a, b) = (id(), id(), id());
+        let t1 = assign(
+            &mut g,
+            Party::Principal { id: p },
+            a,
+            None,
+            TaskStatus::Open,
+            None,
+        );
+        let t2 = assign(
+            &mut g,
+            Party::Agent {
+                id: a,
+                on_behalf_of: p,
+            },
+            b,
+            Some(t1),
+            TaskStatus::Open,
+            None,
+        );
+        let none = HashSet::new();
+        assert_eq!(
+            g.chain_between(p, &[b], &none),
+            Some(Chain {
+                with: b,
+                tasks: vec![t1, t2]
+            })
+        );
+        assert_eq!(g.chain_between(id(), &[b], &none), None);
     }
 }

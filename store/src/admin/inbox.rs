@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::engine::approvals::chain_with;
 use crate::engine::views::{ReviewInfo, decidable_reviews};
 use crate::{Result, Store};
 
@@ -68,32 +69,46 @@ impl Store {
         Ok(out)
     }
 
-    /// Action approvals waiting for a person, oldest first.
-    pub async fn pending_action_approvals(&self, tenant: Uuid) -> Result<Vec<PendingApproval>> {
+    /// Action approvals waiting for a decision this person may make, oldest first: not
+    /// those of agents they are in one delegation chain with (separation of duties).
+    pub async fn pending_action_approvals(
+        &self,
+        tenant: Uuid,
+        principal: Uuid,
+    ) -> Result<Vec<PendingApproval>> {
         let tx = self.tenant_tx(tenant).await?;
         let rows = tx
             .all(
-                "SELECT id, agent_id, action, resource_type, resource_id, args_digest, status, requested_at
+                "SELECT id, agent_id, action, resource_type, resource_id, args_digest, status,
+                        requested_at, initiative_id
                  FROM action_approvals WHERE tenant_id = $1 AND status = 'pending'
                  ORDER BY requested_at LIMIT 200",
                 vec![tenant.into()],
             )
             .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let agent_id: Uuid = r.try_get("", "agent_id")?;
+            let initiative: Option<Uuid> = r.try_get("", "initiative_id")?;
+            if chain_with(&tx, principal, agent_id, initiative)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            out.push(PendingApproval {
+                id: r.try_get("", "id")?,
+                agent_id,
+                action: r.try_get("", "action")?,
+                resource_type: r.try_get("", "resource_type")?,
+                resource_id: r.try_get("", "resource_id")?,
+                args_digest: r.try_get("", "args_digest")?,
+                status: r.try_get("", "status")?,
+                requested_at: r.try_get("", "requested_at")?,
+            });
+        }
         tx.rollback().await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PendingApproval {
-                    id: r.try_get("", "id")?,
-                    agent_id: r.try_get("", "agent_id")?,
-                    action: r.try_get("", "action")?,
-                    resource_type: r.try_get("", "resource_type")?,
-                    resource_id: r.try_get("", "resource_id")?,
-                    args_digest: r.try_get("", "args_digest")?,
-                    status: r.try_get("", "status")?,
-                    requested_at: r.try_get("", "requested_at")?,
-                })
-            })
-            .collect()
+        Ok(out)
     }
 
     /// Scope-change requests waiting for a decision, oldest first.

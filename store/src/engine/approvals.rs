@@ -1,97 +1,18 @@
-//! Action approvals: which actions need one, the pending requests `authorize` opens, and
-//! the human decision that grants a bounded number of uses for a bounded time, bound to
-//! the exact arguments' digest.
+//! Action approvals: which actions need one, and the human decision that grants a bounded
+//! number of uses for a bounded time, bound to the exact arguments' digest. (`authorize`
+//! opens the pending requests and uses up approvals: see `charter_core::engine::decide`.)
 
 use charter_core::ledger::{Actor, Entry};
 use charter_core::tenant::Role;
-use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::require_roles;
+use super::reviews::{chains_of, self_approval_violation};
 use crate::ledger::Receipt;
 use crate::{Result, Store, StoreError, TenantTx};
-
-/// Where an action stands with respect to approval.
-pub(crate) enum ApprovalState {
-    /// An approval for these exact arguments is valid now (to be consumed if allowed).
-    Valid(Uuid),
-    /// Waiting for a human (an existing request, or one opened now).
-    Pending(Uuid),
-}
-
-/// For an action that needs approval: the valid approval, or the pending request (opened
-/// here when there is none for these exact arguments).
-pub(crate) async fn state(
-    tx: &TenantTx,
-    agent: Uuid,
-    action: &str,
-    resource_type: &str,
-    resource_id: &str,
-    digest: &str,
-    now: DateTime<Utc>,
-) -> Result<ApprovalState> {
-    let rows = tx
-        .all(
-            "SELECT id, status, uses_left, expires_at FROM action_approvals
-             WHERE tenant_id = $1 AND agent_id = $2 AND action = $3 AND resource_type = $4
-               AND resource_id = $5 AND args_digest = $6 AND status <> 'rejected'
-             ORDER BY requested_at DESC",
-            vec![
-                tx.tenant_id().into(),
-                agent.into(),
-                action.into(),
-                resource_type.into(),
-                resource_id.into(),
-                digest.into(),
-            ],
-        )
-        .await?;
-    let mut pending = None;
-    for r in &rows {
-        let id: Uuid = r.try_get("", "id")?;
-        match r.try_get::<String>("", "status")?.as_str() {
-            "approved" => {
-                let uses: Option<i32> = r.try_get("", "uses_left")?;
-                let expires: Option<DateTime<Utc>> = r.try_get("", "expires_at")?;
-                if uses.is_none_or(|u| u > 0) && expires.is_none_or(|e| e > now) {
-                    return Ok(ApprovalState::Valid(id));
-                }
-            }
-            _ => pending = pending.or(Some(id)),
-        }
-    }
-    if let Some(id) = pending {
-        return Ok(ApprovalState::Pending(id));
-    }
-    let id = Uuid::now_v7();
-    tx.exec(
-        "INSERT INTO action_approvals (tenant_id, id, agent_id, action, resource_type, resource_id, args_digest)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        vec![
-            tx.tenant_id().into(),
-            id.into(),
-            agent.into(),
-            action.into(),
-            resource_type.into(),
-            resource_id.into(),
-            digest.into(),
-        ],
-    )
-    .await?;
-    Ok(ApprovalState::Pending(id))
-}
-
-/// Uses one use of an approval (an ALLOWED decision was made with it).
-pub(crate) async fn consume(tx: &TenantTx, approval: Uuid) -> Result<()> {
-    tx.exec(
-        "UPDATE action_approvals SET uses_left = uses_left - 1
-         WHERE tenant_id = $1 AND id = $2 AND uses_left IS NOT NULL",
-        vec![tx.tenant_id().into(), approval.into()],
-    )
-    .await?;
-    Ok(())
-}
+use charter_core::code::Code;
+use charter_core::engine::provenance::{Chain, Graph, Party};
 
 const APPROVERS: &[Role] = &[Role::Owner, Role::Admin, Role::Approver];
 
@@ -136,7 +57,10 @@ impl Store {
         Ok(receipt)
     }
 
-    /// A human approves or rejects a pending action approval.
+    /// A human approves or rejects a pending action approval. Separation of duties holds
+    /// here as for reviews: a person in one delegation chain with the agent that asked (who
+    /// directed it, directly or through others) may not approve; the refusal is recorded as
+    /// a `self_approval` violation and answered as one.
     pub async fn decide_action_approval(
         &self,
         tenant: Uuid,
@@ -144,14 +68,14 @@ impl Store {
         principal: Uuid,
         approve: bool,
     ) -> Result<Receipt> {
-        let (receipt, ()) = self
+        let (receipt, refused) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
                     require_roles(tx, principal, APPROVERS).await?;
                     let r = tx
                         .one(
                             "SELECT a.status, a.agent_id, a.action, a.resource_type, a.resource_id, a.args_digest,
-                                    r.max_uses, r.ttl_secs
+                                    a.initiative_id, r.max_uses, r.ttl_secs
                              FROM action_approvals a
                              LEFT JOIN action_approval_rules r ON r.tenant_id = a.tenant_id
                                  AND r.action = a.action AND r.resource_type = a.resource_type
@@ -162,6 +86,25 @@ impl Store {
                         .ok_or(StoreError::NotFound("action approval"))?;
                     if r.try_get::<String>("", "status")? != "pending" {
                         return Err(StoreError::Conflict("this approval is already decided".into()));
+                    }
+                    let agent: Uuid = r.try_get("", "agent_id")?;
+                    let action: String = r.try_get("", "action")?;
+                    let resource = format!(
+                        "{}:{}",
+                        r.try_get::<String>("", "resource_type")?,
+                        r.try_get::<String>("", "resource_id")?
+                    );
+                    if approve
+                        && let Some(chain) = chain_with(tx, principal, agent, r.try_get("", "initiative_id")?).await?
+                    {
+                        let why = format!("the approver and agent {} are in one delegation chain", chain.with);
+                        let details = json!({"approval_id": approval, "agent_id": agent});
+                        let who = Party::Principal { id: principal };
+                        let (mut e, violation) =
+                            self_approval_violation(tx, who, details, &why, Some(&chain)).await?;
+                        e.action = Some(action);
+                        e.resource = Some(resource);
+                        return Ok((e, Some(format!("{why} (recorded as violation {violation})"))));
                     }
                     let status = if approve { "approved" } else { "rejected" };
                     let max_uses: Option<i32> = r.try_get("", "max_uses")?;
@@ -180,24 +123,43 @@ impl Store {
                         ],
                     )
                     .await?;
-                    let agent: Uuid = r.try_get("", "agent_id")?;
                     let mut e = Entry::new(format!("action_approval.{status}"), Actor::principal(principal))
                         .payload(json!({
                             "approval_id": approval, "agent_id": agent,
                             "args_digest": r.try_get::<String>("", "args_digest")?,
                             "max_uses": max_uses, "ttl_secs": ttl,
                         }));
-                    e.action = Some(r.try_get("", "action")?);
-                    e.resource = Some(format!(
-                        "{}:{}",
-                        r.try_get::<String>("", "resource_type")?,
-                        r.try_get::<String>("", "resource_id")?
-                    ));
+                    e.action = Some(action);
+                    e.resource = Some(resource);
                     e.decision = Some(if approve { "ALLOWED" } else { "BLOCKED" }.into());
-                    Ok((e, ()))
+                    Ok((e, None))
                 })
             })
             .await?;
-        Ok(receipt)
+        match refused {
+            None => Ok(receipt),
+            Some(why) => Err(StoreError::Refused(
+                Code::SelfApproval,
+                format!("{why}, ledger seq {}", receipt.seq),
+            )),
+        }
     }
+}
+
+/// The delegation chain that ties `principal` to `agent`, if one counts (open tasks, and
+/// closed ones of `initiative`).
+pub(crate) async fn chain_with(
+    tx: &TenantTx,
+    principal: Uuid,
+    agent: Uuid,
+    initiative: Option<Uuid>,
+) -> Result<Option<Chain>> {
+    let mut graph = Graph {
+        initiative,
+        ..Graph::default()
+    };
+    for t in chains_of(tx, principal, initiative).await? {
+        graph.tasks.insert(t.id, t);
+    }
+    Ok(graph.chain_between(principal, &[agent], &Default::default()))
 }

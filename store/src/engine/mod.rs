@@ -9,6 +9,7 @@
 //! authorization and its ledger record) and are never counted twice.
 //!
 //! - [`decide`] — the checks, for a tenant's queued requests at a time.
+//! - [`facts`] — what those checks read, in one statement per run.
 //! - [`outcome`] — outcome reports: breaker and spend correction.
 //! - [`context`] — what an agent may know about itself.
 //! - [`approvals`] — action approvals bound to the arguments' digest, uses and expiry.
@@ -24,6 +25,7 @@
 pub mod approvals;
 pub mod context;
 mod decide;
+mod facts;
 mod outcome;
 pub mod policies;
 pub mod reviews;
@@ -34,7 +36,7 @@ pub mod views;
 pub mod workflows;
 
 use charter_core::engine::breaker::{Breaker, State, Transition};
-use charter_core::engine::decision::{Decision, Reason};
+use charter_core::engine::decision::{Decision, Reason, arguments_digest};
 use charter_core::ledger::{Actor, Entry};
 use charter_core::policy::Scope;
 use charter_core::tenant::Role;
@@ -98,6 +100,20 @@ pub struct Answer {
     /// True when this is the stored answer to an earlier request with the same key.
     #[serde(default)]
     pub replayed: bool,
+}
+
+/// The digest of everything a request asks (an idempotency key is bound to it: a retry
+/// must be the same request).
+pub(crate) fn request_digest(req: &ActionRequest) -> String {
+    arguments_digest(&json!({
+        "action": req.action,
+        "resource_type": req.resource_type,
+        "resource_id": req.resource_id,
+        "spend": req.spend,
+        "arguments": req.arguments,
+        "initiative": req.initiative,
+        "task": req.task,
+    }))
 }
 
 fn answer(id: Uuid, decision: Decision, r: &Receipt) -> Answer {
@@ -246,8 +262,17 @@ impl Store {
         }
         let id = Uuid::now_v7();
         let key = req.idempotency_key.clone();
+        let digest = request_digest(&req);
         match self
-            .append_grouped(tenant, decide::Decide { agent, id, req })
+            .append_grouped(
+                tenant,
+                decide::Decide {
+                    agent,
+                    id,
+                    req,
+                    digest,
+                },
+            )
             .await
         {
             Ok((receipt, decision)) => Ok(answer(id, decision, &receipt)),

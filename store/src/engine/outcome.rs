@@ -3,7 +3,9 @@
 //! the reservation. Each report runs in its own savepoint within the tenant's batch, so
 //! a refused one leaves nothing behind.
 
+use charter_core::code::Code;
 use charter_core::engine::breaker::State;
+use charter_core::engine::decision::arguments_digest;
 use charter_core::ledger::{Actor, Entry};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -67,27 +69,39 @@ async fn outcome(tx: &TenantTx, r: Report, seq: u64) -> Result<Entry> {
         key,
     } = r;
     let now = db_now(tx).await?;
+    // A key is bound to the report it was first used for: the same report replays, a
+    // different one is refused.
+    let digest = arguments_digest(&json!({
+        "authorization_id": authorization, "success": success, "actual_spend": actual_spend,
+    }));
+    if let Some(k) = &key
+        && let Some(first) = tx
+            .one(
+                "SELECT outcome_digest FROM authorizations
+                 WHERE tenant_id = $1 AND agent_id = $2 AND outcome_key = $3",
+                vec![tx.tenant_id().into(), agent_id.into(), k.clone().into()],
+            )
+            .await?
+    {
+        return match first.try_get::<Option<String>>("", "outcome_digest")? {
+            Some(d) if d == digest => Err(StoreError::Replay),
+            _ => Err(StoreError::Refused(
+                Code::IdempotencyConflict,
+                format!(
+                    "the idempotency key `{k}` was already used for a different outcome report"
+                ),
+            )),
+        };
+    }
     let row = tx
         .one(
-            "SELECT decision, spend_reserved, cycle_start, outcome,
-                    $4::text IS NOT NULL AND EXISTS (
-                        SELECT 1 FROM authorizations x
-                        WHERE x.tenant_id = $1 AND x.agent_id = $3 AND x.outcome_key = $4
-                    ) AS seen_key
+            "SELECT decision, spend_reserved, cycle_start, outcome, task_id
              FROM authorizations
              WHERE tenant_id = $1 AND id = $2 AND agent_id = $3 FOR UPDATE",
-            vec![
-                tx.tenant_id().into(),
-                authorization.into(),
-                agent_id.into(),
-                key.clone().into(),
-            ],
+            vec![tx.tenant_id().into(), authorization.into(), agent_id.into()],
         )
         .await?
         .ok_or(StoreError::NotFound("authorization"))?;
-    if row.try_get::<bool>("", "seen_key")? {
-        return Err(StoreError::Replay);
-    }
     let decision: String = row.try_get("", "decision")?;
     if decision != "ALLOWED" {
         return Err(StoreError::Invalid(
@@ -101,29 +115,44 @@ async fn outcome(tx: &TenantTx, r: Report, seq: u64) -> Result<Entry> {
     }
     let reserved: i64 = row.try_get("", "spend_reserved")?;
     let cycle: DateTime<Utc> = row.try_get("", "cycle_start")?;
+    let task: Option<Uuid> = row.try_get("", "task_id")?;
     let actual = actual_spend.unwrap_or(reserved);
     if actual < 0 {
         return Err(StoreError::Invalid(
             "actual_spend: must not be negative".into(),
         ));
     }
-    // Correct the reservation to what was actually spent (may exceed the reservation:
-    // reported overruns are counted and show up for the scanner's budget_overrun rule).
-    let delta = actual - reserved;
+    // Correct the reservation to what was actually spent, wherever the action counted: the
+    // agent, the tenant, and the task chain it acted under with its delegating agents. It
+    // may exceed the reservation: reported overruns are counted and show up for the
+    // scanner's budget_overrun rule.
+    let delta = actual.saturating_sub(reserved);
     if delta != 0 {
-        for subject in [agent_id.to_string(), "tenant".to_string()] {
-            tx.exec(
-                "UPDATE budget_usage SET spend = GREATEST(spend + $4, 0)
-                 WHERE tenant_id = $1 AND subject = $2 AND cycle_start = $3",
-                vec![
-                    tx.tenant_id().into(),
-                    subject.into(),
-                    cycle.into(),
-                    delta.into(),
-                ],
-            )
-            .await?;
-        }
+        tx.exec(
+            "WITH RECURSIVE chain(id, parent_id, delegator_type, delegator_id, lvl) AS (
+                 SELECT id, parent_id, delegator_type, delegator_id, 0 FROM tasks
+                 WHERE tenant_id = $1 AND id = $5
+                 UNION ALL
+                 SELECT t.id, t.parent_id, t.delegator_type, t.delegator_id, c.lvl + 1
+                 FROM tasks t JOIN chain c ON t.id = c.parent_id WHERE t.tenant_id = $1 AND c.lvl < 16
+             ), t AS (
+                 UPDATE tasks SET spent = GREATEST(LEAST(spent::numeric + $4, 9223372036854775807), 0)::bigint
+                 WHERE tenant_id = $1 AND id IN (SELECT id FROM chain)
+             )
+             UPDATE budget_usage
+             SET spend = GREATEST(LEAST(spend::numeric + $4, 9223372036854775807), 0)::bigint
+             WHERE tenant_id = $1 AND cycle_start = $3
+               AND subject IN (SELECT $2::text UNION SELECT 'tenant'
+                               UNION SELECT delegator_id::text FROM chain WHERE delegator_type = 'agent')",
+            vec![
+                tx.tenant_id().into(),
+                agent_id.to_string().into(),
+                cycle.into(),
+                delta.into(),
+                task.into(),
+            ],
+        )
+        .await?;
     }
     let mut b = breaker(tx, agent_id).await?;
     let transition = if success {
@@ -163,7 +192,7 @@ async fn outcome(tx: &TenantTx, r: Report, seq: u64) -> Result<Entry> {
     }
     tx.exec(
         "UPDATE authorizations SET outcome = $3, outcome_spend = $4, outcome_key = $5,
-             outcome_seq = $6
+             outcome_seq = $6, outcome_digest = $7
          WHERE tenant_id = $1 AND id = $2",
         vec![
             tx.tenant_id().into(),
@@ -172,6 +201,7 @@ async fn outcome(tx: &TenantTx, r: Report, seq: u64) -> Result<Entry> {
             actual.into(),
             key.into(),
             (seq as i64).into(),
+            digest.into(),
         ],
     )
     .await?;

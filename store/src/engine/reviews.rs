@@ -6,8 +6,11 @@
 
 use std::collections::HashMap;
 
+use charter_core::code::Code;
+use charter_core::engine::budget::{self, Giver, Limits, Quantity, Short};
+use charter_core::engine::decision::arguments_digest;
 use charter_core::engine::provenance::{
-    ArtifactNode, Graph, Party, SelfApproval, Separation, TaskNode,
+    ArtifactNode, Chain, Graph, Party, SelfApproval, Separation, TaskNode,
 };
 use charter_core::ledger::Entry;
 use charter_core::policy::DIRECT;
@@ -15,6 +18,7 @@ use sea_orm::QueryResult;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::facts;
 use crate::ledger::Receipt;
 use crate::{Result, Store, StoreError, TenantTx, agents};
 
@@ -55,10 +59,35 @@ pub struct Delegation {
     pub delegator: Party,
     pub assignee: Uuid,
     pub parent: Option<Uuid>,
+    /// The most that may be spent under the task (reserved out of the delegator's budget).
     pub spend_limit: Option<i64>,
-    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
+    /// The most actions that may be taken under the task (reserved likewise).
+    pub dispatch_limit: Option<i64>,
+    /// Seconds until the task expires if not completed (at most [`MAX_DEADLINE_SECS`]).
+    pub deadline_secs: Option<u64>,
+    /// The initiative the task serves (a sub-task's default is its parent's).
+    pub initiative: Option<Uuid>,
     pub idempotency_key: Option<String>,
 }
+
+impl Delegation {
+    /// `delegator` directs `assignee`, with nothing else said.
+    pub fn new(delegator: Party, assignee: Uuid) -> Delegation {
+        Delegation {
+            delegator,
+            assignee,
+            parent: None,
+            spend_limit: None,
+            dispatch_limit: None,
+            deadline_secs: None,
+            initiative: None,
+            idempotency_key: None,
+        }
+    }
+}
+
+/// The longest deadline a task may be given: 30 days.
+pub const MAX_DEADLINE_SECS: u64 = 30 * 86_400;
 
 /// A delegated task and where its delegation is recorded.
 #[derive(Debug, Clone)]
@@ -68,6 +97,8 @@ pub struct Delegated {
     pub record_hash: String,
     /// The task's spend limit (a parent's remainder when none was given).
     pub spend_limit: Option<i64>,
+    /// The task's dispatch limit (likewise).
+    pub dispatch_limit: Option<i64>,
     /// True when this is the task of an earlier request with the same key.
     pub replayed: bool,
     /// The full receipt, for a new delegation.
@@ -90,7 +121,13 @@ pub async fn agent_party(tx: &TenantTx, agent: Uuid) -> Result<Party> {
     })
 }
 
-pub(crate) async fn load_graph(tx: &TenantTx, artifact: Uuid) -> Result<Graph> {
+/// The provenance a review of `artifact` by `reviewer` needs (see
+/// `charter_core::engine::provenance::Graph`); without a reviewer, the lineage alone.
+pub(crate) async fn load_graph(
+    tx: &TenantTx,
+    artifact: Uuid,
+    reviewer: Option<Uuid>,
+) -> Result<Graph> {
     let lineage = "WITH RECURSIVE lineage(id) AS (
             SELECT $2::uuid
             UNION SELECT s.source_id FROM artifact_sources s JOIN lineage l ON s.artifact_id = l.id
@@ -141,24 +178,80 @@ pub(crate) async fn load_graph(tx: &TenantTx, artifact: Uuid) -> Result<Graph> {
                      WHERE a.tenant_id = $1 AND a.task_id IS NOT NULL
                      UNION SELECT t.parent_id FROM tasks t JOIN chain c ON t.id = c.id
                      WHERE t.tenant_id = $1 AND t.parent_id IS NOT NULL)
-                 SELECT t.id, t.parent_id, t.delegator_type, t.delegator_id, t.delegator_principal
-                 FROM tasks t JOIN chain c ON t.id = c.id WHERE t.tenant_id = $1"
+                 SELECT {TASK_COLUMNS} FROM tasks t JOIN chain c ON t.id = c.id WHERE t.tenant_id = $1"
             ),
             vec![tx.tenant_id().into(), artifact.into()],
         )
         .await?
     {
-        let id: Uuid = r.try_get("", "id")?;
-        graph.tasks.insert(
-            id,
-            TaskNode {
-                id,
-                delegator: party(&r, "delegator")?,
-                parent: r.try_get("", "parent_id")?,
-            },
-        );
+        let t = task_node(&r)?;
+        graph.tasks.insert(t.id, t);
+    }
+    graph.initiative = tx
+        .one(
+            "SELECT initiative_id FROM artifacts WHERE tenant_id = $1 AND id = $2",
+            vec![tx.tenant_id().into(), artifact.into()],
+        )
+        .await?
+        .map(|r| r.try_get::<Option<Uuid>>("", "initiative_id"))
+        .transpose()?
+        .flatten();
+    if let Some(who) = reviewer {
+        for t in chains_of(tx, who, graph.initiative).await? {
+            graph.tasks.entry(t.id).or_insert(t);
+        }
     }
     Ok(graph)
+}
+
+const TASK_COLUMNS: &str =
+    "t.id, t.parent_id, t.delegator_type, t.delegator_id, t.delegator_principal,
+    t.assignee_agent, t.status, t.initiative_id";
+
+fn task_node(r: &QueryResult) -> Result<TaskNode> {
+    let status: String = r.try_get("", "status")?;
+    Ok(TaskNode {
+        id: r.try_get("", "id")?,
+        delegator: party(r, "delegator")?,
+        parent: r.try_get("", "parent_id")?,
+        assignee: r.try_get("", "assignee_agent")?,
+        status: status
+            .parse()
+            .map_err(|e| StoreError::Internal(format!("stored task: {e}")))?,
+        initiative: r.try_get("", "initiative_id")?,
+    })
+}
+
+/// Every task that counts for separation of duties (open, or of `initiative`) whose chain
+/// involves `who` (as the assignee, or as a delegator anywhere above it), with every task
+/// above those: the delegation chains `who` is in.
+pub(crate) async fn chains_of(
+    tx: &TenantTx,
+    who: Uuid,
+    initiative: Option<Uuid>,
+) -> Result<Vec<TaskNode>> {
+    let rows = tx
+        .all(
+            &format!(
+                "WITH RECURSIVE counted AS (
+                     SELECT id FROM tasks
+                     WHERE tenant_id = $1 AND (status = 'open' OR ($3::uuid IS NOT NULL AND initiative_id = $3))
+                 ), up(leaf, id, parent_id, lvl) AS (
+                     SELECT c.id, t.id, t.parent_id, 0 FROM counted c JOIN tasks t ON t.tenant_id = $1 AND t.id = c.id
+                     UNION ALL
+                     SELECT u.leaf, t.id, t.parent_id, u.lvl + 1 FROM up u
+                     JOIN tasks t ON t.tenant_id = $1 AND t.id = u.parent_id WHERE u.lvl < 16
+                 ), mine AS (
+                     SELECT DISTINCT u.leaf FROM up u JOIN tasks t ON t.tenant_id = $1 AND t.id = u.id
+                     WHERE t.delegator_id = $2 OR (u.lvl = 0 AND t.assignee_agent = $2)
+                 )
+                 SELECT DISTINCT {TASK_COLUMNS} FROM up u JOIN mine m ON m.leaf = u.leaf
+                 JOIN tasks t ON t.tenant_id = $1 AND t.id = u.id"
+            ),
+            vec![tx.tenant_id().into(), who.into(), initiative.into()],
+        )
+        .await?;
+    rows.iter().map(task_node).collect()
 }
 
 impl Store {
@@ -169,8 +262,9 @@ impl Store {
         let a = agents::get(&tx, agent).await?;
         tx.rollback().await?;
         if a.status == "suspended" {
-            return Err(StoreError::Forbidden(
-                "agent_suspended: this agent is suspended".into(),
+            return Err(StoreError::Refused(
+                Code::AgentSuspended,
+                "this agent is suspended".into(),
             ));
         }
         Ok(Party::Agent {
@@ -209,12 +303,9 @@ impl Store {
             .delegate(
                 tenant,
                 Delegation {
-                    delegator,
-                    assignee,
                     parent,
                     spend_limit,
-                    deadline: None,
-                    idempotency_key: None,
+                    ..Delegation::new(delegator, assignee)
                 },
             )
             .await?;
@@ -224,130 +315,50 @@ impl Store {
         Ok((d.task_id, receipt))
     }
 
-    /// Delegates a task (see [`Store::delegate_task_with_budget`]) with an optional deadline
-    /// and idempotency key: a retry with the same key by the same delegator returns the
-    /// first task (`replayed`, with the seq of its record) and delegates nothing new.
+    /// Delegates a task (see [`Store::delegate_task_with_budget`]) with optional limits,
+    /// deadline, initiative and idempotency key. Every task above the parent must be open;
+    /// the limits are reserved out of what the delegating agent and the parent task have
+    /// left (`budget_exceeded` / `dispatch_limit` otherwise, naming what is left). A retry
+    /// with the same key and the same request returns the first task (`replayed`);
+    /// the same key with another request is `idempotency_conflict`.
     pub async fn delegate(&self, tenant: Uuid, d: Delegation) -> Result<Delegated> {
-        let Delegation {
-            delegator,
-            assignee,
-            parent,
-            spend_limit,
-            deadline,
-            idempotency_key,
-        } = d;
-        if spend_limit.is_some_and(|l| l < 0) {
-            return Err(StoreError::Invalid(
-                "spend_limit: must not be negative".into(),
-            ));
+        for (field, v) in [
+            ("spend_limit", d.spend_limit),
+            ("dispatch_limit", d.dispatch_limit),
+        ] {
+            if v.is_some_and(|l| l < 0) {
+                return Err(StoreError::Invalid(format!(
+                    "{field}: must not be negative"
+                )));
+            }
         }
+        match d.deadline_secs {
+            Some(0) => return Err(StoreError::Invalid("deadline_secs: at least 1".into())),
+            Some(s) if s > MAX_DEADLINE_SECS => {
+                return Err(StoreError::Invalid("deadline_secs: at most 30 days".into()));
+            }
+            _ => {}
+        }
+        let digest = arguments_digest(&json!({
+            "assignee": d.assignee, "parent": d.parent, "spend_limit": d.spend_limit,
+            "dispatch_limit": d.dispatch_limit, "deadline_secs": d.deadline_secs,
+            "initiative": d.initiative,
+        }));
         let id = Uuid::now_v7();
         let store = self.clone();
-        let key = idempotency_key.clone();
+        let (delegator, key) = (d.delegator, d.idempotency_key.clone());
         let result = self
             .append_with(tenant, move |tx| {
-                Box::pin(async move {
-                    if let Some(k) = &key
-                        && tx
-                            .one(
-                                "SELECT 1 AS x FROM tasks WHERE tenant_id = $1 AND delegator_id = $2
-                                 AND idempotency_key = $3",
-                                vec![tx.tenant_id().into(), delegator.actor().into(), k.clone().into()],
-                            )
-                            .await?
-                            .is_some()
-                    {
-                        return Err(StoreError::Replay);
-                    }
-                    agents::get(tx, assignee).await?;
-                    if let Party::Agent { id: from, .. } = delegator {
-                        let from_agent = agents::get(tx, from).await?;
-                        let version = super::policies::policy_version(tx).await?;
-                        let may = store
-                            .policy_engine(tx, version)
-                            .await?
-                            .check(&from.to_string(), &from_agent.name, DIRECT, "Agent", &assignee.to_string())
-                            .allowed;
-                        if !may {
-                            return Err(StoreError::Forbidden(format!(
-                                "out_of_scope: agent {from} may not direct agent {assignee}"
-                            )));
-                        }
-                    }
-                    let mut spend_limit = spend_limit;
-                    let depth = match parent {
-                        Some(p) => {
-                            let r = tx
-                                .one(
-                                    "SELECT depth, assignee_agent, spend_limit, spent FROM tasks
-                                     WHERE tenant_id = $1 AND id = $2",
-                                    vec![tx.tenant_id().into(), p.into()],
-                                )
-                                .await?
-                                .ok_or(StoreError::NotFound("parent task"))?;
-                            if let Party::Agent { id: from, .. } = delegator
-                                && r.try_get::<Uuid>("", "assignee_agent")? != from
-                            {
-                                return Err(StoreError::Forbidden(
-                                    "an agent can only delegate further a task it holds".into(),
-                                ));
-                            }
-                            if let Some(limit) = r.try_get::<Option<i64>>("", "spend_limit")? {
-                                let left = limit - r.try_get::<i64>("", "spent")?;
-                                match spend_limit {
-                                    Some(l) if l > left => {
-                                        return Err(StoreError::Invalid(format!(
-                                            "spend_limit: {l} exceeds the {left} the parent task has left"
-                                        )));
-                                    }
-                                    None => spend_limit = Some(left),
-                                    _ => {}
-                                }
-                            }
-                            r.try_get::<i32>("", "depth")? + 1
-                        }
-                        None => 1,
-                    };
-                    if depth > MAX_DELEGATION_DEPTH {
-                        return Err(StoreError::Invalid(format!("delegation chains are at most {MAX_DELEGATION_DEPTH} deep")));
-                    }
-                    tx.exec(
-                        "INSERT INTO tasks (tenant_id, id, parent_id, delegator_type, delegator_id, delegator_principal,
-                                            assignee_agent, depth, spend_limit, deadline, idempotency_key, ledger_seq)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                        vec![
-                            tx.tenant_id().into(),
-                            id.into(),
-                            parent.into(),
-                            delegator.kind().into(),
-                            delegator.actor().into(),
-                            delegator.principal().into(),
-                            assignee.into(),
-                            depth.into(),
-                            spend_limit.into(),
-                            deadline.into(),
-                            key.clone().into(),
-                            (tx.next_seq()? as i64).into(),
-                        ],
-                    )
-                    .await?;
-                    let mut e = Entry::new("task.delegated", delegator.ledger_actor())
-                        .payload(json!({
-                            "task_id": id, "parent_id": parent, "assignee": assignee,
-                            "depth": depth, "spend_limit": spend_limit, "deadline": deadline,
-                        }));
-                    e.on_behalf_of = Some(format!("principal:{}", delegator.principal()));
-                    e.resource = Some(format!("agent:{assignee}"));
-                    Ok((e, spend_limit))
-                })
+                Box::pin(delegate_in(store, tx, id, d, digest))
             })
             .await;
         match result {
-            Ok((receipt, spend_limit)) => Ok(Delegated {
+            Ok((receipt, limits)) => Ok(Delegated {
                 task_id: id,
                 seq: receipt.seq,
                 record_hash: hex::encode(receipt.record_hash),
-                spend_limit,
+                spend_limit: limits.spend,
+                dispatch_limit: limits.dispatches,
                 replayed: false,
                 receipt: Some(receipt),
             }),
@@ -355,14 +366,10 @@ impl Store {
                 let tx = self.tenant_tx(tenant).await?;
                 let r = tx
                     .one(
-                        "SELECT t.id, t.spend_limit, r.seq, r.record_hash FROM tasks t
+                        "SELECT t.id, t.spend_limit, t.dispatch_limit, r.seq, r.record_hash FROM tasks t
                          JOIN ledger_records r ON r.tenant_id = t.tenant_id AND r.seq = t.ledger_seq
                          WHERE t.tenant_id = $1 AND t.delegator_id = $2 AND t.idempotency_key = $3",
-                        vec![
-                            tenant.into(),
-                            delegator.actor().into(),
-                            idempotency_key.into(),
-                        ],
+                        vec![tenant.into(), delegator.actor().into(), key.into()],
                     )
                     .await?
                     .ok_or(StoreError::NotFound("task"))?;
@@ -372,6 +379,7 @@ impl Store {
                     seq: r.try_get::<i64>("", "seq")? as u64,
                     record_hash: hex::encode(r.try_get::<Vec<u8>>("", "record_hash")?),
                     spend_limit: r.try_get("", "spend_limit")?,
+                    dispatch_limit: r.try_get("", "dispatch_limit")?,
                     replayed: true,
                     receipt: None,
                 })
@@ -537,7 +545,7 @@ impl Store {
                     let gate: Option<String> = r.try_get("", "gate")?;
                     let initiative: Option<Uuid> = r.try_get("", "initiative_id")?;
                     if r.try_get::<String>("", "digest")? != digest {
-                        return Err(StoreError::Invalid("digest: the review is bound to another digest (approval_mismatch)".into()));
+                        return Err(StoreError::Refused(Code::ApprovalMismatch, "digest: the review is bound to another digest".into()));
                     }
                     if r.try_get::<String>("", "status")? != "pending" {
                         return Err(StoreError::Conflict("this review is already decided".into()));
@@ -547,7 +555,7 @@ impl Store {
                     } else {
                         Separation::Standard
                     };
-                    let graph = load_graph(tx, artifact).await?;
+                    let graph = load_graph(tx, artifact, Some(reviewer.actor())).await?;
                     let check = if approve { graph.check_review(artifact, reviewer, separation) } else { Ok(()) };
                     if let Err(why) = check {
                         return refuse(tx, reviewer, review, (artifact, initiative), gate, why).await;
@@ -585,6 +593,170 @@ impl Store {
     }
 }
 
+/// A delegation, in the ledger writer's transaction (under the tenant's head lock, so the
+/// budgets read here cannot change before the task is written).
+async fn delegate_in(
+    store: Store,
+    tx: &TenantTx,
+    id: Uuid,
+    d: Delegation,
+    digest: String,
+) -> Result<(Entry, Limits)> {
+    let Delegation {
+        delegator,
+        assignee,
+        parent,
+        spend_limit,
+        dispatch_limit,
+        deadline_secs,
+        mut initiative,
+        idempotency_key: key,
+    } = d;
+    if let Some(k) = &key
+        && let Some(first) = tx
+            .one(
+                "SELECT request_digest FROM tasks WHERE tenant_id = $1 AND delegator_id = $2
+                 AND idempotency_key = $3",
+                vec![
+                    tx.tenant_id().into(),
+                    delegator.actor().into(),
+                    k.clone().into(),
+                ],
+            )
+            .await?
+    {
+        return match first.try_get::<Option<String>>("", "request_digest")? {
+            Some(x) if x == digest => Err(StoreError::Replay),
+            _ => Err(StoreError::Refused(
+                Code::IdempotencyConflict,
+                format!("the idempotency key `{k}` was already used for a different delegation"),
+            )),
+        };
+    }
+    agents::get(tx, assignee).await?;
+    if let Some(i) = initiative
+        && !tx.exists("initiatives", i).await?
+    {
+        return Err(StoreError::NotFound("initiative"));
+    }
+    let mut agent_budget = None;
+    if let Party::Agent { id: from, .. } = delegator {
+        let from_agent = agents::get(tx, from).await?;
+        let version = super::policies::policy_version(tx).await?;
+        let may = store
+            .policy_engine(tx, version)
+            .await?
+            .check(
+                &from.to_string(),
+                &from_agent.name,
+                DIRECT,
+                "Agent",
+                &assignee.to_string(),
+            )
+            .allowed;
+        if !may {
+            return Err(StoreError::Refused(
+                Code::OutOfScope,
+                format!("agent {from} may not direct agent {assignee}"),
+            ));
+        }
+        agent_budget = facts::agent_now(tx, from).await?.map(|a| a.budget);
+    }
+    let mut parent_budget = None;
+    let depth = match parent {
+        Some(p) => {
+            let (now, chain) = facts::chain_now(tx, p).await?;
+            let (first, parent_initiative) =
+                chain.first().ok_or(StoreError::NotFound("parent task"))?;
+            if let Party::Agent { id: from, .. } = delegator
+                && first.assignee != from
+            {
+                return Err(StoreError::Forbidden(
+                    "an agent can only delegate further a task it holds".into(),
+                ));
+            }
+            if chain.iter().any(|(t, _)| !t.is_open(now)) {
+                return Err(StoreError::Conflict(
+                    "parent_task_id: the task, or a task above it, is no longer open".into(),
+                ));
+            }
+            initiative = initiative.or(*parent_initiative);
+            parent_budget = Some(first.budget);
+            chain.len() as i32 + 1
+        }
+        None => 1,
+    };
+    if depth > MAX_DELEGATION_DEPTH {
+        return Err(StoreError::Invalid(format!(
+            "delegation chains are at most {MAX_DELEGATION_DEPTH} deep"
+        )));
+    }
+    let asked = Limits {
+        spend: spend_limit,
+        dispatches: dispatch_limit,
+    };
+    let limits = budget::delegate(asked, agent_budget.as_ref(), parent_budget.as_ref())
+        .map_err(|s| short(s, delegator))?;
+    tx.exec(
+        "INSERT INTO tasks (tenant_id, id, parent_id, delegator_type, delegator_id, delegator_principal,
+                            assignee_agent, depth, spend_limit, dispatch_limit, deadline, idempotency_key,
+                            ledger_seq, initiative_id, request_digest)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11), $12, $13,
+                 $14, $15)",
+        vec![
+            tx.tenant_id().into(),
+            id.into(),
+            parent.into(),
+            delegator.kind().into(),
+            delegator.actor().into(),
+            delegator.principal().into(),
+            assignee.into(),
+            depth.into(),
+            limits.spend.into(),
+            limits.dispatches.into(),
+            deadline_secs.map(|s| s as f64).into(),
+            key.clone().into(),
+            (tx.next_seq()? as i64).into(),
+            initiative.into(),
+            digest.into(),
+        ],
+    )
+    .await?;
+    let deadline: Option<chrono::DateTime<chrono::Utc>> = tx
+        .one(
+            "SELECT deadline FROM tasks WHERE tenant_id = $1 AND id = $2",
+            vec![tx.tenant_id().into(), id.into()],
+        )
+        .await?
+        .map(|r| r.try_get("", "deadline"))
+        .transpose()?
+        .flatten();
+    let mut e = Entry::new("task.delegated", delegator.ledger_actor()).payload(json!({
+        "task_id": id, "parent_id": parent, "assignee": assignee, "depth": depth,
+        "spend_limit": limits.spend, "dispatch_limit": limits.dispatches, "deadline": deadline,
+    }));
+    e.on_behalf_of = Some(format!("principal:{}", delegator.principal()));
+    e.resource = Some(format!("agent:{assignee}"));
+    e.initiative = initiative.map(|i| i.to_string());
+    Ok((e, limits))
+}
+
+/// A delegation asking for more than is left, named precisely.
+fn short(s: Short, delegator: Party) -> StoreError {
+    let (code, field) = match s.quantity {
+        Quantity::Spend => (Code::BudgetExceeded, "spend_limit"),
+        Quantity::Dispatches => (Code::DispatchLimit, "dispatch_limit"),
+    };
+    let whose = match s.giver {
+        Giver::ParentTask => "the parent task has left".to_string(),
+        Giver::Agent => format!("agent {} has left in this cycle", delegator.actor()),
+    };
+    StoreError::Refused(
+        code,
+        format!("{field}: {} exceeds the {} {whose}", s.asked, s.left),
+    )
+}
+
 /// Commits a refused self-approval as a violation and returns its record.
 async fn refuse(
     tx: &TenantTx,
@@ -594,27 +766,15 @@ async fn refuse(
     gate: Option<String>,
     why: SelfApproval,
 ) -> Result<(Entry, VerdictOutcome)> {
-    let violation = Uuid::now_v7();
-    let details = json!({"review_id": review, "artifact_id": artifact, "why": why.to_string()});
-    tx.exec(
-        "INSERT INTO violations (tenant_id, id, kind, severity, subject, details)
-         VALUES ($1, $2, 'self_approval', 'high', $3, $4)",
-        vec![
-            tx.tenant_id().into(),
-            violation.into(),
-            json!({"type": reviewer.kind(), "id": reviewer.actor()}).into(),
-            details.clone().into(),
-        ],
-    )
-    .await?;
-    let mut e = Entry::new("violation", reviewer.ledger_actor()).payload(json!({
-        "violation_id": violation, "kind": "self_approval", "severity": "high", "details": details,
-    }));
-    e.on_behalf_of = Some(format!("principal:{}", reviewer.principal()));
+    let chain = match &why {
+        SelfApproval::InChain(c) => Some(c),
+        _ => None,
+    };
+    let details = json!({"review_id": review, "artifact_id": artifact});
+    let (mut e, violation) =
+        self_approval_violation(tx, reviewer, details, &why.to_string(), chain).await?;
     e.gate = gate;
     e.initiative = initiative.map(|i| i.to_string());
-    e.decision = Some("BLOCKED".into());
-    e.reason = Some("self_approval".into());
     Ok((
         e,
         VerdictOutcome::Refused {
@@ -622,4 +782,38 @@ async fn refuse(
             violation,
         },
     ))
+}
+
+/// Stores a `self_approval` violation by `who` (with `details`, the reason, and the chain
+/// that ties the parties, if that is the reason) and returns its ledger record.
+pub(crate) async fn self_approval_violation(
+    tx: &TenantTx,
+    who: Party,
+    mut details: serde_json::Value,
+    why: &str,
+    chain: Option<&Chain>,
+) -> Result<(Entry, Uuid)> {
+    let violation = Uuid::now_v7();
+    details["why"] = why.into();
+    if let Some(c) = chain {
+        details["chain"] = json!({"with": c.with, "tasks": c.tasks});
+    }
+    tx.exec(
+        "INSERT INTO violations (tenant_id, id, kind, severity, subject, details)
+         VALUES ($1, $2, 'self_approval', 'high', $3, $4)",
+        vec![
+            tx.tenant_id().into(),
+            violation.into(),
+            json!({"type": who.kind(), "id": who.actor()}).into(),
+            details.clone().into(),
+        ],
+    )
+    .await?;
+    let mut e = Entry::new("violation", who.ledger_actor()).payload(json!({
+        "violation_id": violation, "kind": "self_approval", "severity": "high", "details": details,
+    }));
+    e.on_behalf_of = Some(format!("principal:{}", who.principal()));
+    e.decision = Some("BLOCKED".into());
+    e.reason = Some("self_approval".into());
+    Ok((e, violation))
 }

@@ -558,7 +558,7 @@ pub(crate) async fn decidable_reviews(tx: &TenantTx, me: Party) -> Result<Vec<Re
             "principal" => Separation::Principal,
             _ => Separation::Standard,
         };
-        let graph = load_graph(tx, info.artifact_id).await?;
+        let graph = load_graph(tx, info.artifact_id, Some(me.actor())).await?;
         if graph.check_review(info.artifact_id, me, separation).is_ok() {
             out.push(info);
         }

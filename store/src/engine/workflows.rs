@@ -7,6 +7,7 @@
 //! actions bound to a gate (`bind_action_gate`) are BLOCKED(`gate_not_passed`) by
 //! `authorize` until their initiative has passed it.
 
+use charter_core::code::Code;
 use charter_core::engine::provenance::Party;
 use charter_core::engine::workflow::{Approval, Template, WorkflowError, presets, satisfied};
 use charter_core::ledger::{Actor, Entry};
@@ -200,8 +201,8 @@ impl Store {
                         .clone()
                         .ok_or_else(|| StoreError::Invalid("the initiative is at the last stage".into()))?;
                     if let Some(g) = check.gates.iter().find(|g| !g.satisfied) {
-                        return Err(StoreError::Invalid(format!(
-                            "gate_not_passed: gate `{}` is not satisfied: {}",
+                        return Err(StoreError::Refused(Code::GateNotPassed, format!(
+                            "gate `{}` is not satisfied: {}",
                             g.name,
                             g.missing.join(", ")
                         )));

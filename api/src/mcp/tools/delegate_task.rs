@@ -9,9 +9,6 @@ use crate::mcp::params::Parameters;
 use crate::mcp::refusal::Refusal;
 use crate::mcp::{Caller, CharterMcp};
 
-/// The longest deadline a task may be given.
-const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct DelegateTask {
     /// The agent to direct (your scope must allow directing it).
@@ -20,12 +17,21 @@ pub struct DelegateTask {
     /// further down the chain).
     #[serde(default)]
     pub parent_task_id: Option<Uuid>,
-    /// The most the assignee may spend under this task (never more than a parent has left).
+    /// The most that may be spent under this task. It is reserved out of what you have
+    /// left (your own spend limit this cycle, and the parent task's): never more than that.
+    /// Without it, a sub-task gets what its parent has left; a top-level task reserves
+    /// nothing and each action under it must fit in your budget.
     #[serde(default)]
     pub spend_limit: Option<i64>,
-    /// Seconds until the task expires if not completed.
+    /// The most actions that may be authorized under this task; reserved like the spend.
+    #[serde(default)]
+    pub dispatch_limit: Option<i64>,
+    /// Seconds until the task expires if not completed (1 to 2,592,000: 30 days).
     #[serde(default)]
     pub deadline_secs: Option<u64>,
+    /// The initiative the task serves (default: the parent task's).
+    #[serde(default)]
+    pub initiative_id: Option<Uuid>,
     /// A retry with the same key returns the first task and delegates nothing new.
     #[serde(default)]
     pub idempotency_key: Option<String>,
@@ -37,6 +43,8 @@ pub struct TaskDelegated {
     pub task_id: Uuid,
     /// Its spend limit (a parent's remainder when none was given).
     pub spend_limit: Option<i64>,
+    /// Its dispatch limit (likewise).
+    pub dispatch_limit: Option<i64>,
     /// Where the delegation is recorded (seq and record hash).
     pub seq: u64,
     /// The record's hash (hex).
@@ -60,22 +68,6 @@ impl CharterMcp {
         caller: Caller,
         Parameters(p): Parameters<DelegateTask>,
     ) -> Result<Json<TaskDelegated>, Refusal> {
-        let deadline = match p.deadline_secs {
-            Some(0) => {
-                return Err(Refusal::new(
-                    "invalid_arguments",
-                    "deadline_secs: at least 1",
-                ));
-            }
-            Some(s) if s > MAX_DEADLINE_SECS => {
-                return Err(Refusal::new(
-                    "invalid_arguments",
-                    "deadline_secs: at most 30 days",
-                ));
-            }
-            Some(s) => Some(chrono::Utc::now() + chrono::Duration::seconds(s as i64)),
-            None => None,
-        };
         let me = self
             .store()
             .agent_as_party(caller.tenant_id, caller.agent_id)
@@ -85,18 +77,20 @@ impl CharterMcp {
             .delegate(
                 caller.tenant_id,
                 Delegation {
-                    delegator: me,
-                    assignee: p.assignee_agent_id,
                     parent: p.parent_task_id,
                     spend_limit: p.spend_limit,
-                    deadline,
+                    dispatch_limit: p.dispatch_limit,
+                    deadline_secs: p.deadline_secs,
+                    initiative: p.initiative_id,
                     idempotency_key: p.idempotency_key,
+                    ..Delegation::new(me, p.assignee_agent_id)
                 },
             )
             .await?;
         Ok(Json(TaskDelegated {
             task_id: d.task_id,
             spend_limit: d.spend_limit,
+            dispatch_limit: d.dispatch_limit,
             seq: d.seq,
             record_hash: d.record_hash,
             replayed: d.replayed,

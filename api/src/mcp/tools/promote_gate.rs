@@ -40,13 +40,7 @@ impl CharterMcp {
         let (stage, r) = self
             .store()
             .promote(caller.tenant_id, me, p.initiative_id)
-            .await
-            .map_err(|e| match e {
-                charter_store::StoreError::Invalid(m) if m.starts_with("gate_not_passed") => {
-                    Refusal::new("gate_not_passed", m)
-                }
-                e => e.into(),
-            })?;
+            .await?;
         Ok(Json(Promoted {
             stage,
             seq: r.seq,

@@ -46,7 +46,7 @@ impl CharterMcp {
     ) -> Result<Json<ScopeChangeRequested>, Refusal> {
         if p.reason.trim().is_empty() {
             return Err(Refusal::new(
-                "invalid_arguments",
+                charter_core::code::Code::Invalid.as_str(),
                 "reason: must not be empty",
             ));
         }

@@ -47,7 +47,7 @@ impl CharterMcp {
     ) -> Result<Json<EvidenceSubmitted>, Refusal> {
         if p.kind.trim().is_empty() || p.gate.trim().is_empty() {
             return Err(Refusal::new(
-                "invalid_arguments",
+                charter_core::code::Code::Invalid.as_str(),
                 "kind and gate: must not be empty",
             ));
         }
