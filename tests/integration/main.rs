@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod budgets;
+mod chains;
 mod cli;
 mod clients;
 mod engine;
@@ -11,6 +13,7 @@ mod keys;
 mod ledger;
 mod mcp;
 mod rest;
+mod retries;
 mod reviews;
 mod sessions;
 mod worker;

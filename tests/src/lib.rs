@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod mcp;
 pub mod proxy;
 pub mod rest;
 
@@ -104,6 +105,16 @@ pub async fn add_agent(
         .unwrap();
     tx.commit().await.unwrap();
     id
+}
+
+/// Issues an API key for `agent`; returns the key.
+pub async fn agent_key(store: &Store, tenant: uuid::Uuid, agent: uuid::Uuid) -> String {
+    let tx = store.tenant_tx(tenant).await.unwrap();
+    let (_, key) = charter_store::api_keys::issue(&tx, agent, "test", None, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    key.expose().to_string()
 }
 
 /// Adds a principal (no password) with one role to a tenant.

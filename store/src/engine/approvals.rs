@@ -97,7 +97,7 @@ impl Store {
                     if approve
                         && let Some(chain) = chain_with(tx, principal, agent, r.try_get("", "initiative_id")?).await?
                     {
-                        let why = format!("the approver and agent {} are in one delegation chain", chain.with);
+                        let why = format!("the approver and agent {chain} are in one delegation chain");
                         let details = json!({"approval_id": approval, "agent_id": agent});
                         let who = Party::Principal { id: principal };
                         let (mut e, violation) =
