@@ -5,6 +5,7 @@
 //! - [`Application`] — binds the listener (port 0 in tests) and runs the server.
 //! - [`state`] — [`state::AppState`], built once and shared by every handler.
 //! - [`routes`] — the route table of every surface.
+//! - [`client`] — the client's address (trusted proxies) and the limit on anonymous routes.
 //! - [`health`] — `/healthz`, `/readyz`.
 //! - [`public`] — per-tenant public keys and checkpoints (no auth).
 //! - [`mcp`] — the hosted MCP endpoint `/t/{slug}/mcp` and its tools.
@@ -13,6 +14,7 @@
 //! - [`error`] — [`error::ApiError`], one JSON error body everywhere.
 //! - [`request_id`] — a request id on every request and response.
 
+pub mod client;
 pub mod error;
 pub mod health;
 pub mod mcp;

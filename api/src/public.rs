@@ -1,7 +1,7 @@
 //! Public, unauthenticated per-tenant endpoints that let anyone check a tenant's ledger:
 //! its signing keys (with validity periods) and its latest signed checkpoint.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use charter_core::keys::verifying_key;
@@ -14,6 +14,7 @@ use charter_store::signing_keys;
 use serde_json::json;
 
 use crate::AppState;
+use crate::client::limit_anonymous;
 use crate::error::ApiError;
 
 async fn tenant(state: &AppState, slug: &str) -> Result<TenantRef, ApiError> {
@@ -27,9 +28,11 @@ async fn tenant(state: &AppState, slug: &str) -> Result<TenantRef, ApiError> {
 
 /// `GET /t/{slug}/keys`
 pub async fn keys(
+    req: HttpRequest,
     state: web::Data<AppState>,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    limit_anonymous(&req, &state).await?;
     let tenant = tenant(&state, &slug).await?;
     let tx = state.store().tenant_tx(tenant.id).await?;
     let keys = signing_keys::list_public(&tx).await?;
@@ -61,9 +64,11 @@ pub async fn keys(
 /// `GET /t/{slug}/checkpoint`: the signed note covering the whole log, issued on demand
 /// when the log grew since the latest one.
 pub async fn checkpoint(
+    req: HttpRequest,
     state: web::Data<AppState>,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    limit_anonymous(&req, &state).await?;
     let tenant = tenant(&state, &slug).await?;
     let cp = state.store().checkpoint(tenant.id).await?;
     Ok(HttpResponse::Ok()

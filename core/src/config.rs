@@ -64,9 +64,55 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// Requests per API key per minute on the MCP endpoints (429 beyond).
     pub rate_limit_per_minute: u32,
+    /// Requests per client address per minute to the routes that need no credentials
+    /// (sign-up, login, refresh, invitations, public keys and checkpoint; 429 beyond).
+    pub anonymous_rate_limit_per_minute: u32,
     /// A tenant whose MCP endpoint also answers requests without an API key, as its first
     /// agent: for protocol test suites that cannot send headers. Refused in production.
     pub mcp_open_tenant: Option<String>,
+    /// The header a trusted proxy puts the client's address in (e.g. `x-forwarded-for`;
+    /// lower case). Read only on requests whose TCP peer is one of `trusted_proxies`.
+    pub client_ip_header: Option<String>,
+    /// The load balancers and proxies whose `client_ip_header` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// An address block: an IP address and a prefix length (`10.0.0.0/8`, `::1/128`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    /// `a.b.c.d`, `a.b.c.d/n`, an IPv6 address, or one with `/n`.
+    pub fn parse(text: &str) -> Option<IpNet> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a.parse().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (text.parse().ok()?, None),
+        };
+        let max = match addr {
+            std::net::IpAddr::V4(_) => 32,
+            std::net::IpAddr::V6(_) => 128,
+        };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let bits = |a: u128, b: u128, width: u32| {
+            let shift = width - u32::from(self.prefix);
+            shift >= width || (a >> shift) == (b >> shift)
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                bits(u128::from(u32::from(a)), u128::from(u32::from(b)), 32)
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => bits(u128::from(a), u128::from(b), 128),
+            _ => false,
+        }
+    }
 }
 
 /// Where a setting's value came from, for error messages.
@@ -229,6 +275,24 @@ const SETTINGS: &[Setting] = &[
         "an integer from 1 to 1000000",
         false,
     ),
+    s(
+        "anonymous_rate_limit_per_minute",
+        &["CHARTER_ANONYMOUS_RATE_LIMIT_PER_MINUTE"],
+        "an integer from 1 to 1000000",
+        false,
+    ),
+    s(
+        "client_ip_header",
+        &["CHARTER_CLIENT_IP_HEADER"],
+        "an HTTP header name, e.g. x-forwarded-for",
+        false,
+    ),
+    s(
+        "trusted_proxies",
+        &["CHARTER_TRUSTED_PROXIES"],
+        "a comma-separated list of IP addresses or blocks (10.0.0.0/8)",
+        false,
+    ),
 ];
 
 const fn s(
@@ -342,6 +406,22 @@ impl Config {
         })?;
         let rate_limit_per_minute =
             p.get("rate_limit_per_minute", 6000, |v| int_in(v, 1, 1_000_000))? as u32;
+        let anonymous_rate_limit_per_minute =
+            p.get("anonymous_rate_limit_per_minute", 300, |v| {
+                int_in(v, 1, 1_000_000)
+            })? as u32;
+        let client_ip_header = p.opt("client_ip_header", |v| {
+            let v = v.trim().to_ascii_lowercase();
+            let ok = !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            ok.then_some(v)
+        })?;
+        let trusted_proxies = p.get("trusted_proxies", Vec::new(), |v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(IpNet::parse)
+                .collect::<Option<Vec<_>>>()
+        })?;
         Ok(Config {
             mode,
             database_url: Secret::new(database_url),
@@ -362,7 +442,10 @@ impl Config {
             shutdown_timeout: Duration::from_secs(shutdown_timeout),
             allowed_hosts,
             rate_limit_per_minute,
+            anonymous_rate_limit_per_minute,
             mcp_open_tenant,
+            client_ip_header,
+            trusted_proxies,
         })
     }
 
@@ -374,6 +457,34 @@ impl Config {
 
 fn default_bind() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+#[cfg(test)]
+mod ip_tests {
+    use super::IpNet;
+
+    #[test]
+    fn blocks_contain_their_addresses() {
+        let ten = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(ten.contains("10.1.2.3".parse().unwrap()));
+        assert!(!ten.contains("11.0.0.1".parse().unwrap()));
+        assert!(!ten.contains("::1".parse().unwrap()));
+        let one = IpNet::parse("192.168.1.7").unwrap();
+        assert!(one.contains("192.168.1.7".parse().unwrap()));
+        assert!(!one.contains("192.168.1.8".parse().unwrap()));
+        assert!(
+            IpNet::parse("::1/128")
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert_eq!(IpNet::parse("10.0.0.0/33"), None);
+        assert_eq!(IpNet::parse("nope"), None);
+    }
 }
 
 /// The host (and port) of a URL: `https://a.example:8443/x` → `a.example:8443`.

@@ -4,7 +4,7 @@
 //! Shown once; only a hash is kept.
 
 use charter_core::secret::Secret;
-use charter_core::tenant::Role;
+use charter_core::tenant::{Acting, Role};
 use charter_core::tenant_token::{self, Kind};
 use chrono::{DateTime, Utc};
 use sea_orm::QueryResult;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::admin::{ADMINS, entry};
 use crate::engine::require_roles;
-use crate::principals::{self, parse_roles};
+use crate::principals::parse_roles;
 use crate::{Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,22 +60,23 @@ impl Store {
     pub async fn create_api_token(
         &self,
         tenant: Uuid,
-        by: Uuid,
+        by: impl Into<Acting>,
         name: String,
         roles: Vec<Role>,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<(ApiTokenInfo, Secret<String>)> {
+        let by: Acting = by.into();
         if roles.is_empty() {
             return Err(StoreError::Invalid("roles: at least one role".into()));
         }
         let (_, out) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, by, ADMINS).await?;
-                    let mine = principals::get(tx, by).await?.roles;
+                    // What the caller acts with now (a token's roles, never its creator's).
+                    let mine = require_roles(tx, &by, ADMINS).await?;
                     if let Some(r) = roles.iter().find(|r| !mine.iter().any(|m| m.covers(**r))) {
                         return Err(StoreError::Forbidden(format!(
-                            "a token cannot carry the role `{r}`, which you do not hold"
+                            "a token cannot carry the role `{r}`, which you do not act with"
                         )));
                     }
                     let t = tenant_token::generate(Kind::Api, tx.tenant_id())?;
@@ -95,7 +96,7 @@ impl Store {
                                 t.display_prefix.clone().into(),
                                 t.hash.to_vec().into(),
                                 names.clone().into(),
-                                by.into(),
+                                by.principal.into(),
                                 expires_at.into(),
                             ],
                         )
@@ -103,7 +104,7 @@ impl Store {
                         .ok_or(StoreError::NotFound("api token"))?;
                     let e = entry(
                         "api_token.created",
-                        by,
+                        &by,
                         Some(format!("api_token:{id}")),
                         json!({"token_id": id, "name": name, "roles": names, "display_prefix": t.display_prefix}),
                     );
@@ -128,10 +129,16 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    pub async fn revoke_api_token(&self, tenant: Uuid, by: Uuid, id: Uuid) -> Result<()> {
+    pub async fn revoke_api_token(
+        &self,
+        tenant: Uuid,
+        by: impl Into<Acting>,
+        id: Uuid,
+    ) -> Result<()> {
+        let by: Acting = by.into();
         self.append_with(tenant, move |tx| {
             Box::pin(async move {
-                require_roles(tx, by, ADMINS).await?;
+                require_roles(tx, &by, ADMINS).await?;
                 let n = tx
                     .exec(
                         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now())
@@ -144,7 +151,7 @@ impl Store {
                 }
                 let e = entry(
                     "api_token.revoked",
-                    by,
+                    &by,
                     Some(format!("api_token:{id}")),
                     json!({"token_id": id}),
                 );

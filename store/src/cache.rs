@@ -79,6 +79,25 @@ impl Cache {
         Ok(count)
     }
 
+    /// As [`Cache::hit`], with the seconds left before the counter expires.
+    pub async fn hit_with_ttl(&self, key: &str, ttl: Duration) -> Result<(i64, u64)> {
+        let mut conn = self.conn.clone();
+        let (count, left): (i64, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg(key)
+            .cmd("EXPIRE")
+            .arg(key)
+            .arg(ttl.as_secs().max(1))
+            .arg("NX")
+            .ignore()
+            .cmd("TTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await?;
+        Ok((count, left.max(1) as u64))
+    }
+
     /// A counter's value (0 when absent) and the seconds until it expires.
     pub async fn counter(&self, key: &str) -> Result<(i64, i64)> {
         let mut conn = self.conn.clone();
@@ -90,6 +109,20 @@ impl Cache {
             .query_async(&mut conn)
             .await?;
         Ok((value.unwrap_or(0), ttl.max(0)))
+    }
+
+    /// Takes one off a counter that exists (never below zero, never creating it).
+    pub async fn decrement(&self, key: &str) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::Script::new(
+            "local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+             if v > 0 then return redis.call('DECR', KEYS[1]) end
+             return 0",
+        )
+        .key(key)
+        .invoke_async(&mut conn)
+        .await?;
+        Ok(())
     }
 
     pub async fn delete(&self, key: &str) -> Result<()> {

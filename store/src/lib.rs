@@ -15,6 +15,8 @@
 //! - [`ledger`] — the signed ledger: group-committed appends, proofs, checkpoints, exports.
 //! - [`engine`] — decisions: scopes and policies, breakers, budgets, authorizations.
 //! - [`job_lock`] — advisory locks that let several workers share the schedule.
+//! - [`limits`] — rate limits and attempt counters (Redis, each node on its own without it).
+//! - [`passwords`] — Argon2 hashing and checks, bounded to the machine's cores.
 //! - [`cache`] — Redis.
 //! - [`error`] — [`StoreError`].
 
@@ -30,6 +32,8 @@ pub mod error;
 pub mod identity_cache;
 pub mod job_lock;
 pub mod ledger;
+pub mod limits;
+pub mod passwords;
 pub mod platform;
 pub mod principals;
 pub mod provision;
@@ -59,6 +63,7 @@ pub struct Store {
     ledger: Arc<ledger::writer::LedgerWriter>,
     policies: Arc<engine::policies::PolicyCache>,
     identities: Arc<identity_cache::IdentityCache>,
+    counters: Arc<limits::LocalCounters>,
     /// The runtime `connect` ran on. The ledger writer's batches run there, not on the
     /// caller's (an HTTP worker's) thread, so signing and encoding never stall a worker's
     /// other requests.
@@ -80,6 +85,7 @@ impl Store {
             ledger: Arc::default(),
             policies: Arc::default(),
             identities: Arc::default(),
+            counters: Arc::default(),
             runtime: tokio::runtime::Handle::current(),
         };
         let policies = store.policies.clone();
@@ -116,6 +122,15 @@ impl Store {
 
     pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
         &self.runtime
+    }
+
+    /// Rate limits and attempt counters.
+    pub fn limits(&self) -> limits::Limits<'_> {
+        limits::Limits(self)
+    }
+
+    pub(crate) fn local_counters(&self) -> &limits::LocalCounters {
+        &self.counters
     }
 
     pub(crate) fn identity_cache(&self) -> &identity_cache::IdentityCache {

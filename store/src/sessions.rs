@@ -91,11 +91,7 @@ impl Store {
             Some((p, Some(h))) => (Some(p), h),
             _ => (None, charter_core::password::DUMMY_HASH.to_string()),
         };
-        let ok = tokio::task::spawn_blocking(move || {
-            charter_core::password::verify(password.expose(), &stored)
-        })
-        .await
-        .map_err(|e| StoreError::Internal(format!("password check: {e}")))?;
+        let ok = crate::passwords::verify(password, stored).await?;
         Ok(principal.filter(|p| ok && p.status == "active"))
     }
 
@@ -132,6 +128,11 @@ impl Store {
     pub async fn refresh_session(&self, token: &str) -> Result<Session> {
         let tenant = tenant_token::tenant_of(Kind::Refresh, token).ok_or_else(unknown)?;
         let hash = tenant_token::hash(token);
+        // Only a token that exists reaches the ledger writer: made-up tokens (naming any
+        // tenant, or none that exists) are answered from a read and queue nothing.
+        if !self.refresh_token_exists(tenant, &hash).await? {
+            return Err(unknown());
+        }
         let (_, used) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
@@ -189,6 +190,19 @@ impl Store {
                     .into(),
             )),
         }
+    }
+
+    async fn refresh_token_exists(&self, tenant: Uuid, hash: &[u8]) -> Result<bool> {
+        let tx = self.tenant_tx(tenant).await?;
+        let found = tx
+            .one(
+                "SELECT 1 AS x FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2",
+                vec![tenant.into(), hash.to_vec().into()],
+            )
+            .await?
+            .is_some();
+        tx.rollback().await?;
+        Ok(found)
     }
 
     /// Logout: revokes the token's whole family; recorded. Unknown tokens are not an error

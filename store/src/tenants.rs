@@ -114,29 +114,10 @@ impl Store {
 }
 
 impl Store {
-    /// Sign-up: a new tenant whose owner's e-mail address is not yet registered with any
-    /// tenant (one address, one sign-up). A taken address or slug is a conflict that says
-    /// which.
+    /// Sign-up: a new tenant and its owner. Whether the owner's address is registered
+    /// with another tenant is not asked (and so never told): each tenant's people are its
+    /// own. A taken slug is `slug_taken`.
     pub async fn sign_up(&self, new: NewTenant, now: DateTime<Utc>) -> Result<CreatedTenant> {
-        let taken = self
-            .platform_all(
-                "SELECT charter_email_registered($1) AS taken",
-                vec![new.owner_email.as_str().into()],
-            )
-            .await?
-            .first()
-            .map(|r| r.try_get::<bool>("", "taken"))
-            .transpose()?
-            .unwrap_or(true);
-        if taken {
-            return Err(StoreError::Refused(
-                Code::EmailTaken,
-                format!(
-                    "the e-mail address {} is already registered",
-                    new.owner_email.as_str()
-                ),
-            ));
-        }
         self.create_tenant(new, now).await
     }
 }

@@ -42,8 +42,15 @@ pub fn test_config(extra: &[(&str, &str)]) -> Config {
         ("CHARTER_BIND".into(), "127.0.0.1:0".into()),
         ("CHARTER_MASTER_KEY".into(), key.to_base64().to_string()),
         ("CHARTER_DB_MAX_CONNECTIONS".into(), "8".into()),
+        // Every test reaches the anonymous routes from loopback at once; the tests of the
+        // limit itself set their own.
+        (
+            "CHARTER_ANONYMOUS_RATE_LIMIT_PER_MINUTE".into(),
+            "1000000".into(),
+        ),
     ];
     for (k, v) in extra {
+        env.retain(|(name, _)| name != k);
         env.push((k.to_string(), v.to_string()));
     }
     Config::load(None, env).unwrap()
@@ -218,9 +225,20 @@ pub async fn spawn_app_on(mut config: Config, store: Store) -> TestApp {
         address: format!("http://127.0.0.1:{port}"),
         config,
         store,
-        client: reqwest::Client::new(),
+        client: own_address_client(),
         handle,
     }
+}
+
+/// An HTTP client on a loopback address of its own (127.x.y.z): the limits Charter keeps
+/// per client address then count this test's requests only, not every test's at once.
+pub fn own_address_client() -> reqwest::Client {
+    let b = uuid::Uuid::new_v4().into_bytes();
+    let addr = std::net::IpAddr::from([127, 1 + b[0] % 250, b[1], 1 + b[2] % 250]);
+    reqwest::Client::builder()
+        .local_address(addr)
+        .build()
+        .unwrap()
 }
 
 /// The `charter` binary built alongside this test binary (target/<profile>/charter).

@@ -70,23 +70,6 @@ async fn open_tenant_agent(
         .map(|a| a.id))
 }
 
-/// Counts this request against the key's budget for the current minute; the seconds
-/// until the next minute when it is spent. Redis down fails closed (503).
-async fn rate_limited(state: &AppState, key_id: uuid::Uuid) -> Result<Option<u64>, ApiError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let key = format!("charter:rl:{key_id}:{}", now / 60);
-    let count = state
-        .store()
-        .cache()
-        .hit(&key, Duration::from_secs(120))
-        .await
-        .map_err(ApiError::from)?;
-    Ok((count > i64::from(state.config().rate_limit_per_minute)).then(|| 60 - now % 60))
-}
-
 fn bearer(req: &ServiceRequest) -> Option<&str> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
@@ -127,7 +110,8 @@ pub async fn authenticate(
     let Some((agent_id, counted_as)) = identity else {
         return Ok(req.into_response(unauthorized(&state, &slug, "unknown tenant or API key")));
     };
-    if let Some(wait) = rate_limited(&state, counted_as).await? {
+    let per_minute = state.config().rate_limit_per_minute;
+    if let Some(wait) = store.limits().mcp_request(counted_as, per_minute).await {
         let res = HttpResponse::TooManyRequests()
             .insert_header((header::RETRY_AFTER, wait.to_string()))
             .json(json!({

@@ -97,7 +97,7 @@ pub async fn create(
         .store()
         .create_agent(
             auth.tenant_id,
-            auth.principal_id,
+            auth.acting(),
             name,
             b.description,
             b.responsible_principal_id.unwrap_or(auth.principal_id),
@@ -130,7 +130,7 @@ pub async fn suspend(
 ) -> Result<HttpResponse, ApiError> {
     let a = state
         .store()
-        .set_agent_suspended(auth.tenant_id, auth.principal_id, path.into_inner(), true)
+        .set_agent_suspended(auth.tenant_id, auth.acting(), path.into_inner(), true)
         .await?;
     Ok(HttpResponse::Ok().json(AgentView::from(a)))
 }
@@ -145,7 +145,7 @@ pub async fn resume(
 ) -> Result<HttpResponse, ApiError> {
     let a = state
         .store()
-        .set_agent_suspended(auth.tenant_id, auth.principal_id, path.into_inner(), false)
+        .set_agent_suspended(auth.tenant_id, auth.acting(), path.into_inner(), false)
         .await?;
     Ok(HttpResponse::Ok().json(AgentView::from(a)))
 }
@@ -160,7 +160,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     state
         .store()
-        .delete_agent(auth.tenant_id, auth.principal_id, path.into_inner())
+        .delete_agent(auth.tenant_id, auth.acting(), path.into_inner())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -193,7 +193,7 @@ pub async fn put_scope(
 ) -> Result<HttpResponse, ApiError> {
     let r = state
         .store()
-        .set_scope(auth.tenant_id, path.into_inner(), scope, auth.principal_id)
+        .set_scope(auth.tenant_id, path.into_inner(), scope, auth.acting())
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))
 }
@@ -224,7 +224,7 @@ pub async fn put_breaker(
         .configure_breaker(
             auth.tenant_id,
             path.into_inner(),
-            auth.principal_id,
+            auth.acting(),
             b.threshold,
             b.cooldown_secs,
         )

@@ -69,7 +69,7 @@ pub async fn reset(
 ) -> Result<HttpResponse, ApiError> {
     let r = state
         .store()
-        .reset_breaker(auth.tenant_id, path.into_inner(), auth.principal_id)
+        .reset_breaker(auth.tenant_id, path.into_inner(), auth.acting())
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))
 }

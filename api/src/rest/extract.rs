@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use charter_core::tenant::Role;
+use charter_core::tenant::{Acting, Role};
 use charter_core::tenant_token::{self, Kind};
 use futures::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
@@ -32,6 +32,17 @@ pub struct Caller {
     pub roles: Vec<Role>,
     /// The API token used, when not a login session.
     pub token_id: Option<Uuid>,
+}
+
+impl Caller {
+    /// Who acts, for the store's own permission check and the ledger: the person, or the
+    /// person through this API token with the token's roles.
+    pub fn acting(&self) -> Acting {
+        match self.token_id {
+            Some(id) => Acting::token(self.principal_id, id, self.roles.clone()),
+            None => Acting::person(self.principal_id),
+        }
+    }
 }
 
 /// A caller holding permission `P`.

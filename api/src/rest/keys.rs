@@ -92,12 +92,7 @@ pub async fn issue(
     }
     let (info, token) = state
         .store()
-        .issue_agent_key(
-            auth.tenant_id,
-            auth.principal_id,
-            path.into_inner(),
-            b.label,
-        )
+        .issue_agent_key(auth.tenant_id, auth.acting(), path.into_inner(), b.label)
         .await?;
     Ok(HttpResponse::Created().json(IssuedKey {
         key: info.into(),
@@ -116,7 +111,7 @@ pub async fn revoke(
     let (agent, key) = path.into_inner();
     state
         .store()
-        .revoke_api_key(auth.tenant_id, auth.principal_id, agent, key)
+        .revoke_api_key(auth.tenant_id, auth.acting(), agent, key)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

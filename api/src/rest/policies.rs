@@ -82,7 +82,7 @@ pub async fn put_policies(
 ) -> Result<HttpResponse, ApiError> {
     let r = state
         .store()
-        .set_tenant_policies(auth.tenant_id, auth.principal_id, b.catalog, b.policies)
+        .set_tenant_policies(auth.tenant_id, auth.acting(), b.catalog, b.policies)
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))
 }
@@ -176,7 +176,7 @@ pub async fn put_limits(
         .store()
         .set_tenant_limits(
             auth.tenant_id,
-            auth.principal_id,
+            auth.acting(),
             b.spend_limit,
             b.dispatch_limit,
             b.cycle_secs,
@@ -220,7 +220,7 @@ pub async fn bind_gate(
         .store()
         .bind_action_gate(
             auth.tenant_id,
-            auth.principal_id,
+            auth.acting(),
             b.action,
             b.resource_type,
             b.gate,
@@ -266,7 +266,7 @@ pub async fn approval_rule(
         .store()
         .require_approval(
             auth.tenant_id,
-            auth.principal_id,
+            auth.acting(),
             b.action,
             b.resource_type,
             b.max_uses,

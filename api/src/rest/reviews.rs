@@ -176,7 +176,7 @@ pub async fn action_approval_verdict(
         .decide_action_approval(
             auth.tenant_id,
             path.into_inner(),
-            auth.principal_id,
+            auth.acting(),
             b.verdict == VerdictKind::Approve,
         )
         .await?;
@@ -237,7 +237,7 @@ pub async fn scope_change_verdict(
         .decide_scope_change(
             auth.tenant_id,
             path.into_inner(),
-            auth.principal_id,
+            auth.acting(),
             b.verdict == VerdictKind::Approve,
         )
         .await?;

@@ -1,7 +1,7 @@
-//! Login, refresh, logout. Failed logins are limited per account and per client address
-//! in Redis (Redis down: login refused with 503, never unlimited).
-
-use std::time::Duration;
+//! Login, refresh, logout. Every request is first counted against its client's address
+//! (anonymous routes); each login attempt is then counted per account and per address
+//! *before* the password is checked, so parallel guesses cannot outrun the limit (see
+//! `charter_store::limits`).
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use charter_core::access_token::ACCESS_TTL_SECS;
@@ -15,12 +15,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::Errors;
 use super::extract::Body;
 use crate::AppState;
+use crate::client::limit_anonymous;
 use crate::error::ApiError;
-
-/// Failed logins allowed per account, and per client address, in [`WINDOW`].
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-pub const MAX_FAILURES_PER_ADDRESS: i64 = 30;
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
 pub fn services(cfg: &mut ServiceConfig) {
     cfg.service(login).service(refresh).service(logout);
@@ -74,12 +70,6 @@ fn refused() -> ApiError {
     ApiError::unauthorized("wrong tenant, e-mail address or password")
 }
 
-/// Whether `key` has used up its failures; the seconds to wait if so.
-async fn locked(state: &AppState, key: &str, max: i64) -> Result<Option<u64>, ApiError> {
-    let (count, ttl) = state.store().cache().counter(key).await?;
-    Ok((count >= max).then_some(ttl.max(1) as u64))
-}
-
 /// Exchanges e-mail and password for an access token and a refresh token.
 #[utoipa::path(operation_id = "sessions_login", tag = "auth",
     request_body = LoginRequest,
@@ -91,25 +81,19 @@ pub async fn login(
     state: web::Data<AppState>,
     Body(b): Body<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let address = limit_anonymous(&req, &state).await?;
     let email = Email::parse(&b.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let account_key = format!("charter:login:acct:{}:{}", b.tenant, email.as_str());
-    let address_key = format!("charter:login:ip:{address}");
-    for (key, max) in [
-        (&account_key, MAX_FAILURES_PER_ACCOUNT),
-        (&address_key, MAX_FAILURES_PER_ADDRESS),
-    ] {
-        if let Some(wait) = locked(&state, key, max).await? {
-            return Err(ApiError::too_many(
-                format!("too many failed logins; retry in {wait} s"),
-                wait,
-            ));
-        }
-    }
     let store = state.store();
+    if let Some(wait) = store
+        .limits()
+        .login_attempt(&b.tenant, email.as_str(), &address)
+        .await
+    {
+        return Err(ApiError::too_many(
+            format!("too many login attempts; retry in {wait} s"),
+            wait,
+        ));
+    }
     let principal = match store.tenant_by_slug(&b.tenant).await? {
         Some(t) => store
             .check_password(t.id, &email, Secret::new(b.password))
@@ -118,12 +102,12 @@ pub async fn login(
         None => None,
     };
     let Some((tenant, principal)) = principal else {
-        for key in [&account_key, &address_key] {
-            store.cache().hit(key, WINDOW).await?;
-        }
         return Err(refused());
     };
-    store.cache().delete(&account_key).await?;
+    store
+        .limits()
+        .login_succeeded(&b.tenant, email.as_str(), &address)
+        .await?;
     let session = store.start_session(tenant, principal).await?;
     Ok(HttpResponse::Ok().json(tokens(&state, session)?))
 }
@@ -143,9 +127,11 @@ pub struct RefreshRequest {
 )]
 #[post("/auth/refresh")]
 pub async fn refresh(
+    req: HttpRequest,
     state: web::Data<AppState>,
     Body(b): Body<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    limit_anonymous(&req, &state).await?;
     let session = match state.store().refresh_session(&b.refresh_token).await {
         Ok(s) => s,
         Err(charter_store::StoreError::NotFound(_)) => {
@@ -173,9 +159,11 @@ pub async fn refresh(
 )]
 #[post("/auth/logout")]
 pub async fn logout(
+    req: HttpRequest,
     state: web::Data<AppState>,
     Body(b): Body<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    limit_anonymous(&req, &state).await?;
     state.store().end_session(&b.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }

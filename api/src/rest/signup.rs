@@ -1,7 +1,7 @@
 //! Sign-up (public): a tenant, its owner and its signing key, on a 14-day trial without a
 //! card; the new owner is logged in.
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use charter_core::tenant::{Email, TenantSlug, display_name};
 use charter_store::tenants::NewTenant;
 use chrono::{DateTime, Utc};
@@ -13,7 +13,9 @@ use super::Errors;
 use super::extract::Body;
 use super::sessions::{Tokens, tokens};
 use crate::AppState;
+use crate::client::limit_anonymous;
 use crate::error::ApiError;
+use charter_core::code::Code;
 
 pub fn services(cfg: &mut ServiceConfig) {
     cfg.service(sign_up);
@@ -59,9 +61,11 @@ pub struct SignedUp {
 )]
 #[post("/signup")]
 pub async fn sign_up(
+    req: HttpRequest,
     state: web::Data<AppState>,
     Body(b): Body<SignUpRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let address = limit_anonymous(&req, &state).await?;
     let name = display_name(&b.tenant_name, 200)
         .map_err(|e| ApiError::invalid(format!("tenant_name: {e}")))?;
     let slug = match &b.slug {
@@ -80,8 +84,22 @@ pub async fn sign_up(
             .unwrap_or_default()
             .to_string(),
     };
-    let hash = super::users::hash_password(b.password).await?;
     let store = state.store();
+    let domain = email.as_str().rsplit('@').next().unwrap_or_default();
+    if let Some(wait) = store.limits().sign_up(&address, domain).await {
+        return Err(ApiError::too_many(
+            format!("too many sign-ups; retry in {wait} s"),
+            wait,
+        ));
+    }
+    // A taken slug is known before the password is hashed (the insert checks again).
+    if store.tenant_by_slug(slug.as_str()).await?.is_some() {
+        return Err(ApiError::coded(
+            Code::SlugTaken,
+            format!("the tenant slug `{slug}` is taken"),
+        ));
+    }
+    let hash = super::users::hash_password(b.password).await?;
     let now = Utc::now();
     let created = store
         .sign_up(

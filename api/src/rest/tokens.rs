@@ -101,7 +101,7 @@ pub async fn create(
     }
     let (info, secret) = state
         .store()
-        .create_api_token(auth.tenant_id, auth.principal_id, name, roles, b.expires_at)
+        .create_api_token(auth.tenant_id, auth.acting(), name, roles, b.expires_at)
         .await?;
     Ok(HttpResponse::Created().json(CreatedApiToken {
         token: info.into(),
@@ -119,7 +119,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     state
         .store()
-        .revoke_api_token(auth.tenant_id, auth.principal_id, path.into_inner())
+        .revoke_api_token(auth.tenant_id, auth.acting(), path.into_inner())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

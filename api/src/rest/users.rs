@@ -64,10 +64,7 @@ pub fn parse_roles(field: &str, roles: &[String]) -> Result<Vec<Role>, ApiError>
 
 /// Checks the password rules and hashes it (argon2, on a blocking thread).
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    web::block(move || charter_core::password::hash(&password))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::invalid(format!("password: {e}")))
+    Ok(charter_store::passwords::hash(charter_core::secret::Secret::new(password)).await?)
 }
 
 /// Everyone in the tenant.
@@ -152,7 +149,7 @@ pub async fn add(
         .store()
         .add_user(
             auth.tenant_id,
-            auth.principal_id,
+            auth.acting(),
             NewUser {
                 email,
                 display_name: name,
@@ -210,7 +207,7 @@ pub async fn update(
         .store()
         .update_user(
             auth.tenant_id,
-            auth.principal_id,
+            auth.acting(),
             path.into_inner(),
             UserChange {
                 display_name,
@@ -232,7 +229,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     state
         .store()
-        .remove_user(auth.tenant_id, auth.principal_id, path.into_inner())
+        .remove_user(auth.tenant_id, auth.acting(), path.into_inner())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -250,9 +247,15 @@ pub struct AcceptInvitation {
 #[utoipa::path(operation_id = "users_accept", tag = "users", request_body = AcceptInvitation, responses((status = 200, body = UserView), Errors))]
 #[post("/invitations/accept")]
 pub async fn accept(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     Body(b): Body<AcceptInvitation>,
 ) -> Result<HttpResponse, ApiError> {
+    crate::client::limit_anonymous(&req, &state).await?;
+    // Nothing costly for a token that is no invitation.
+    if !state.store().invitation_pending(&b.token).await? {
+        return Err(ApiError::not_found("invitation"));
+    }
     let hash = hash_password(b.password).await?;
     let p = state.store().accept_invite(&b.token, hash).await?;
     Ok(HttpResponse::Ok().json(UserView::from(p)))

@@ -144,7 +144,7 @@ pub async fn acknowledge(
 ) -> Result<HttpResponse, ApiError> {
     let v = state
         .store()
-        .acknowledge_violation(auth.tenant_id, auth.principal_id, path.into_inner())
+        .acknowledge_violation(auth.tenant_id, auth.acting(), path.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(ViolationView::from(v)))
 }
@@ -174,7 +174,7 @@ pub async fn resolve(
         .store()
         .resolve_violation(
             auth.tenant_id,
-            auth.principal_id,
+            auth.acting(),
             path.into_inner(),
             b.resolution,
         )

@@ -71,7 +71,7 @@ pub async fn put_template(
     }
     let r = state
         .store()
-        .save_template(auth.tenant_id, auth.principal_id, t)
+        .save_template(auth.tenant_id, auth.acting(), t)
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))
 }

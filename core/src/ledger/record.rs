@@ -22,13 +22,17 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The `prev_hash` of the first record.
 pub const GENESIS_PREV_HASH: Hash = [0u8; 32];
 
-/// Who acted: an agent, a principal (human), or Charter itself.
+/// Who acted: an agent, a principal (human), a principal's tenant API token, or Charter
+/// itself. `on_behalf_of` (the token's creator) is present for API tokens only, so every
+/// other actor keeps its two-field form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Actor {
     #[serde(rename = "type")]
     pub kind: ActorKind,
     pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +40,7 @@ pub struct Actor {
 pub enum ActorKind {
     Agent,
     Principal,
+    ApiToken,
     System,
 }
 
@@ -44,6 +49,7 @@ impl ActorKind {
         match self {
             ActorKind::Agent => "agent",
             ActorKind::Principal => "principal",
+            ActorKind::ApiToken => "api_token",
             ActorKind::System => "system",
         }
     }
@@ -54,6 +60,7 @@ impl Actor {
         Actor {
             kind: ActorKind::System,
             id: "charter".into(),
+            on_behalf_of: None,
         }
     }
 
@@ -61,6 +68,7 @@ impl Actor {
         Actor {
             kind: ActorKind::Agent,
             id: id.to_string(),
+            on_behalf_of: None,
         }
     }
 
@@ -68,6 +76,16 @@ impl Actor {
         Actor {
             kind: ActorKind::Principal,
             id: id.to_string(),
+            on_behalf_of: None,
+        }
+    }
+
+    /// A tenant API token, acting for the person who created it.
+    pub fn api_token(id: Uuid, creator: Uuid) -> Actor {
+        Actor {
+            kind: ActorKind::ApiToken,
+            id: id.to_string(),
+            on_behalf_of: Some(creator.to_string()),
         }
     }
 }
@@ -201,6 +219,10 @@ impl Record {
         opt(&mut out, &self.action);
         out.extend_from_slice(b",\"actor\":{\"id\":");
         jcs::write_str(&mut out, &self.actor.id);
+        if let Some(creator) = &self.actor.on_behalf_of {
+            out.extend_from_slice(b",\"on_behalf_of\":");
+            jcs::write_str(&mut out, creator);
+        }
         out.extend_from_slice(b",\"type\":");
         jcs::write_str(&mut out, self.actor.kind.as_str());
         out.extend_from_slice(b"},\"decision\":");
@@ -377,6 +399,12 @@ mod tests {
         e.on_behalf_of = Some("p".into());
         let r = Record::seal(e, &at("x"));
         assert_eq!(serde_jcs::to_vec(&r).unwrap(), r.canonical());
+        // An API token's act names the token and the person it acts for.
+        let e = Entry::new("k", Actor::api_token(Uuid::nil(), Uuid::max()));
+        let r = Record::seal(e, &at("x"));
+        assert_eq!(serde_jcs::to_vec(&r).unwrap(), r.canonical());
+        let back: Record = serde_json::from_slice(&r.canonical()).unwrap();
+        assert_eq!(back.actor, Actor::api_token(Uuid::nil(), Uuid::max()));
     }
 
     #[test]

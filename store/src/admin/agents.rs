@@ -2,6 +2,7 @@
 //! Revoking or deleting forgets the keys on every node at once (see `identity_cache`).
 
 use charter_core::secret::Secret;
+use charter_core::tenant::Acting;
 use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
@@ -21,15 +22,16 @@ impl Store {
     pub async fn create_agent(
         &self,
         tenant: Uuid,
-        by: Uuid,
+        by: impl Into<Acting>,
         name: String,
         description: String,
         responsible: Uuid,
     ) -> Result<Agent> {
+        let by: Acting = by.into();
         let (_, a) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, by, ADMINS).await?;
+                    require_roles(tx, &by, ADMINS).await?;
                     let p = principals::get(tx, responsible).await.map_err(|_| {
                         StoreError::Invalid("responsible_principal_id: no such person in this tenant".into())
                     })?;
@@ -42,7 +44,7 @@ impl Store {
                     let a = agents::get(tx, id).await?;
                     let e = entry(
                         "agent.created",
-                        by,
+                        &by,
                         resource(id),
                         json!({"agent_id": id, "name": name, "responsible_principal_id": responsible}),
                     );
@@ -57,14 +59,15 @@ impl Store {
     pub async fn set_agent_suspended(
         &self,
         tenant: Uuid,
-        by: Uuid,
+        by: impl Into<Acting>,
         agent: Uuid,
         suspended: bool,
     ) -> Result<Agent> {
+        let by: Acting = by.into();
         let (_, a) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, by, ADMINS).await?;
+                    require_roles(tx, &by, ADMINS).await?;
                     let before = agents::get(tx, agent).await?;
                     let (sql, kind) = if suspended {
                         ("UPDATE agents SET status = 'suspended', updated_at = now() WHERE tenant_id = $1 AND id = $2",
@@ -78,7 +81,7 @@ impl Store {
                     let after = agents::get(tx, agent).await?;
                     let e = entry(
                         kind,
-                        by,
+                        &by,
                         resource(agent),
                         json!({"agent_id": agent, "status": {"from": before.status, "to": after.status}}),
                     );
@@ -90,11 +93,17 @@ impl Store {
     }
 
     /// Deletes an agent with its keys, scope and breaker. Its ledger records stay.
-    pub async fn delete_agent(&self, tenant: Uuid, by: Uuid, agent: Uuid) -> Result<()> {
+    pub async fn delete_agent(
+        &self,
+        tenant: Uuid,
+        by: impl Into<Acting>,
+        agent: Uuid,
+    ) -> Result<()> {
+        let by: Acting = by.into();
         let (_, keys) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, by, ADMINS).await?;
+                    require_roles(tx, &by, ADMINS).await?;
                     let a = agents::get(tx, agent).await?;
                     let keys: Vec<Uuid> = api_keys::list(tx, agent)
                         .await?
@@ -114,7 +123,7 @@ impl Store {
                     .await?;
                     let e = entry(
                         "agent.deleted",
-                        by,
+                        &by,
                         resource(agent),
                         json!({"agent_id": agent, "name": a.name, "keys_removed": keys}),
                     );
@@ -133,16 +142,17 @@ impl Store {
     pub async fn issue_agent_key(
         &self,
         tenant: Uuid,
-        by: Uuid,
+        by: impl Into<Acting>,
         agent: Uuid,
         label: String,
     ) -> Result<(ApiKeyInfo, Secret<String>)> {
+        let by: Acting = by.into();
         let (_, out) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, by, ADMINS).await?;
+                    require_roles(tx, &by, ADMINS).await?;
                     agents::get(tx, agent).await?;
-                    let (id, token) = api_keys::issue(tx, agent, &label, Some(by), Utc::now()).await?;
+                    let (id, token) = api_keys::issue(tx, agent, &label, Some(by.principal), Utc::now()).await?;
                     let info = api_keys::list(tx, agent)
                         .await?
                         .into_iter()
@@ -150,7 +160,7 @@ impl Store {
                         .ok_or(StoreError::NotFound("api key"))?;
                     let e = entry(
                         "api_key.issued",
-                        by,
+                        &by,
                         resource(agent),
                         json!({"agent_id": agent, "key_id": id, "display_prefix": info.display_prefix, "label": label}),
                     );
@@ -174,20 +184,21 @@ impl Store {
     pub async fn revoke_api_key(
         &self,
         tenant: Uuid,
-        by: Uuid,
+        by: impl Into<Acting>,
         agent: Uuid,
         key: Uuid,
     ) -> Result<()> {
+        let by: Acting = by.into();
         self.append_with(tenant, move |tx| {
             Box::pin(async move {
-                require_roles(tx, by, ADMINS).await?;
+                require_roles(tx, &by, ADMINS).await?;
                 if !api_keys::list(tx, agent).await?.iter().any(|k| k.id == key) {
                     return Err(StoreError::NotFound("api key"));
                 }
                 api_keys::revoke(tx, key, Utc::now()).await?;
                 let e = entry(
                     "api_key.revoked",
-                    by,
+                    &by,
                     resource(agent),
                     json!({"agent_id": agent, "key_id": key}),
                 );

@@ -17,17 +17,20 @@ pub mod ledger;
 pub mod users;
 pub mod violations;
 
-use charter_core::ledger::{Actor, Entry};
-use charter_core::tenant::Role;
+use charter_core::ledger::Entry;
+use charter_core::tenant::{Acting, Role};
 use serde_json::Value;
-use uuid::Uuid;
 
 /// Roles that administer a tenant (people, agents, keys, tokens).
 pub const ADMINS: &[Role] = &[Role::Owner, Role::Admin];
 
 /// A ledger entry of an admin change by `by`, about `resource`.
-pub(crate) fn entry(kind: &str, by: Uuid, resource: Option<String>, payload: Value) -> Entry {
-    let mut e = Entry::new(kind, Actor::principal(by)).payload(payload);
+pub(crate) fn entry(kind: &str, by: &Acting, resource: Option<String>, payload: Value) -> Entry {
+    let mut e = Entry::new(kind, by.actor()).payload(payload);
+    e.on_behalf_of = by
+        .token
+        .as_ref()
+        .map(|_| format!("principal:{}", by.principal));
     e.resource = resource;
     e
 }

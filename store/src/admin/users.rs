@@ -6,6 +6,7 @@
 //! - the last active owner keeps the owner role and stays active.
 
 use charter_core::secret::Secret;
+use charter_core::tenant::Acting;
 use charter_core::tenant::{Email, Role};
 use charter_core::tenant_token::{self, Kind};
 use chrono::Utc;
@@ -37,13 +38,6 @@ pub struct UserChange {
     pub status: Option<String>,
 }
 
-async fn is_owner(tx: &TenantTx, principal: Uuid) -> Result<bool> {
-    Ok(principals::get(tx, principal)
-        .await?
-        .roles
-        .contains(&Role::Owner))
-}
-
 async fn other_active_owners(tx: &TenantTx, except: Uuid) -> Result<i64> {
     let r = tx
         .one(
@@ -71,14 +65,15 @@ impl Store {
     pub async fn add_user(
         &self,
         tenant: Uuid,
-        by: Uuid,
+        by: impl Into<Acting>,
         new: NewUser,
     ) -> Result<(Principal, Option<Secret<String>>)> {
+        let by: Acting = by.into();
         let (_, out) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, by, ADMINS).await?;
-                    if new.roles.contains(&Role::Owner) && !is_owner(tx, by).await? {
+                    let acting = require_roles(tx, &by, ADMINS).await?;
+                    if new.roles.contains(&Role::Owner) && !acting.contains(&Role::Owner) {
                         return Err(forbid("only an owner can grant the owner role"));
                     }
                     let invited = new.password_hash.is_none();
@@ -113,7 +108,7 @@ impl Store {
                     let p = principals::get(tx, id).await?;
                     let e = entry(
                         if invited { "principal.invited" } else { "principal.added" },
-                        by,
+                        &by,
                         Some(format!("principal:{id}")),
                         json!({"principal_id": id, "email": new.email.as_str(), "roles": roles_json(&new.roles)}),
                     );
@@ -124,10 +119,32 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether `token` is an invitation still waiting to be accepted: checked (a read)
+    /// before anything costly — hashing a password, queueing ledger work — is done for it.
+    pub async fn invitation_pending(&self, token: &str) -> Result<bool> {
+        let Some(tenant) = tenant_token::tenant_of(Kind::Invite, token) else {
+            return Ok(false);
+        };
+        let tx = self.tenant_tx(tenant).await?;
+        let found = tx
+            .one(
+                "SELECT 1 AS x FROM principals WHERE tenant_id = $1 AND invite_token_hash = $2
+                   AND status = 'invited' AND invite_expires_at > now()",
+                vec![tenant.into(), tenant_token::hash(token).to_vec().into()],
+            )
+            .await?
+            .is_some();
+        tx.rollback().await?;
+        Ok(found)
+    }
+
     /// An invited person sets their password with the invitation token; recorded.
     pub async fn accept_invite(&self, token: &str, password_hash: String) -> Result<Principal> {
         let tenant = tenant_token::tenant_of(Kind::Invite, token)
             .ok_or(StoreError::NotFound("invitation"))?;
+        if !self.invitation_pending(token).await? {
+            return Err(StoreError::NotFound("invitation"));
+        }
         let hash = tenant_token::hash(token);
         let (_, p) = self
             .append_with(tenant, move |tx| {
@@ -145,7 +162,7 @@ impl Store {
                         .ok_or(StoreError::NotFound("invitation"))?;
                     let id: Uuid = row.try_get("", "id")?;
                     let p = principals::get(tx, id).await?;
-                    let e = entry("principal.joined", id, Some(format!("principal:{id}")), json!({"principal_id": id}));
+                    let e = entry("principal.joined", &Acting::person(id), Some(format!("principal:{id}")), json!({"principal_id": id}));
                     Ok((e, p))
                 })
             })
@@ -158,22 +175,23 @@ impl Store {
     pub async fn update_user(
         &self,
         tenant: Uuid,
-        by: Uuid,
+        by: impl Into<Acting>,
         id: Uuid,
         change: UserChange,
     ) -> Result<Principal> {
+        let by: Acting = by.into();
         let (_, p) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, by, ADMINS).await?;
+                    let acting = require_roles(tx, &by, ADMINS).await?;
                     let before = principals::get(tx, id).await?;
                     let touches_authority = change.roles.is_some() || change.status.is_some();
-                    if touches_authority && id == by {
+                    if touches_authority && id == by.principal {
                         return Err(forbid("you cannot change your own roles or status"));
                     }
                     let was_owner = before.roles.contains(&Role::Owner);
                     let will_be_owner = change.roles.as_ref().map_or(was_owner, |r| r.contains(&Role::Owner));
-                    if (was_owner || will_be_owner) && touches_authority && !is_owner(tx, by).await? {
+                    if (was_owner || will_be_owner) && touches_authority && !acting.contains(&Role::Owner) {
                         return Err(forbid("only an owner can change an owner or grant the owner role"));
                     }
                     let disabling = change.status.as_deref() == Some("disabled");
@@ -214,7 +232,7 @@ impl Store {
                     let after = principals::get(tx, id).await?;
                     let e = entry(
                         "principal.updated",
-                        by,
+                        &by,
                         Some(format!("principal:{id}")),
                         json!({
                             "principal_id": id,
@@ -232,16 +250,17 @@ impl Store {
 
     /// Removes a person (their sessions and API tokens go with them). Someone still
     /// responsible for agents cannot be removed until the agents are reassigned or deleted.
-    pub async fn remove_user(&self, tenant: Uuid, by: Uuid, id: Uuid) -> Result<()> {
+    pub async fn remove_user(&self, tenant: Uuid, by: impl Into<Acting>, id: Uuid) -> Result<()> {
+        let by: Acting = by.into();
         self.append_with(tenant, move |tx| {
             Box::pin(async move {
-                require_roles(tx, by, ADMINS).await?;
-                if id == by {
+                let acting = require_roles(tx, &by, ADMINS).await?;
+                if id == by.principal {
                     return Err(forbid("you cannot remove yourself"));
                 }
                 let p = principals::get(tx, id).await?;
                 if p.roles.contains(&Role::Owner) {
-                    if !is_owner(tx, by).await? {
+                    if !acting.contains(&Role::Owner) {
                         return Err(forbid("only an owner can remove an owner"));
                     }
                     if other_active_owners(tx, id).await? == 0 {
@@ -269,7 +288,7 @@ impl Store {
                 .await?;
                 let e = entry(
                     "principal.removed",
-                    by,
+                    &by,
                     Some(format!("principal:{id}")),
                     json!({"principal_id": id, "email": p.email, "roles": roles_json(&p.roles)}),
                 );

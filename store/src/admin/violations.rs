@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::entry;
 use crate::engine::require_roles;
 use crate::{Result, Store, StoreError};
-use charter_core::tenant::Role;
+use charter_core::tenant::{Acting, Role};
 
 /// Who may acknowledge and resolve violations.
 pub const HANDLERS: &[Role] = &[Role::Owner, Role::Admin, Role::ComplianceOfficer];
@@ -113,7 +113,7 @@ impl Store {
     pub async fn acknowledge_violation(
         &self,
         tenant: Uuid,
-        by: Uuid,
+        by: impl Into<Acting>,
         id: Uuid,
     ) -> Result<Violation> {
         self.move_violation(tenant, by, id, None).await
@@ -123,7 +123,7 @@ impl Store {
     pub async fn resolve_violation(
         &self,
         tenant: Uuid,
-        by: Uuid,
+        by: impl Into<Acting>,
         id: Uuid,
         resolution: String,
     ) -> Result<Violation> {
@@ -133,14 +133,15 @@ impl Store {
     async fn move_violation(
         &self,
         tenant: Uuid,
-        by: Uuid,
+        by: impl Into<Acting>,
         id: Uuid,
         resolution: Option<String>,
     ) -> Result<Violation> {
+        let by: Acting = by.into();
         let (_, v) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, by, HANDLERS).await?;
+                    require_roles(tx, &by, HANDLERS).await?;
                     let row = tx
                         .one(
                             "SELECT status, kind, severity FROM violations WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
@@ -161,7 +162,7 @@ impl Store {
                     if !allowed {
                         return Err(StoreError::Conflict(format!("this violation is {from}; it cannot become {to}")));
                     }
-                    let mut values = vec![tx.tenant_id().into(), id.into(), by.into()];
+                    let mut values = vec![tx.tenant_id().into(), id.into(), by.principal.into()];
                     if let Some(r) = &resolution {
                         values.push(r.clone().into());
                     }
@@ -175,7 +176,7 @@ impl Store {
                         .ok_or(StoreError::NotFound("violation"))?;
                     let e = entry(
                         &format!("violation.{to}"),
-                        by,
+                        &by,
                         Some(format!("violation:{id}")),
                         json!({"violation_id": id, "kind": row.try_get::<String>("", "kind")?,
                                "severity": row.try_get::<String>("", "severity")?,

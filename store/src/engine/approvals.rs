@@ -2,8 +2,8 @@
 //! number of uses for a bounded time, bound to the exact arguments' digest. (`authorize`
 //! opens the pending requests and uses up approvals: see `charter_core::engine::decide`.)
 
-use charter_core::ledger::{Actor, Entry};
-use charter_core::tenant::Role;
+use charter_core::ledger::Entry;
+use charter_core::tenant::{Acting, Role};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -22,16 +22,17 @@ impl Store {
     pub async fn require_approval(
         &self,
         tenant: Uuid,
-        principal: Uuid,
+        by: impl Into<Acting>,
         action: String,
         resource_type: String,
         max_uses: Option<i32>,
         ttl_secs: Option<i32>,
     ) -> Result<Receipt> {
+        let by: Acting = by.into();
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, principal, super::SCOPE_AUTHORITY).await?;
+                    require_roles(tx, &by, super::SCOPE_AUTHORITY).await?;
                     tx.exec(
                         "INSERT INTO action_approval_rules (tenant_id, action, resource_type, max_uses, ttl_secs)
                          VALUES ($1, $2, $3, $4, $5)
@@ -46,7 +47,7 @@ impl Store {
                         ],
                     )
                     .await?;
-                    let e = Entry::new("approval_rule.set", Actor::principal(principal)).payload(json!({
+                    let e = Entry::new("approval_rule.set", by.actor()).payload(json!({
                         "action": action, "resource_type": resource_type,
                         "max_uses": max_uses, "ttl_secs": ttl_secs,
                     }));
@@ -65,13 +66,14 @@ impl Store {
         &self,
         tenant: Uuid,
         approval: Uuid,
-        principal: Uuid,
+        by: impl Into<Acting>,
         approve: bool,
     ) -> Result<Receipt> {
+        let by: Acting = by.into();
         let (receipt, refused) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, principal, APPROVERS).await?;
+                    require_roles(tx, &by, APPROVERS).await?;
                     let r = tx
                         .one(
                             "SELECT a.status, a.agent_id, a.action, a.resource_type, a.resource_id, a.args_digest,
@@ -95,11 +97,11 @@ impl Store {
                         r.try_get::<String>("", "resource_id")?
                     );
                     if approve
-                        && let Some(chain) = chain_with(tx, principal, agent, r.try_get("", "initiative_id")?).await?
+                        && let Some(chain) = chain_with(tx, by.principal, agent, r.try_get("", "initiative_id")?).await?
                     {
                         let why = format!("the approver and agent {chain} are in one delegation chain");
                         let details = json!({"approval_id": approval, "agent_id": agent});
-                        let who = Party::Principal { id: principal };
+                        let who = Party::Principal { id: by.principal };
                         let (mut e, violation) =
                             self_approval_violation(tx, who, details, &why, Some(&chain)).await?;
                         e.action = Some(action);
@@ -117,13 +119,13 @@ impl Store {
                             tx.tenant_id().into(),
                             approval.into(),
                             status.into(),
-                            principal.into(),
+                            by.principal.into(),
                             max_uses.into(),
                             ttl.map(f64::from).into(),
                         ],
                     )
                     .await?;
-                    let mut e = Entry::new(format!("action_approval.{status}"), Actor::principal(principal))
+                    let mut e = Entry::new(format!("action_approval.{status}"), by.actor())
                         .payload(json!({
                             "approval_id": approval, "agent_id": agent,
                             "args_digest": r.try_get::<String>("", "args_digest")?,

@@ -37,9 +37,9 @@ pub mod workflows;
 
 use charter_core::engine::breaker::{Breaker, State, Transition};
 use charter_core::engine::decision::{Decision, Reason, arguments_digest};
-use charter_core::ledger::{Actor, Entry};
+use charter_core::ledger::Entry;
 use charter_core::policy::Scope;
-use charter_core::tenant::Role;
+use charter_core::tenant::{Acting, Role};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -321,10 +321,11 @@ impl Store {
         &self,
         tenant: Uuid,
         agent: Uuid,
-        principal: Uuid,
+        by: impl Into<Acting>,
         threshold: u32,
         cooldown_secs: u32,
     ) -> Result<Receipt> {
+        let by: Acting = by.into();
         if !(1..=MAX_THRESHOLD).contains(&threshold) {
             return Err(StoreError::Invalid(format!(
                 "threshold: 1 to {MAX_THRESHOLD}"
@@ -338,7 +339,7 @@ impl Store {
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, principal, SCOPE_AUTHORITY).await?;
+                    require_roles(tx, &by, SCOPE_AUTHORITY).await?;
                     agents::get(tx, agent).await?;
                     tx.exec(
                         "INSERT INTO breakers (tenant_id, agent_id, threshold, cooldown_secs) VALUES ($1, $2, $3, $4)
@@ -353,7 +354,7 @@ impl Store {
                         ],
                     )
                     .await?;
-                    let mut e = Entry::new("breaker.configured", Actor::principal(principal)).payload(
+                    let mut e = Entry::new("breaker.configured", by.actor()).payload(
                         json!({"agent_id": agent, "threshold": threshold, "cooldown_secs": cooldown_secs}),
                     );
                     e.resource = Some(format!("agent:{agent}"));
@@ -368,11 +369,12 @@ impl Store {
     pub async fn set_tenant_limits(
         &self,
         tenant: Uuid,
-        principal: Uuid,
+        by: impl Into<Acting>,
         spend_limit: Option<i64>,
         dispatch_limit: Option<i64>,
         cycle_secs: u32,
     ) -> Result<Receipt> {
+        let by: Acting = by.into();
         if !(1..=MAX_CYCLE_SECS).contains(&cycle_secs)
             || spend_limit.is_some_and(|l| l < 0)
             || dispatch_limit.is_some_and(|l| l < 0)
@@ -384,7 +386,7 @@ impl Store {
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, principal, SCOPE_AUTHORITY).await?;
+                    require_roles(tx, &by, SCOPE_AUTHORITY).await?;
                     tx.exec(
                         "INSERT INTO tenant_policy (tenant_id, spend_limit, dispatch_limit, cycle_secs)
                          VALUES ($1, $2, $3, $4)
@@ -399,7 +401,7 @@ impl Store {
                         ],
                     )
                     .await?;
-                    let e = Entry::new("limits.changed", Actor::principal(principal)).payload(json!({
+                    let e = Entry::new("limits.changed", by.actor()).payload(json!({
                         "spend_limit": spend_limit, "dispatch_limit": dispatch_limit, "cycle_secs": cycle_secs,
                     }));
                     Ok((e, ()))
@@ -414,13 +416,13 @@ impl Store {
         &self,
         tenant: Uuid,
         agent: Uuid,
-        principal: Uuid,
+        by: impl Into<Acting>,
     ) -> Result<Receipt> {
+        let by: Acting = by.into();
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, principal, &[Role::Owner, Role::Admin, Role::Approver])
-                        .await?;
+                    require_roles(tx, &by, &[Role::Owner, Role::Admin, Role::Approver]).await?;
                     agents::get(tx, agent).await?;
                     let mut b = breaker(tx, agent).await?;
                     let t = b.breaker.reset();
@@ -431,7 +433,7 @@ impl Store {
                         vec![tx.tenant_id().into(), agent.into()],
                     )
                     .await?;
-                    let mut e = Entry::new("breaker.reset", Actor::principal(principal))
+                    let mut e = Entry::new("breaker.reset", by.actor())
                         .payload(json!({"agent_id": agent, "transition": transition_json(t)}));
                     e.resource = Some(format!("agent:{agent}"));
                     Ok((e, ()))
@@ -442,20 +444,21 @@ impl Store {
     }
 
     /// Sets an agent's scope (validated against the tenant's catalog and compiled with all
-    /// other policies before it is saved); recorded with the acting principal.
+    /// other policies before it is saved); recorded with the acting person.
     pub async fn set_scope(
         &self,
         tenant: Uuid,
         agent: Uuid,
         scope: Scope,
-        principal: Uuid,
+        by: impl Into<Acting>,
     ) -> Result<Receipt> {
+        let by: Acting = by.into();
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, principal, SCOPE_AUTHORITY).await?;
-                    let value = apply_scope(tx, agent, &scope, principal).await?;
-                    let mut e = Entry::new("scope.changed", Actor::principal(principal))
+                    require_roles(tx, &by, SCOPE_AUTHORITY).await?;
+                    let value = apply_scope(tx, agent, &scope, by.principal).await?;
+                    let mut e = Entry::new("scope.changed", by.actor())
                         .payload(json!({"agent_id": agent, "scope": value}));
                     e.resource = Some(format!("agent:{agent}"));
                     Ok((e, ()))
@@ -477,10 +480,13 @@ pub const MAX_CYCLE_SECS: u32 = 366 * 86_400;
 /// Roles that may change an agent's authority.
 pub(crate) const SCOPE_AUTHORITY: &[Role] = &[Role::Owner, Role::Admin];
 
-/// The acting principal must be active and hold one of `roles`.
-pub(crate) async fn require_roles(tx: &TenantTx, principal: Uuid, roles: &[Role]) -> Result<()> {
-    let p = crate::principals::get(tx, principal).await?;
-    if p.status != "active" || !p.roles.iter().any(|r| roles.contains(r)) {
+/// The caller must be an active person acting with one of `roles`: their own roles, or,
+/// through an API token, the token's roles that they still hold. Returns the roles the
+/// caller acts with, for checks that depend on them (granting roles, say).
+pub(crate) async fn require_roles(tx: &TenantTx, by: &Acting, roles: &[Role]) -> Result<Vec<Role>> {
+    let p = crate::principals::get(tx, by.principal).await?;
+    let acting = by.effective(&p.roles);
+    if p.status != "active" || !acting.iter().any(|r| roles.contains(r)) {
         return Err(StoreError::Forbidden(format!(
             "this needs one of the roles {}",
             roles
@@ -490,7 +496,7 @@ pub(crate) async fn require_roles(tx: &TenantTx, principal: Uuid, roles: &[Role]
                 .join(", ")
         )));
     }
-    Ok(())
+    Ok(acting)
 }
 
 /// Validates `scope` against the tenant's catalog, compiles it with every other policy,

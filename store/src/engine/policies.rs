@@ -5,6 +5,7 @@
 //! a stale cache can never decide — even with Redis down. Redis pub/sub only makes other
 //! nodes drop their copy early, so the next decision need not rebuild it on the hot path.
 
+use charter_core::tenant::Acting;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -163,14 +164,15 @@ impl Store {
     pub async fn set_tenant_policies(
         &self,
         tenant: Uuid,
-        principal: Uuid,
+        by: impl Into<Acting>,
         catalog: Catalog,
         policies: String,
     ) -> Result<crate::ledger::Receipt> {
+        let by: Acting = by.into();
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    super::require_roles(tx, principal, super::SCOPE_AUTHORITY).await?;
+                    super::require_roles(tx, &by, super::SCOPE_AUTHORITY).await?;
                     let all = scopes(tx).await?;
                     PolicyEngine::compile(&catalog, &all, &policies)
                         .map_err(|e| StoreError::Invalid(format!("policies: {e}")))?;
@@ -186,7 +188,7 @@ impl Store {
                     .await?;
                     let e = charter_core::ledger::Entry::new(
                         "policies.changed",
-                        charter_core::ledger::Actor::principal(principal),
+                        by.actor(),
                     )
                     .payload(serde_json::json!({"catalog": value, "policies": policies}));
                     Ok((e, ()))

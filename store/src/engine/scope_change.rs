@@ -4,6 +4,7 @@
 
 use charter_core::ledger::{Actor, Entry};
 use charter_core::policy::Scope;
+use charter_core::tenant::Acting;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -56,13 +57,14 @@ impl Store {
         &self,
         tenant: Uuid,
         request: Uuid,
-        principal: Uuid,
+        by: impl Into<Acting>,
         approve: bool,
     ) -> Result<Receipt> {
+        let by: Acting = by.into();
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, principal, SCOPE_AUTHORITY).await?;
+                    require_roles(tx, &by, SCOPE_AUTHORITY).await?;
                     let row = tx
                         .one(
                             "SELECT agent_id, requested_scope, status FROM scope_change_requests
@@ -79,16 +81,16 @@ impl Store {
                     if approve {
                         let scope: Scope = serde_json::from_value(value.clone())
                             .map_err(|e| StoreError::Internal(format!("stored scope: {e}")))?;
-                        apply_scope(tx, agent, &scope, principal).await?;
+                        apply_scope(tx, agent, &scope, by.principal).await?;
                     }
                     let status = if approve { "approved" } else { "rejected" };
                     tx.exec(
                         "UPDATE scope_change_requests SET status = $3, decided_by = $4, decided_at = now()
                          WHERE tenant_id = $1 AND id = $2",
-                        vec![tx.tenant_id().into(), request.into(), status.into(), principal.into()],
+                        vec![tx.tenant_id().into(), request.into(), status.into(), by.principal.into()],
                     )
                     .await?;
-                    let mut e = Entry::new(format!("scope_change.{status}"), Actor::principal(principal))
+                    let mut e = Entry::new(format!("scope_change.{status}"), by.actor())
                         .payload(json!({"request_id": request, "agent_id": agent, "scope": value}));
                     e.resource = Some(format!("agent:{agent}"));
                     e.decision = Some(if approve { "ALLOWED" } else { "BLOCKED" }.into());

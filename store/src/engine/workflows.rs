@@ -10,8 +10,8 @@
 use charter_core::code::Code;
 use charter_core::engine::provenance::Party;
 use charter_core::engine::workflow::{Approval, Template, WorkflowError, presets, satisfied};
-use charter_core::ledger::{Actor, Entry};
-use charter_core::tenant::Role;
+use charter_core::ledger::Entry;
+use charter_core::tenant::{Acting, Role};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -68,16 +68,17 @@ impl Store {
     pub async fn save_template(
         &self,
         tenant: Uuid,
-        principal: Uuid,
+        by: impl Into<Acting>,
         template: Template,
     ) -> Result<Receipt> {
+        let by: Acting = by.into();
         template
             .validate()
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, principal, super::SCOPE_AUTHORITY).await?;
+                    require_roles(tx, &by, super::SCOPE_AUTHORITY).await?;
                     let value = serde_json::to_value(&template).map_err(|e| StoreError::Internal(e.to_string()))?;
                     tx.exec(
                         "INSERT INTO workflow_templates (tenant_id, name, template) VALUES ($1, $2, $3)
@@ -85,7 +86,7 @@ impl Store {
                         vec![tx.tenant_id().into(), template.name.clone().into(), value.clone().into()],
                     )
                     .await?;
-                    let e = Entry::new("template.saved", Actor::principal(principal)).payload(json!({"template": value}));
+                    let e = Entry::new("template.saved", by.actor()).payload(json!({"template": value}));
                     Ok((e, ()))
                 })
             })
@@ -235,22 +236,23 @@ impl Store {
     pub async fn bind_action_gate(
         &self,
         tenant: Uuid,
-        principal: Uuid,
+        by: impl Into<Acting>,
         action: String,
         resource_type: String,
         gate: String,
     ) -> Result<Receipt> {
+        let by: Acting = by.into();
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
-                    require_roles(tx, principal, super::SCOPE_AUTHORITY).await?;
+                    require_roles(tx, &by, super::SCOPE_AUTHORITY).await?;
                     tx.exec(
                         "INSERT INTO action_gates (tenant_id, action, resource_type, gate) VALUES ($1, $2, $3, $4)
                          ON CONFLICT DO NOTHING",
                         vec![tx.tenant_id().into(), action.clone().into(), resource_type.clone().into(), gate.clone().into()],
                     )
                     .await?;
-                    let mut e = Entry::new("action_gate.bound", Actor::principal(principal))
+                    let mut e = Entry::new("action_gate.bound", by.actor())
                         .payload(json!({"action": action, "resource_type": resource_type}));
                     e.gate = Some(gate);
                     Ok((e, ()))

@@ -292,88 +292,61 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
     for p in batch {
         groups.entry(p.tenant).or_default().push((p.job, p.reply));
     }
+    // With several tenants in the batch, each tenant's work runs in a savepoint of its own:
+    // whatever fails in it (a tenant that does not exist, a statement the database refuses)
+    // is rolled back and answered to that tenant's callers alone, and the other tenants'
+    // work commits. One tenant alone needs no savepoint: its failure is the batch's.
+    let isolate = groups.len() > 1;
     let mut answered: Vec<(Reply, Receipt)> = Vec::new();
-    let mut waiting: Vec<Reply> = Vec::new();
     let outcome: Result<()> = async {
-        let mut tx: Option<TenantTx> = None;
+        let mut tx = TenantTx::begin_unentered(store.db()).await?;
         for (tenant, jobs) in groups {
-            let tx = match tx.as_mut() {
-                None => tx.insert(TenantTx::begin_unentered(store.db()).await?),
-                Some(t) => t,
+            let mut jobs = jobs.into_iter();
+            let mut waiting: Vec<Reply> = Vec::new();
+            let mut group = match isolate {
+                true => Some(tx.savepoint().await?),
+                false => None,
             };
-            // Entering the tenant locks its head first, which makes other processes'
-            // batches for this tenant wait, so the work below runs against a log no one
-            // else is extending. Without a head (no such tenant) this tenant's callers
-            // hear why; the batch fails.
-            let locked = match enter(tx, tenant).await {
-                Ok(l) => l,
-                Err(e) => {
-                    for (_, reply) in jobs {
+            let done = match group.as_mut() {
+                Some(g) => run_tenant(store, g, tenant, &mut jobs, &mut waiting).await,
+                None => run_tenant(store, &mut tx, tenant, &mut jobs, &mut waiting).await,
+            }
+            .and_then(|receipts| match receipts.len() == waiting.len() {
+                true => Ok(receipts),
+                false => Err(StoreError::Internal(format!(
+                    "{} receipts for {} records",
+                    receipts.len(),
+                    waiting.len()
+                ))),
+            });
+            // Replies still waiting here belong to jobs that never ran or to records that
+            // were not written: they hear why, and the other tenants go on.
+            let fail =
+                |e: &StoreError, waiting: Vec<Reply>, jobs: std::vec::IntoIter<(Job, Reply)>| {
+                    for reply in waiting.into_iter().chain(jobs.map(|(_, r)| r)) {
                         let _ = reply.send(Err(e.fan_out()));
                     }
+                };
+            match (done, group) {
+                (Ok(receipts), group) => {
+                    if let Some(g) = group {
+                        g.commit().await?;
+                    }
+                    answered.extend(waiting.into_iter().zip(receipts));
+                }
+                (Err(e), Some(g)) => {
+                    g.rollback().await?;
+                    log_group_failure(tenant, &e);
+                    fail(&e, waiting, jobs);
+                }
+                (Err(e), None) => {
+                    fail(&e, waiting, jobs);
                     return Err(e);
                 }
-            };
-            let mut entries = Vec::with_capacity(jobs.len());
-            let mut run: Vec<(GroupJob, Reply)> = Vec::new();
-            // A grouped run's writes not yet executed: the next job that reads state must
-            // see them, so they go first; or they ride along with the records.
-            let mut deferred: Option<Deferred> = None;
-            for (job, reply) in jobs {
-                if !run.is_empty() && !matches!(&job, Job::Grouped(g) if g.kind == run[0].0.kind) {
-                    let first_seq = locked.tree_size + entries.len() as u64;
-                    deferred = run_group(
-                        store,
-                        tx,
-                        first_seq,
-                        std::mem::take(&mut run),
-                        &mut entries,
-                        &mut waiting,
-                    )
-                    .await?;
-                }
-                if !matches!(job, Job::Entry(_))
-                    && run.is_empty()
-                    && let Some(d) = deferred.take()
-                {
-                    execute_deferred(tx, d).await?;
-                }
-                match job {
-                    Job::Grouped(g) => run.push((g, reply)),
-                    Job::Entry(e) => {
-                        entries.push(*e);
-                        waiting.push(reply);
-                    }
-                    Job::Work(work) => {
-                        let mut sp = tx.savepoint().await?;
-                        sp.set_next_seq(locked.tree_size + entries.len() as u64);
-                        match work(&sp).await {
-                            Ok(e) => {
-                                sp.commit().await?;
-                                entries.push(e);
-                                waiting.push(reply);
-                            }
-                            Err(err) => {
-                                sp.rollback().await?;
-                                let _ = reply.send(Err(err));
-                            }
-                        }
-                    }
-                }
             }
-            if !run.is_empty() {
-                let first_seq = locked.tree_size + entries.len() as u64;
-                deferred = run_group(store, tx, first_seq, run, &mut entries, &mut waiting).await?;
-            }
-            let receipts = write(tx, store.master_key(), &locked, entries, deferred).await?;
-            let n = receipts.len();
-            let start = waiting.len() - n;
-            answered.extend(waiting.drain(start..).zip(receipts));
+            tx.entered(tenant);
         }
-        if let Some(tx) = tx {
-            tx.commit().await?;
-        }
-        Ok(())
+        tx.commit().await
     }
     .await;
     match outcome {
@@ -386,11 +359,99 @@ async fn run_batch(store: &Store, batch: Vec<Pending>) {
         }
         Err(e) => {
             tracing::warn!(error = %e, "ledger batch failed; nothing of it was committed");
-            for reply in answered.into_iter().map(|(r, _)| r).chain(waiting) {
+            for (reply, _) in answered {
                 let _ = reply.send(Err(e.fan_out()));
             }
         }
     }
+}
+
+/// A tenant's part of a batch failed and was rolled back; its callers were told why. A
+/// tenant that does not exist is the callers' affair, anything else is worth a line.
+fn log_group_failure(tenant: Uuid, e: &StoreError) {
+    match e {
+        StoreError::NotFound(_) => {
+            tracing::debug!(%tenant, error = %e, "ledger work for no tenant")
+        }
+        _ => {
+            tracing::warn!(%tenant, error = %e, "a tenant's ledger work failed; the rest of the batch went on")
+        }
+    }
+}
+
+/// One tenant's jobs of a batch: enter the tenant (locking its head), run the work, append
+/// the records. Returns the receipts of the records written, in order; the callers of those
+/// records are the last ones pushed onto `waiting`. Jobs not yet taken from `jobs` when it
+/// fails never ran.
+async fn run_tenant(
+    store: &Store,
+    tx: &mut TenantTx,
+    tenant: Uuid,
+    jobs: &mut std::vec::IntoIter<(Job, Reply)>,
+    waiting: &mut Vec<Reply>,
+) -> Result<Vec<Receipt>> {
+    // Entering the tenant locks its head first, which makes other processes' batches for
+    // this tenant wait, so the work below runs against a log no one else is extending.
+    let locked = enter(tx, tenant).await?;
+    let mut entries = Vec::with_capacity(jobs.len());
+    let mut run: Vec<(GroupJob, Reply)> = Vec::new();
+    // A grouped run's writes not yet executed: the next job that reads state must see
+    // them, so they go first; or they ride along with the records.
+    let mut deferred: Option<Deferred> = None;
+    for (job, reply) in jobs.by_ref() {
+        if !run.is_empty() && !matches!(&job, Job::Grouped(g) if g.kind == run[0].0.kind) {
+            let first_seq = locked.tree_size + entries.len() as u64;
+            let taken = std::mem::take(&mut run);
+            match run_group(store, tx, first_seq, taken, &mut entries, waiting).await {
+                Ok(d) => deferred = d,
+                Err(e) => {
+                    waiting.push(reply);
+                    return Err(e);
+                }
+            }
+        }
+        if !matches!(job, Job::Entry(_))
+            && run.is_empty()
+            && let Some(d) = deferred.take()
+            && let Err(e) = execute_deferred(tx, d).await
+        {
+            waiting.push(reply);
+            return Err(e);
+        }
+        match job {
+            Job::Grouped(g) => run.push((g, reply)),
+            Job::Entry(e) => {
+                entries.push(*e);
+                waiting.push(reply);
+            }
+            Job::Work(work) => {
+                let mut sp = match tx.savepoint().await {
+                    Ok(sp) => sp,
+                    Err(e) => {
+                        waiting.push(reply);
+                        return Err(e);
+                    }
+                };
+                sp.set_next_seq(locked.tree_size + entries.len() as u64);
+                match work(&sp).await {
+                    Ok(e) => {
+                        waiting.push(reply);
+                        sp.commit().await?;
+                        entries.push(e);
+                    }
+                    Err(err) => {
+                        sp.rollback().await?;
+                        let _ = reply.send(Err(err));
+                    }
+                }
+            }
+        }
+    }
+    if !run.is_empty() {
+        let first_seq = locked.tree_size + entries.len() as u64;
+        deferred = run_group(store, tx, first_seq, run, &mut entries, waiting).await?;
+    }
+    write(tx, store.master_key(), &locked, entries, deferred).await
 }
 
 /// Runs one run of grouped jobs in a savepoint; the records of those that succeed join

@@ -4,6 +4,7 @@
 //! Schemathesis.
 
 mod admin;
+mod attacks;
 mod auth;
 mod cross_tenant;
 mod roles;
