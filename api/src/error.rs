@@ -17,6 +17,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds after which a retry may succeed (`Retry-After`), for 429 and 503.
     pub retry_after: Option<u64>,
+    /// The methods the path does serve (`Allow`), for 405.
+    pub allow: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -44,6 +46,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            allow: None,
         }
     }
 
@@ -108,6 +111,9 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
         }
+        if let Some(methods) = &self.allow {
+            res.insert_header((actix_web::http::header::ALLOW, methods.as_str()));
+        }
         res.json(Body {
             code: self.code,
             message: &self.message,
@@ -139,8 +145,23 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// The fallback for unknown routes.
-pub async fn not_found() -> Result<HttpResponse, ApiError> {
+/// The fallback for requests no route takes: 405 with `Allow` when the path is served with
+/// other methods, 404 otherwise.
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allowed = crate::routes::methods_at(req.path());
+    if !allowed.is_empty() {
+        let mut e = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!(
+                "{} is not served here; use {}",
+                req.method(),
+                allowed.join(", ")
+            ),
+        );
+        e.allow = Some(allowed.join(", "));
+        return Err(e);
+    }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",

@@ -61,8 +61,8 @@ pub async fn keys(
     })))
 }
 
-/// `GET /t/{slug}/checkpoint`: the signed note covering the whole log, issued on demand
-/// when the log grew since the latest one.
+/// `GET /t/{slug}/checkpoint`: the latest signed note (a new one at most every
+/// `checkpoint_interval_secs` while the log grows: reading never makes Charter write more).
 pub async fn checkpoint(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -70,7 +70,11 @@ pub async fn checkpoint(
 ) -> Result<HttpResponse, ApiError> {
     limit_anonymous(&req, &state).await?;
     let tenant = tenant(&state, &slug).await?;
-    let cp = state.store().checkpoint(tenant.id).await?;
+    let interval = state.config().checkpoint_interval;
+    let cp = state
+        .store()
+        .published_checkpoint(tenant.id, interval)
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

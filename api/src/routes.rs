@@ -50,3 +50,51 @@ pub fn configure(
         );
     }
 }
+
+/// Paths served outside the REST API, with their methods (the MCP endpoints answer every
+/// method themselves).
+const OTHER_ROUTES: &[(&str, &[&str])] = &[
+    ("/healthz", &["GET"]),
+    ("/readyz", &["GET"]),
+    ("/metrics", &["GET"]),
+    ("/t/{slug}/keys", &["GET"]),
+    ("/t/{slug}/checkpoint", &["GET"]),
+    (
+        "/.well-known/oauth-protected-resource/t/{slug}/mcp",
+        &["GET"],
+    ),
+    ("/t/{slug}/sse", &["GET"]),
+    ("/t/{slug}/sse/messages", &["POST"]),
+];
+
+/// The methods `path` is served with (empty when no route has that path): every REST route
+/// from the OpenAPI document, and the others above.
+pub fn methods_at(path: &str) -> Vec<&'static str> {
+    use std::sync::OnceLock;
+    static TABLE: OnceLock<Vec<(actix_web::dev::ResourceDef, Vec<&'static str>)>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t: Vec<(actix_web::dev::ResourceDef, Vec<&'static str>)> = OTHER_ROUTES
+            .iter()
+            .map(|(p, m)| (actix_web::dev::ResourceDef::new(*p), m.to_vec()))
+            .collect();
+        for (p, item) in &crate::rest::docs::openapi().paths.paths {
+            let methods: Vec<&'static str> = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("PATCH", item.patch.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(m, has)| has.then_some(m))
+            .collect();
+            t.push((actix_web::dev::ResourceDef::new(p.as_str()), methods));
+        }
+        t
+    });
+    table
+        .iter()
+        .find(|(def, _)| def.is_match(path))
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default()
+}

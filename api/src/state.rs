@@ -17,8 +17,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, store: Store) -> AppState {
-        // Access tokens are signed under a key derived from the master key the store holds.
-        let token_keys = Arc::new(TokenKeys::new(store.master_key(), None));
+        // Access tokens are signed under a key derived from the master key the store holds;
+        // those signed under the previous one verify while it is configured (a rotation).
+        let token_keys = Arc::new(TokenKeys::new(
+            store.master_key(),
+            config.previous_master_key.as_ref(),
+        ));
         AppState {
             config: Arc::new(config),
             store,

@@ -51,6 +51,9 @@ pub struct Config {
     pub public_url: String,
     pub master_key: Option<MasterKey>,
     pub master_key_file: PathBuf,
+    /// The master key before the last rotation, while one is under way: access tokens
+    /// signed under it keep verifying until they expire.
+    pub previous_master_key: Option<MasterKey>,
     /// Folder for local state of `charter up` (generated master key, demo credentials).
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
@@ -67,6 +70,9 @@ pub struct Config {
     /// Requests per client address per minute to the routes that need no credentials
     /// (sign-up, login, refresh, invitations, public keys and checkpoint; 429 beyond).
     pub anonymous_rate_limit_per_minute: u32,
+    /// Sign-ups per client address, and per e-mail domain, per hour.
+    pub signups_per_address_per_hour: u32,
+    pub signups_per_domain_per_hour: u32,
     /// A tenant whose MCP endpoint also answers requests without an API key, as its first
     /// agent: for protocol test suites that cannot send headers. Refused in production.
     pub mcp_open_tenant: Option<String>,
@@ -226,6 +232,12 @@ const SETTINGS: &[Setting] = &[
         "a file path",
         false,
     ),
+    s(
+        "previous_master_key",
+        &["CHARTER_PREVIOUS_MASTER_KEY"],
+        "32 bytes in standard base64 (44 characters)",
+        true,
+    ),
     s("data_dir", &["CHARTER_DATA_DIR"], "a directory path", false),
     s(
         "log_format",
@@ -278,6 +290,18 @@ const SETTINGS: &[Setting] = &[
     s(
         "anonymous_rate_limit_per_minute",
         &["CHARTER_ANONYMOUS_RATE_LIMIT_PER_MINUTE"],
+        "an integer from 1 to 1000000",
+        false,
+    ),
+    s(
+        "signups_per_address_per_hour",
+        &["CHARTER_SIGNUPS_PER_ADDRESS_PER_HOUR"],
+        "an integer from 1 to 1000000",
+        false,
+    ),
+    s(
+        "signups_per_domain_per_hour",
+        &["CHARTER_SIGNUPS_PER_DOMAIN_PER_HOUR"],
         "an integer from 1 to 1000000",
         false,
     ),
@@ -368,6 +392,8 @@ impl Config {
             ok.then(|| v.trim_end_matches('/').to_string())
         })?;
         let master_key = p.opt("master_key", |v| MasterKey::from_base64(v).ok())?;
+        let previous_master_key =
+            p.opt("previous_master_key", |v| MasterKey::from_base64(v).ok())?;
         let data_dir = p.get("data_dir", PathBuf::from(".charter"), path)?;
         let master_key_file = p.get("master_key_file", data_dir.join("master.key"), path)?;
         let default_format = match mode {
@@ -410,6 +436,12 @@ impl Config {
             p.get("anonymous_rate_limit_per_minute", 300, |v| {
                 int_in(v, 1, 1_000_000)
             })? as u32;
+        let signups_per_address_per_hour = p.get("signups_per_address_per_hour", 5, |v| {
+            int_in(v, 1, 1_000_000)
+        })? as u32;
+        let signups_per_domain_per_hour = p.get("signups_per_domain_per_hour", 20, |v| {
+            int_in(v, 1, 1_000_000)
+        })? as u32;
         let client_ip_header = p.opt("client_ip_header", |v| {
             let v = v.trim().to_ascii_lowercase();
             let ok = !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
@@ -434,6 +466,7 @@ impl Config {
             public_url,
             master_key,
             master_key_file,
+            previous_master_key,
             data_dir,
             log_format,
             log_level,
@@ -443,6 +476,8 @@ impl Config {
             allowed_hosts,
             rate_limit_per_minute,
             anonymous_rate_limit_per_minute,
+            signups_per_address_per_hour,
+            signups_per_domain_per_hour,
             mcp_open_tenant,
             client_ip_header,
             trusted_proxies,

@@ -173,6 +173,17 @@ pub fn seal(
 
 /// Opens a sealed signing key. A wrong master key, another tenant's or key's row, or any
 /// altered byte gives [`KeyError::Unseal`].
+/// The key a tenant's argument digests are keyed with, derived from its first signing
+/// key's secret (kept sealed for good, so the digest key survives key and master-key
+/// rotations and is never stored).
+pub fn digest_key(first_signing_key: &SigningKey) -> Zeroizing<[u8; 32]> {
+    let digest = Sha256::new()
+        .chain_update(b"charter/args-digest/v1/")
+        .chain_update(first_signing_key.to_bytes())
+        .finalize();
+    Zeroizing::new(digest.into())
+}
+
 pub fn open(
     master: &MasterKey,
     tenant_id: &str,

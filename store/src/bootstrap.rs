@@ -80,8 +80,17 @@ async fn migrate_locked(
     for sql in [
         format!("REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC"),
         format!(
-            "GRANT CONNECT, TEMPORARY ON DATABASE \"{database}\" TO {}, {}",
+            "GRANT CONNECT ON DATABASE \"{database}\" TO {}, {}",
             roles::APP,
+            roles::OWNER
+        ),
+        // The application creates no objects of its own, temporary ones included.
+        format!(
+            "REVOKE TEMPORARY ON DATABASE \"{database}\" FROM {}",
+            roles::APP
+        ),
+        format!(
+            "GRANT TEMPORARY ON DATABASE \"{database}\" TO {}",
             roles::OWNER
         ),
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC".to_string(),

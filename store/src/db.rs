@@ -66,7 +66,16 @@ impl PgUrl {
 
     /// Adds `options=-c role=…` so the session runs as `role` from its first statement.
     pub fn with_session_role(&self, role: &str) -> PgUrl {
-        let param = format!("options=-c%20role%3D{role}");
+        self.with_settings(&[("role", role)])
+    }
+
+    /// Adds `options=-c name=value …`: settings every session of the URL starts with.
+    pub fn with_settings(&self, settings: &[(&str, &str)]) -> PgUrl {
+        let opts: Vec<String> = settings
+            .iter()
+            .map(|(k, v)| format!("-c%20{k}%3D{v}"))
+            .collect();
+        let param = format!("options={}", opts.join("%20"));
         let query = match &self.query {
             Some(q) if !q.is_empty() => format!("{q}&{param}"),
             _ => param,
@@ -183,8 +192,17 @@ pub(crate) async fn connect(
     })
 }
 
+/// Every statement of the application ends within this (a runaway query cannot hold a
+/// connection, a lock or the head of a tenant's log for long) …
+const STATEMENT_TIMEOUT: &str = "30s";
+/// … and waits at most this for a lock.
+const LOCK_TIMEOUT: &str = "10s";
+
 pub(crate) async fn connect_app(config: &Config) -> Result<DatabaseConnection> {
-    let url = app_url(config)?;
+    let url = app_url(config)?.with_settings(&[
+        ("statement_timeout", STATEMENT_TIMEOUT),
+        ("lock_timeout", LOCK_TIMEOUT),
+    ]);
     probe(&url, config).await?;
     let db = connect(&url, config, config.db_max_connections).await?;
     // Connecting is lazy in the pool: prove it now so start-up fails with one clear line.

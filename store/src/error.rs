@@ -40,7 +40,9 @@ pub enum StoreError {
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         if let Some(SqlErr::UniqueConstraintViolation(msg)) = err.sql_err() {
-            return StoreError::Conflict(msg);
+            // The constraint's text names tables and columns: for the log, not the client.
+            tracing::debug!(error = %msg, "unique constraint");
+            return StoreError::Conflict("it conflicts with something that already exists".into());
         }
         if let Some(msg) = rejected_value(&err) {
             return StoreError::Invalid(msg);

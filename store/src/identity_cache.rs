@@ -2,7 +2,9 @@
 //! the MCP endpoint does not ask PostgreSQL twice on every request. Revoking a key through
 //! [`Store::revoke_api_key`] evicts it at once on every node (Redis pub/sub); entries
 //! expire after a few seconds anyway, so a lost message delays a revocation by at most
-//! [`KEY_TTL`]. Unknown keys are never remembered (guessing keys cannot fill memory).
+//! [`KEY_TTL`]. Unknown keys and slugs are remembered as unknown for [`MISS_TTL`], so a
+//! flood of made-up ones does not reach PostgreSQL on every request; that memory is small
+//! and cleared when full, so guessing cannot fill memory either.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +20,16 @@ const SLUG_TTL: Duration = Duration::from_secs(30);
 pub(crate) const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// Beyond this many entries a map is cleared rather than grown.
 const MAX_ENTRIES: usize = 100_000;
+/// How long an unknown key or slug is remembered as unknown.
+pub(crate) const MISS_TTL: Duration = Duration::from_secs(5);
+const MAX_MISSES: usize = 10_000;
+
+/// Something looked up and not found.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Miss {
+    Slug(String),
+    Key([u8; 32]),
+}
 
 pub(crate) const REVOKED_CHANNEL: &str = "charter:api-key-revoked";
 
@@ -31,6 +43,7 @@ struct KeyEntry {
 pub struct IdentityCache {
     keys: Mutex<HashMap<[u8; 32], KeyEntry>>,
     slugs: Mutex<HashMap<String, (Instant, TenantRef)>>,
+    misses: Mutex<HashMap<Miss, Instant>>,
 }
 
 impl IdentityCache {
@@ -84,6 +97,31 @@ impl IdentityCache {
                 slugs.clear();
             }
             slugs.insert(t.slug.clone(), (Instant::now(), t));
+        }
+    }
+
+    /// Whether `m` was looked up and not found a moment ago.
+    pub(crate) fn missed(&self, m: &Miss) -> bool {
+        self.misses
+            .lock()
+            .ok()
+            .and_then(|misses| misses.get(m).map(|at| at.elapsed() <= MISS_TTL))
+            .unwrap_or(false)
+    }
+
+    pub(crate) fn put_miss(&self, m: Miss) {
+        if let Ok(mut misses) = self.misses.lock() {
+            if misses.len() >= MAX_MISSES {
+                misses.clear();
+            }
+            misses.insert(m, Instant::now());
+        }
+    }
+
+    /// Forgets that `m` was unknown (it has just been created on this node).
+    pub(crate) fn forget_miss(&self, m: &Miss) {
+        if let Ok(mut misses) = self.misses.lock() {
+            misses.remove(m);
         }
     }
 }

@@ -64,6 +64,7 @@ pub struct Store {
     policies: Arc<engine::policies::PolicyCache>,
     identities: Arc<identity_cache::IdentityCache>,
     counters: Arc<limits::LocalCounters>,
+    digest_keys: Arc<signing_keys::DigestKeys>,
     /// The runtime `connect` ran on. The ledger writer's batches run there, not on the
     /// caller's (an HTTP worker's) thread, so signing and encoding never stall a worker's
     /// other requests.
@@ -86,6 +87,7 @@ impl Store {
             policies: Arc::default(),
             identities: Arc::default(),
             counters: Arc::default(),
+            digest_keys: Arc::default(),
             runtime: tokio::runtime::Handle::current(),
         };
         let policies = store.policies.clone();
@@ -127,6 +129,10 @@ impl Store {
     /// Rate limits and attempt counters.
     pub fn limits(&self) -> limits::Limits<'_> {
         limits::Limits(self)
+    }
+
+    pub(crate) fn digest_keys(&self) -> &signing_keys::DigestKeys {
+        &self.digest_keys
     }
 
     pub(crate) fn local_counters(&self) -> &limits::LocalCounters {

@@ -18,9 +18,7 @@ pub const LOGIN_ATTEMPTS_PER_ACCOUNT: i64 = 5;
 pub const LOGIN_ATTEMPTS_PER_ADDRESS: i64 = 30;
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Sign-ups per client address and per e-mail domain in [`SIGN_UP_WINDOW`].
-pub const SIGN_UPS_PER_ADDRESS: i64 = 5;
-pub const SIGN_UPS_PER_DOMAIN: i64 = 20;
+/// The window of the sign-up limits (per address, per e-mail domain; settings).
 pub const SIGN_UP_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Counters of this node, for when Redis cannot be reached.
@@ -125,23 +123,31 @@ impl Limits<'_> {
         Ok(())
     }
 
-    /// A sign-up from `address` for an address at `domain`.
-    pub async fn sign_up(&self, address: &str, domain: &str) -> Wait {
+    /// A sign-up from `address` for an e-mail address at `domain`: at most `per_address`
+    /// and `per_domain` an hour.
+    pub async fn sign_up(
+        &self,
+        address: &str,
+        domain: &str,
+        per_address: u32,
+        per_domain: u32,
+    ) -> Wait {
         let from = self
             .over(
                 &format!("charter:signup:ip:{address}"),
                 SIGN_UP_WINDOW,
-                SIGN_UPS_PER_ADDRESS,
+                i64::from(per_address),
             )
             .await;
-        let at = self
-            .over(
-                &format!("charter:signup:domain:{}", domain.to_ascii_lowercase()),
-                SIGN_UP_WINDOW,
-                SIGN_UPS_PER_DOMAIN,
-            )
-            .await;
-        from.max(at)
+        if from.is_some() {
+            return from;
+        }
+        self.over(
+            &format!("charter:signup:domain:{}", domain.to_ascii_lowercase()),
+            SIGN_UP_WINDOW,
+            i64::from(per_domain),
+        )
+        .await
     }
 
     /// One MCP request counted against an API key, `per_minute` allowed.

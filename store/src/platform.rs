@@ -7,6 +7,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use uuid::Uuid;
 
+use crate::identity_cache::Miss;
 use crate::{Result, Store};
 
 /// A tenant as resolved from its slug.
@@ -55,12 +56,18 @@ impl Store {
 
     /// The tenant a slug names (remembered for a few seconds; see [`crate::identity_cache`]).
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<TenantRef>> {
-        if let Some(t) = self.identity_cache().slug(slug) {
+        let cache = self.identity_cache();
+        if let Some(t) = cache.slug(slug) {
             return Ok(Some(t));
         }
+        let miss = Miss::Slug(slug.to_string());
+        if cache.missed(&miss) {
+            return Ok(None);
+        }
         let found = self.tenant_by_slug_uncached(slug).await?;
-        if let Some(t) = &found {
-            self.identity_cache().put_slug(t.clone());
+        match &found {
+            Some(t) => cache.put_slug(t.clone()),
+            None => cache.put_miss(miss),
         }
         Ok(found)
     }
@@ -105,14 +112,21 @@ impl Store {
             }
             return Ok(Some(identity));
         }
+        if self.identity_cache().missed(&Miss::Key(hash)) {
+            return Ok(None);
+        }
         let row = self
             .platform_one(
                 "SELECT tenant_id, key_id, agent_id, revoked FROM charter_api_key_lookup($1)",
                 vec![hash.to_vec().into()],
             )
             .await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = row else {
+            self.identity_cache().put_miss(Miss::Key(hash));
+            return Ok(None);
+        };
         if row.try_get::<bool>("", "revoked")? {
+            self.identity_cache().put_miss(Miss::Key(hash));
             return Ok(None);
         }
         let identity = ApiKeyIdentity {

@@ -16,6 +16,8 @@ use crate::{Result, Store, StoreError, TenantTx, principals};
 
 /// How long a refresh token may wait to be used.
 pub const REFRESH_TTL_DAYS: i64 = 30;
+/// However often it is refreshed, a login session ends this long after it started.
+pub const SESSION_MAX_DAYS: i64 = 90;
 
 /// A session started or continued: who, with which roles, and the refresh token to use
 /// next time.
@@ -34,16 +36,22 @@ fn inactive() -> StoreError {
     StoreError::Refused(Code::AccountInactive, "this account is not active".into())
 }
 
+/// A new refresh token of `family` (started at `started`): valid for [`REFRESH_TTL_DAYS`]
+/// of idleness, never past [`SESSION_MAX_DAYS`] after the family started.
 async fn insert(
     tx: &TenantTx,
     family: Uuid,
+    started: DateTime<Utc>,
     principal: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Secret<String>> {
     let new = tenant_token::generate(Kind::Refresh, tx.tenant_id())?;
+    let expires =
+        (now + Duration::days(REFRESH_TTL_DAYS)).min(started + Duration::days(SESSION_MAX_DAYS));
     tx.exec(
-        "INSERT INTO refresh_tokens (tenant_id, id, family_id, principal_id, token_hash, issued_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO refresh_tokens (tenant_id, id, family_id, principal_id, token_hash, issued_at,
+                                     expires_at, family_started_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         vec![
             tx.tenant_id().into(),
             Uuid::now_v7().into(),
@@ -51,7 +59,8 @@ async fn insert(
             principal.into(),
             new.hash.to_vec().into(),
             now.into(),
-            (now + Duration::days(REFRESH_TTL_DAYS)).into(),
+            expires.into(),
+            started.into(),
         ],
     )
     .await?;
@@ -105,7 +114,8 @@ impl Store {
                         return Err(inactive());
                     }
                     let family = Uuid::now_v7();
-                    let token = insert(tx, family, principal, Utc::now()).await?;
+                    let now = Utc::now();
+                    let token = insert(tx, family, now, principal, now).await?;
                     let e = Entry::new("session.started", Actor::principal(principal))
                         .payload(json!({"family_id": family}));
                     Ok((
@@ -139,7 +149,7 @@ impl Store {
                     let row = tx
                         .one(
                             "SELECT id, family_id, principal_id, expires_at, used_at, revoked_at,
-                                    clock_timestamp() AS now
+                                    COALESCE(family_started_at, issued_at) AS family_started_at, clock_timestamp() AS now
                              FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2 FOR UPDATE",
                             vec![tx.tenant_id().into(), hash.to_vec().into()],
                         )
@@ -167,7 +177,8 @@ impl Store {
                         vec![tx.tenant_id().into(), row.try_get::<Uuid>("", "id")?.into(), now.into()],
                     )
                     .await?;
-                    let next = insert(tx, family, principal, now).await?;
+                    let started: DateTime<Utc> = row.try_get("", "family_started_at")?;
+                    let next = insert(tx, family, started, principal, now).await?;
                     let e = Entry::new("session.refreshed", Actor::principal(principal))
                         .payload(json!({"family_id": family}));
                     Ok((

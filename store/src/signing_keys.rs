@@ -116,6 +116,45 @@ pub async fn open_current(tx: &TenantTx, master: &MasterKey) -> Result<(String, 
     Ok((key_id, key))
 }
 
+/// Digest keys by tenant (immutable once derived).
+pub type DigestKeys = std::sync::Mutex<
+    std::collections::HashMap<uuid::Uuid, std::sync::Arc<zeroize::Zeroizing<[u8; 32]>>>,
+>;
+
+/// The key this tenant's argument digests are keyed with (see
+/// `charter_core::keys::digest_key`), derived once per process from the tenant's first
+/// signing key.
+pub(crate) async fn digest_key(
+    store: &crate::Store,
+    tx: &TenantTx,
+) -> Result<std::sync::Arc<zeroize::Zeroizing<[u8; 32]>>> {
+    let tenant = tx.tenant_id();
+    if let Some(k) = store
+        .digest_keys()
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&tenant).cloned())
+    {
+        return Ok(k);
+    }
+    let row = tx
+        .one(
+            "SELECT key_id, sealed_private_key FROM tenant_signing_keys
+             WHERE tenant_id = $1 ORDER BY valid_from, key_id LIMIT 1",
+            vec![tenant.into()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound("signing key"))?;
+    let key_id: String = row.try_get("", "key_id")?;
+    let sealed: Vec<u8> = row.try_get("", "sealed_private_key")?;
+    let first = keys::open(store.master_key(), &tenant.to_string(), &key_id, &sealed)?;
+    let key = std::sync::Arc::new(keys::digest_key(&first));
+    if let Ok(mut m) = store.digest_keys().lock() {
+        m.insert(tenant, key.clone());
+    }
+    Ok(key)
+}
+
 impl crate::Store {
     /// Rotates a tenant's signing key and records the rotation (signed by the new key) in
     /// the same transaction.

@@ -104,6 +104,9 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        // A lookup of the slug a moment ago found nothing; now it names this tenant.
+        self.identity_cache()
+            .forget_miss(&crate::identity_cache::Miss::Slug(new.slug.to_string()));
         Ok(CreatedTenant {
             tenant_id,
             slug: new.slug.to_string(),

@@ -7,6 +7,7 @@ mod chains;
 mod cli;
 mod clients;
 mod engine;
+mod hardening;
 mod http;
 mod isolation;
 mod keys;

@@ -48,6 +48,14 @@ pub fn test_config(extra: &[(&str, &str)]) -> Config {
             "CHARTER_ANONYMOUS_RATE_LIMIT_PER_MINUTE".into(),
             "1000000".into(),
         ),
+        (
+            "CHARTER_SIGNUPS_PER_ADDRESS_PER_HOUR".into(),
+            "1000000".into(),
+        ),
+        (
+            "CHARTER_SIGNUPS_PER_DOMAIN_PER_HOUR".into(),
+            "1000000".into(),
+        ),
     ];
     for (k, v) in extra {
         env.retain(|(name, _)| name != k);

@@ -31,6 +31,9 @@ use crate::error::ApiError;
 /// Messages a client may have in flight on one stream before POSTs wait.
 const QUEUE: usize = 64;
 
+/// Streams one agent may hold open on one node at a time.
+pub const MAX_STREAMS_PER_AGENT: usize = 8;
+
 /// How often an idle stream gets a comment, so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -45,10 +48,21 @@ struct Session {
 pub struct SseSessions(Arc<Mutex<HashMap<String, Session>>>);
 
 impl SseSessions {
-    fn insert(&self, id: String, s: Session) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(id, s);
+    /// Registers a stream; `false` (and nothing registered) when its agent already holds
+    /// [`MAX_STREAMS_PER_AGENT`].
+    fn insert(&self, id: String, s: Session) -> bool {
+        let Ok(mut m) = self.0.lock() else {
+            return false;
+        };
+        let held = m
+            .values()
+            .filter(|x| x.tenant_id == s.tenant_id && x.agent_id == s.agent_id)
+            .count();
+        if held >= MAX_STREAMS_PER_AGENT {
+            return false;
         }
+        m.insert(id, s);
+        true
     }
 
     fn remove(&self, id: &str) {
@@ -102,7 +116,7 @@ pub async fn connect(
     let (to_server, inbound) = mpsc::channel::<ClientJsonRpcMessage>(QUEUE);
     let (outbound, from_server) = mpsc::channel(QUEUE);
     let ct = CancellationToken::new();
-    sessions.insert(
+    let opened = sessions.insert(
         id.clone(),
         Session {
             tenant_id: caller.tenant_id,
@@ -110,6 +124,14 @@ pub async fn connect(
             to_server,
         },
     );
+    if !opened {
+        return Err(ApiError::too_many(
+            format!(
+                "this agent already holds {MAX_STREAMS_PER_AGENT} open streams; close one first"
+            ),
+            5,
+        ));
+    }
     let service = CharterMcp::new(state.store().clone());
     let service_ct = ct.clone();
     tokio::spawn(async move {

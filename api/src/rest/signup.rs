@@ -86,7 +86,17 @@ pub async fn sign_up(
     };
     let store = state.store();
     let domain = email.as_str().rsplit('@').next().unwrap_or_default();
-    if let Some(wait) = store.limits().sign_up(&address, domain).await {
+    let config = state.config();
+    if let Some(wait) = store
+        .limits()
+        .sign_up(
+            &address,
+            domain,
+            config.signups_per_address_per_hour,
+            config.signups_per_domain_per_hour,
+        )
+        .await
+    {
         return Err(ApiError::too_many(
             format!("too many sign-ups; retry in {wait} s"),
             wait,

@@ -146,11 +146,28 @@ impl Decision {
     }
 }
 
-/// The digest an action approval is bound to: `sha256:` and the hex SHA-256 of the
-/// arguments' RFC 8785 canonical form, so key order and number spelling do not matter.
-pub fn arguments_digest(arguments: &serde_json::Value) -> String {
-    let bytes = crate::ledger::jcs::to_vec(arguments);
+/// The digest of a value's RFC 8785 canonical form: `sha256:` and hex, so key order and
+/// number spelling do not matter. For binding an idempotency key to its request; what
+/// goes into the ledger about arguments is [`arguments_digest`].
+pub fn canonical_digest(value: &serde_json::Value) -> String {
+    let bytes = crate::ledger::jcs::to_vec(value);
     format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+}
+
+/// The digest an action approval is bound to and a decision's record carries: `hmac-sha256:`
+/// and the hex HMAC-SHA256 of the arguments' RFC 8785 canonical form under the tenant's
+/// digest key ([`crate::keys::digest_key`]). Keyed, so that whoever reads the ledger cannot
+/// test guesses of a redacted low-entropy secret against it.
+pub fn arguments_digest(key: &[u8; 32], arguments: &serde_json::Value) -> String {
+    use hmac::{KeyInit, Mac};
+    let bytes = crate::ledger::jcs::to_vec(arguments);
+    let mut mac = match hmac::Hmac::<Sha256>::new_from_slice(key) {
+        Ok(m) => m,
+        // HMAC takes keys of any length; 32 bytes always fit.
+        Err(_) => return String::new(),
+    };
+    mac.update(&bytes);
+    format!("hmac-sha256:{}", hex::encode(mac.finalize().into_bytes()))
 }
 
 #[cfg(test)]
@@ -185,11 +202,33 @@ mod tests {
     }
 
     #[test]
-    fn argument_digests_ignore_spelling_but_not_content() {
-        let a = arguments_digest(&serde_json::json!({"b": 1.0, "a": "x"}));
-        let b = arguments_digest(&serde_json::from_str("{\"a\":\"x\",\"b\":1}").unwrap());
+    fn argument_digests_ignore_spelling_but_not_content_and_need_the_key() {
+        let key = [7u8; 32];
+        let a = arguments_digest(&key, &serde_json::json!({"b": 1.0, "a": "x"}));
+        let b = arguments_digest(
+            &key,
+            &serde_json::from_str("{\"a\":\"x\",\"b\":1}").unwrap(),
+        );
         assert_eq!(a, b);
-        assert_ne!(a, arguments_digest(&serde_json::json!({"a": "y", "b": 1})));
-        assert!(a.starts_with("sha256:") && a.len() == 7 + 64);
+        assert_ne!(
+            a,
+            arguments_digest(&key, &serde_json::json!({"a": "y", "b": 1}))
+        );
+        assert!(a.starts_with("hmac-sha256:") && a.len() == 12 + 64);
+        // Without the tenant's key, the plain hash of the arguments says nothing.
+        let plain = canonical_digest(&serde_json::json!({"a": "x", "b": 1}));
+        assert_ne!(&a[12..], &plain[7..]);
+        assert_ne!(
+            a,
+            arguments_digest(&[8u8; 32], &serde_json::json!({"a": "x", "b": 1}))
+        );
+        // RFC 4231 test case 2, to pin the construction to plain HMAC-SHA256.
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes()),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

@@ -128,9 +128,54 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// The largest magnitude up to which every integer is exact in canonical JSON (2^53).
+pub const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
+/// The path of the first number in `v` (`arguments.a[2]`) whose magnitude is beyond
+/// [`MAX_EXACT`]: RFC 8785 writes numbers as IEEE-754 doubles, so such a number's canonical
+/// form (and any digest of it) is shared with its neighbours. Callers refuse it and ask
+/// for a string instead.
+pub fn first_inexact_number(v: &Value, path: &str) -> Option<String> {
+    match v {
+        Value::Number(n) => {
+            let big = match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => i.unsigned_abs() > 1 << 53,
+                (None, Some(u), _) => u > 1 << 53,
+                (_, _, Some(f)) => f.abs() > MAX_EXACT,
+                _ => true,
+            };
+            big.then(|| path.to_string())
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| first_inexact_number(x, &format!("{path}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, x)| first_inexact_number(x, &format!("{path}.{k}"))),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_beyond_two_to_the_53_are_named() {
+        let v: Value = serde_json::from_str(
+            r#"{"ok": [9007199254740992, -9007199254740992, 1.5], "n": {"big": 9007199254740993}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            first_inexact_number(&v, "arguments"),
+            Some("arguments.n.big".into())
+        );
+        let v: Value = serde_json::from_str(r#"[1e300]"#).unwrap();
+        assert_eq!(first_inexact_number(&v, "a"), Some("a[0]".into()));
+        let v: Value = serde_json::from_str(r#"{"id": "9007199254740993", "x": 2}"#).unwrap();
+        assert_eq!(first_inexact_number(&v, "a"), None);
+    }
     use serde_json::json;
 
     /// Our writer agrees with the `serde_jcs` crate on a spread of awkward values.

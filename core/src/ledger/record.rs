@@ -184,6 +184,8 @@ impl Record {
         let reason = text("reason", entry.reason);
         let resource = text("resource", entry.resource);
         let action = text("action", entry.action);
+        let initiative = text("initiative", entry.initiative);
+        let gate = text("gate", entry.gate);
         Record {
             v: FORMAT_VERSION,
             tenant_id: at.tenant_id.to_string(),
@@ -194,8 +196,8 @@ impl Record {
             on_behalf_of: entry.on_behalf_of,
             action,
             resource,
-            initiative: entry.initiative,
-            gate: entry.gate,
+            initiative,
+            gate,
             decision: entry.decision,
             reason,
             payload,

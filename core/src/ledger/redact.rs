@@ -176,6 +176,27 @@ pub fn redact_value(value: &mut Value, base: &str, found: &mut Vec<Redaction>) {
             }
         }
         Value::Object(map) => {
+            // A secret used as a member name is redacted like any other (the value stays,
+            // under the redacted name).
+            if map.keys().any(|k| ANY.is_match(k)) {
+                let old = std::mem::take(map);
+                for (key, item) in old {
+                    let (mut clean, hits) = redact_str(&key);
+                    // Two names redacted alike keep both values.
+                    let mut n = 1;
+                    while map.contains_key(&clean) {
+                        n += 1;
+                        clean = format!("{clean}#{n}");
+                    }
+                    for rule in hits {
+                        found.push(Redaction {
+                            path: format!("{base}/{}", clean.replace('~', "~0").replace('/', "~1")),
+                            rule: rule.to_string(),
+                        });
+                    }
+                    map.insert(clean, item);
+                }
+            }
             for (key, item) in map.iter_mut() {
                 let path = format!("{base}/{}", key.replace('~', "~0").replace('/', "~1"));
                 match item {
@@ -209,6 +230,17 @@ mod tests {
         );
         assert!(!out.contains(secret), "{rule}: secret survived in {out:?}");
         assert!(out.contains(&marker(rule)), "{out}");
+    }
+
+    #[test]
+    fn member_names_are_scanned_too() {
+        let mut v = json!({"headers": {"Bearer abcdefghijklmnop12345": "x", "ok": 1}});
+        let mut found = Vec::new();
+        redact_value(&mut v, "/payload", &mut found);
+        assert!(!v.to_string().contains("abcdefghijklmnop12345"), "{v}");
+        assert_eq!(v["headers"]["ok"], 1);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].path.starts_with("/payload/headers/"));
     }
 
     #[test]

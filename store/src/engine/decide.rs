@@ -209,10 +209,12 @@ async fn decide_all(
     first_seq: u64,
     items: Vec<Decide>,
 ) -> GroupResults<Decision> {
+    let key = crate::signing_keys::digest_key(store, tx).await?;
     let digests: Vec<String> = items
         .iter()
-        .map(|d| arguments_digest(&d.req.arguments))
+        .map(|d| arguments_digest(&key, &d.req.arguments))
         .collect();
+    drop(key);
     let queries: Vec<Query> = items
         .iter()
         .zip(&digests)

@@ -36,8 +36,9 @@ pub mod views;
 pub mod workflows;
 
 use charter_core::engine::breaker::{Breaker, State, Transition};
-use charter_core::engine::decision::{Decision, Reason, arguments_digest};
+use charter_core::engine::decision::{Decision, Reason, canonical_digest};
 use charter_core::ledger::Entry;
+use charter_core::ledger::jcs::first_inexact_number;
 use charter_core::policy::Scope;
 use charter_core::tenant::{Acting, Role};
 use chrono::Duration;
@@ -102,10 +103,27 @@ pub struct Answer {
     pub replayed: bool,
 }
 
+impl ActionRequest {
+    /// What no request may hold, whoever sends it: a negative spend; a number in the
+    /// arguments that canonical JSON cannot hold exactly (an approval bound to its digest
+    /// would also match its neighbours: send such numbers as strings).
+    pub fn check(&self) -> Result<()> {
+        if self.spend < 0 {
+            return Err(StoreError::Invalid("spend: must not be negative".into()));
+        }
+        if let Some(path) = first_inexact_number(&self.arguments, "arguments") {
+            return Err(StoreError::Invalid(format!(
+                "{path}: a number beyond 2^53 is not exact in canonical JSON; send it as a string"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The digest of everything a request asks (an idempotency key is bound to it: a retry
 /// must be the same request).
 pub(crate) fn request_digest(req: &ActionRequest) -> String {
-    arguments_digest(&json!({
+    canonical_digest(&json!({
         "action": req.action,
         "resource_type": req.resource_type,
         "resource_id": req.resource_id,
@@ -257,9 +275,7 @@ impl Store {
     /// The pre-execution check. Returns the recorded answer; an `Err` means no decision
     /// could be made safely (the caller answers "blocked, retry"), never "allowed".
     pub async fn authorize(&self, tenant: Uuid, agent: Uuid, req: ActionRequest) -> Result<Answer> {
-        if req.spend < 0 {
-            return Err(StoreError::Invalid("spend: must not be negative".into()));
-        }
+        req.check()?;
         let id = Uuid::now_v7();
         let key = req.idempotency_key.clone();
         let digest = request_digest(&req);

@@ -5,7 +5,7 @@
 
 use charter_core::code::Code;
 use charter_core::engine::breaker::State;
-use charter_core::engine::decision::arguments_digest;
+use charter_core::engine::decision::canonical_digest;
 use charter_core::ledger::{Actor, Entry};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -71,7 +71,7 @@ async fn outcome(tx: &TenantTx, r: Report, seq: u64) -> Result<Entry> {
     let now = db_now(tx).await?;
     // A key is bound to the report it was first used for: the same report replays, a
     // different one is refused.
-    let digest = arguments_digest(&json!({
+    let digest = canonical_digest(&json!({
         "authorization_id": authorization, "success": success, "actual_spend": actual_spend,
     }));
     if let Some(k) = &key

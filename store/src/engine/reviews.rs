@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use charter_core::code::Code;
 use charter_core::engine::budget::{self, Giver, Limits, Quantity, Short};
-use charter_core::engine::decision::arguments_digest;
+use charter_core::engine::decision::canonical_digest;
 use charter_core::engine::provenance::{
     ArtifactNode, Chain, Graph, Party, SelfApproval, Separation, TaskNode,
 };
@@ -339,7 +339,7 @@ impl Store {
             }
             _ => {}
         }
-        let digest = arguments_digest(&json!({
+        let digest = canonical_digest(&json!({
             "assignee": d.assignee, "parent": d.parent, "spend_limit": d.spend_limit,
             "dispatch_limit": d.dispatch_limit, "deadline_secs": d.deadline_secs,
             "initiative": d.initiative,

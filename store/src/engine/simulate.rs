@@ -22,9 +22,7 @@ impl Store {
         agent: Uuid,
         req: ActionRequest,
     ) -> Result<Simulation> {
-        if req.spend < 0 {
-            return Err(StoreError::Invalid("spend: must not be negative".into()));
-        }
+        req.check()?;
         let tx = self.tenant_tx(tenant).await?;
         let decided = decide::dry_run(self, &tx, agent, req).await;
         tx.rollback().await?;

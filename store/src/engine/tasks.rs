@@ -82,7 +82,7 @@ impl Store {
         let mut expired = 0;
         for row in tenants {
             let tenant: Uuid = row.try_get("", "tenant_id")?;
-            let (_, n) = self
+            let done = self
                 .append_with(tenant, move |tx| {
                     Box::pin(async move {
                         let ids: Vec<Uuid> = tx
@@ -102,8 +102,12 @@ impl Store {
                         Ok((e, n))
                     })
                 })
-                .await?;
-            expired += n;
+                .await;
+            // One tenant's failure (its key cannot be opened, say) does not stop the others.
+            match done {
+                Ok((_, n)) => expired += n,
+                Err(e) => tracing::error!(%tenant, error = %e, "expiring tasks failed"),
+            }
         }
         Ok(expired)
     }

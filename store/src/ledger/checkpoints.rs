@@ -88,13 +88,26 @@ pub fn origin(prefix: &str, slug: &str) -> String {
 /// the previous checkpoint (consistency proof from the stored nodes) and its last leaf is
 /// checked against the head: Charter never signs two inconsistent checkpoints.
 pub async fn issue(tx: &TenantTx, store: &Store) -> Result<StoredCheckpoint> {
+    issue_unless_recent(tx, store, None).await
+}
+
+/// As [`issue`], but when the latest checkpoint is younger than `min_age` it is returned
+/// even if the log grew since: checkpoints at most that often.
+async fn issue_unless_recent(
+    tx: &TenantTx,
+    store: &Store,
+    min_age: Option<std::time::Duration>,
+) -> Result<StoredCheckpoint> {
     // Serialise issuers of this tenant (and see a stable head) with the head lock.
     let (tree_size, last_hash) = super::append::lock_head(tx).await?;
     let previous = latest(tx).await?;
-    if let Some(p) = &previous
-        && p.tree_size == tree_size
-    {
-        return Ok(p.clone());
+    if let Some(p) = &previous {
+        let recent = min_age.is_some_and(|age| {
+            chrono::Duration::from_std(age).is_ok_and(|age| p.issued_at > chrono::Utc::now() - age)
+        });
+        if p.tree_size == tree_size || recent {
+            return Ok(p.clone());
+        }
     }
     let size = tree_size;
     let new_root = root(tx, size).await?;
@@ -167,6 +180,36 @@ fn refuse(tenant: Uuid, size: u64, why: &str) -> StoreError {
 }
 
 impl Store {
+    /// The checkpoint anyone may read: the latest stored one, or a new one when there is
+    /// none yet, or when the log grew and the latest is older than `interval`. However
+    /// often it is asked for, a tenant gets at most one new checkpoint per interval; the
+    /// worker checkpoints growing logs on the same schedule.
+    pub async fn published_checkpoint(
+        &self,
+        tenant_id: Uuid,
+        interval: std::time::Duration,
+    ) -> Result<StoredCheckpoint> {
+        let tx = self.tenant_tx(tenant_id).await?;
+        let current = latest(&tx).await?;
+        let due = match &current {
+            None => true,
+            Some(p) => {
+                let old = chrono::Duration::from_std(interval)
+                    .is_ok_and(|i| p.issued_at <= chrono::Utc::now() - i);
+                old && crate::ledger::read::tree_size(&tx).await? > p.tree_size
+            }
+        };
+        let cp = match (current, due) {
+            (Some(p), false) => {
+                tx.rollback().await?;
+                return Ok(p);
+            }
+            _ => issue_unless_recent(&tx, self, Some(interval)).await?,
+        };
+        tx.commit().await?;
+        Ok(cp)
+    }
+
     /// Issues (if the log grew) and returns the checkpoint covering a tenant's whole log.
     pub async fn checkpoint(&self, tenant_id: Uuid) -> Result<StoredCheckpoint> {
         let tx = self.tenant_tx(tenant_id).await?;

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use charter_core::ledger::Entry;
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -240,7 +241,16 @@ impl Store {
             self.runtime().spawn(async move {
                 let mut guard = Some(guard);
                 loop {
-                    drain(&store, &lane).await;
+                    // A panic in a batch (a bug) must not leave callers waiting: those of
+                    // the batch hear of it as their replies are dropped, and everyone
+                    // still queued is answered here, at once.
+                    let drained = std::panic::AssertUnwindSafe(drain(&store, &lane))
+                        .catch_unwind()
+                        .await;
+                    if drained.is_err() {
+                        tracing::error!("the ledger writer panicked; queued requests are refused");
+                        answer_queued(&lane);
+                    }
                     drop(guard.take());
                     // A caller may have queued after the last drain and before the release,
                     // and found the leader busy: take the lead again for it.
@@ -262,6 +272,19 @@ impl Store {
                 "the ledger batch failed before this request; nothing of it was committed".into(),
             )
         })?
+    }
+}
+
+/// Refuses everything queued on `lane` (nothing of it ran).
+fn answer_queued(lane: &Lane) {
+    let queued: Vec<Pending> = match lane.pending.lock() {
+        Ok(mut p) => p.drain(..).collect(),
+        Err(p) => p.into_inner().drain(..).collect(),
+    };
+    for p in queued {
+        let _ = p.reply.send(Err(StoreError::Unavailable(
+            "the ledger writer failed before this request; nothing of it was committed".into(),
+        )));
     }
 }
 

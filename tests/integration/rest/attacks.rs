@@ -295,3 +295,39 @@ async fn anonymous_routes_are_limited_per_address_before_anything_else() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn sign_ups_are_limited_per_address_and_per_domain() {
+    let app = spawn_app_with(test_config(&[
+        ("CHARTER_SIGNUPS_PER_ADDRESS_PER_HOUR", "3"),
+        ("CHARTER_SIGNUPS_PER_DOMAIN_PER_HOUR", "4"),
+    ]))
+    .await;
+    let domain = format!("{}.example", Uuid::new_v4().simple());
+    let sign_up = |client: reqwest::Client, n: usize| {
+        let (url, domain) = (app.url("/api/v1/signup"), domain.clone());
+        async move {
+            client
+                .post(url)
+                .json(
+                    &json!({"tenant_name": format!("Org {n} {}", Uuid::new_v4().simple()),
+                              "email": format!("a{n}@{domain}"), "password": PASSWORD}),
+                )
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let one = charter_tests::own_address_client();
+    let mut seen = Vec::new();
+    for n in 0..4 {
+        seen.push(sign_up(one.clone(), n).await);
+    }
+    assert_eq!(seen[..3], [StatusCode::CREATED; 3], "{seen:?}");
+    assert_eq!(seen[3], StatusCode::TOO_MANY_REQUESTS);
+    // From another address, the domain still has one left.
+    let two = charter_tests::own_address_client();
+    assert_eq!(sign_up(two.clone(), 10).await, StatusCode::CREATED);
+    assert_eq!(sign_up(two, 11).await, StatusCode::TOO_MANY_REQUESTS);
+}

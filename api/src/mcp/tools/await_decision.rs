@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use charter_store::engine::views::DecisionState;
@@ -13,6 +15,38 @@ use crate::mcp::{Caller, CharterMcp};
 
 /// The longest one call waits; call again to keep waiting.
 const MAX_WAIT_SECS: u64 = 30;
+
+/// Waits one agent may have in progress on one node at a time (each polls PostgreSQL).
+pub const MAX_WAITS_PER_AGENT: usize = 8;
+
+static WAITING: LazyLock<Mutex<HashMap<Uuid, usize>>> = LazyLock::new(Mutex::default);
+
+/// One wait in progress, counted against its agent until dropped.
+struct Waiting(Uuid);
+
+impl Waiting {
+    fn start(agent: Uuid) -> Option<Waiting> {
+        let mut m = WAITING.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(agent).or_default();
+        if *n >= MAX_WAITS_PER_AGENT {
+            return None;
+        }
+        *n += 1;
+        Some(Waiting(agent))
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let mut m = WAITING.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.0) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.0);
+            }
+        }
+    }
+}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AwaitDecision {
@@ -39,6 +73,12 @@ impl CharterMcp {
         caller: Caller,
         Parameters(p): Parameters<AwaitDecision>,
     ) -> Result<Json<DecisionState>, Refusal> {
+        let _waiting = Waiting::start(caller.agent_id).ok_or_else(|| {
+            Refusal::new(
+                "rate_limited",
+                format!("this agent already has {MAX_WAITS_PER_AGENT} waits in progress; wait for one to end"),
+            )
+        })?;
         let wait = Duration::from_secs(p.timeout_secs.unwrap_or(20).min(MAX_WAIT_SECS));
         let until = tokio::time::Instant::now() + wait;
         loop {
