@@ -174,7 +174,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let store = connect(&config, false).await?;
             let t = find_tenant(&store, &tenant).await?;
-            let receipt = store.rotate_signing_key(t.id, Actor::system()).await?;
+            let receipt = store
+                .admin()
+                .rotate_signing_key(t.id, Actor::system())
+                .await?;
             println!(
                 "tenant {}: new signing key {} (recorded at seq {})",
                 t.slug, receipt.key_id, receipt.seq
@@ -196,6 +199,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot create {}", out.display()))?;
             let mut w = std::io::BufWriter::new(file);
             let s = store
+                .ledger()
                 .export_ledger(t.id, from, to, Actor::system(), &mut w)
                 .await?;
             println!(
@@ -218,6 +222,7 @@ async fn find_tenant(
 ) -> anyhow::Result<charter_store::platform::TenantRef> {
     let slug = TenantSlug::parse(slug).context("--tenant")?;
     store
+        .sessions()
         .tenant_by_slug(slug.as_str())
         .await?
         .with_context(|| format!("no tenant with slug `{slug}`"))
@@ -429,7 +434,10 @@ impl Shutdown {
 
 async fn tenant_create(config: Config, req: ProvisionRequest, as_json: bool) -> anyhow::Result<()> {
     let store = connect(&config, false).await?;
-    let p = store.provision_tenant(req, chrono::Utc::now()).await?;
+    let p = store
+        .admin()
+        .provision_tenant(req, chrono::Utc::now())
+        .await?;
     let out = provisioned_json(&config, &p);
     if as_json {
         println!("{out}");
@@ -469,12 +477,13 @@ async fn ensure_demo_tenant(
     store: &Store,
 ) -> anyhow::Result<Option<serde_json::Value>> {
     let file = config.data_dir.join("demo-credentials.json");
-    if store.demo_tenant().await?.is_some() {
+    if store.sessions().demo_tenant().await?.is_some() {
         return Ok(fs::read_to_string(&file)
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok()));
     }
     let p = store
+        .admin()
         .provision_tenant(
             ProvisionRequest {
                 name: "Demo".into(),

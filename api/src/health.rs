@@ -20,7 +20,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store();
     let (db, redis) = tokio::join!(
         tokio::time::timeout(CHECK_TIMEOUT, store.ping_db()),
-        tokio::time::timeout(CHECK_TIMEOUT, store.cache().ping()),
+        tokio::time::timeout(CHECK_TIMEOUT, store.ping_redis()),
     );
     let describe = |r: Result<Result<(), charter_store::StoreError>, _>| match r {
         Ok(Ok(())) => (true, "ok".to_string()),

@@ -10,7 +10,6 @@ use charter_core::ledger::record::format_time;
 use charter_core::tenant::TenantSlug;
 use charter_store::ledger::checkpoints::origin;
 use charter_store::platform::TenantRef;
-use charter_store::signing_keys;
 use serde_json::json;
 
 use crate::AppState;
@@ -21,6 +20,7 @@ async fn tenant(state: &AppState, slug: &str) -> Result<TenantRef, ApiError> {
     let slug = TenantSlug::parse(slug).map_err(|_| ApiError::not_found("tenant"))?;
     state
         .store()
+        .sessions()
         .tenant_by_slug(slug.as_str())
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))
@@ -34,9 +34,7 @@ pub async fn keys(
 ) -> Result<HttpResponse, ApiError> {
     limit_anonymous(&req, &state).await?;
     let tenant = tenant(&state, &slug).await?;
-    let tx = state.store().tenant_tx(tenant.id).await?;
-    let keys = signing_keys::list_public(&tx).await?;
-    tx.rollback().await?;
+    let keys = state.store().ledger().public_keys(tenant.id).await?;
     let log_origin = origin(state.store().origin_prefix(), &tenant.slug);
     let keys: Vec<_> = keys
         .into_iter()
@@ -73,6 +71,7 @@ pub async fn checkpoint(
     let interval = state.config().checkpoint_interval;
     let cp = state
         .store()
+        .ledger()
         .published_checkpoint(tenant.id, interval)
         .await?;
     Ok(HttpResponse::Ok()

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::admin::{ADMINS, entry};
 use crate::engine::require_roles;
 use crate::principals::parse_roles;
-use crate::{Result, Store, StoreError};
+use crate::{Result, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiTokenInfo {
@@ -36,6 +36,8 @@ pub struct TokenIdentity {
     pub token_id: Uuid,
     pub principal_id: Uuid,
     pub roles: Vec<Role>,
+    /// The person who created it, as they are now.
+    pub person: crate::principals::Principal,
 }
 
 const COLUMNS: &str =
@@ -55,10 +57,10 @@ fn from_row(r: &QueryResult) -> Result<ApiTokenInfo> {
     })
 }
 
-impl Store {
+impl crate::handles::Admin<'_> {
     /// Creates a token with `roles`, none of which may exceed the creator's own.
     pub async fn create_api_token(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         name: String,
@@ -115,7 +117,7 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn api_tokens(&self, tenant: Uuid) -> Result<Vec<ApiTokenInfo>> {
+    pub async fn api_tokens(self, tenant: Uuid) -> Result<Vec<ApiTokenInfo>> {
         let tx = self.tenant_tx(tenant).await?;
         let rows = tx
             .all(
@@ -130,7 +132,7 @@ impl Store {
     }
 
     pub async fn revoke_api_token(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         id: Uuid,
@@ -164,14 +166,15 @@ impl Store {
 
     /// Resolves a presented token: `None` when it is unknown, revoked, expired, or its
     /// creator is no longer active. Roles are the token's, cut down to the creator's.
-    pub async fn resolve_api_token(&self, token: &str) -> Result<Option<TokenIdentity>> {
+    pub async fn resolve_api_token(self, token: &str) -> Result<Option<TokenIdentity>> {
         let Some(tenant) = tenant_token::tenant_of(Kind::Api, token) else {
             return Ok(None);
         };
         let tx = self.tenant_tx(tenant).await?;
         let row = tx
             .one(
-                "SELECT t.id, t.created_by, t.roles, p.roles AS principal_roles,
+                "SELECT t.id, t.created_by, t.roles, p.roles AS principal_roles, p.email,
+                        p.display_name, p.status, p.created_at,
                         t.last_used_at IS NULL OR t.last_used_at < now() - interval '60 seconds' AS touch
                  FROM api_tokens t JOIN principals p ON p.tenant_id = t.tenant_id AND p.id = t.created_by
                  WHERE t.tenant_id = $1 AND t.token_hash = $2 AND t.revoked_at IS NULL
@@ -197,11 +200,20 @@ impl Store {
             .into_iter()
             .filter(|x| held.iter().any(|h| h.covers(*x)))
             .collect();
+        let principal_id: Uuid = r.try_get("", "created_by")?;
         Ok(Some(TokenIdentity {
             tenant_id: tenant,
             token_id: r.try_get("", "id")?,
-            principal_id: r.try_get("", "created_by")?,
+            principal_id,
             roles,
+            person: crate::principals::Principal {
+                id: principal_id,
+                email: r.try_get("", "email")?,
+                display_name: r.try_get("", "display_name")?,
+                roles: held,
+                status: r.try_get("", "status")?,
+                created_at: r.try_get("", "created_at")?,
+            },
         }))
     }
 }

@@ -1,7 +1,8 @@
 //! charter-store: the only crate that talks to PostgreSQL and Redis.
 //!
 //! # Layout
-//! - [`Store`] — the application's connections (as the `charter_app` role) and the master key.
+//! - [`Store`] — the application's connections (as the `charter_app` role) and the master key;
+//!   its named parts ([`handles`]): `engine()`, `ledger()`, `admin()`, `sessions()`, `limits()`.
 //! - [`bootstrap`] — `charter migrate` — database, roles and migrations, as the owner.
 //! - [`tenant_tx`] — [`TenantTx`], the one way into tenant data: a transaction whose
 //!   row-level-security context is a single tenant.
@@ -11,6 +12,7 @@
 //! - [`tenants`], [`principals`], [`agents`], [`api_keys`], [`api_tokens`], [`signing_keys`] —
 //!   repositories.
 //! - [`sessions`] — people's logins and refresh tokens.
+//! - [`mcp_sessions`] — MCP sessions bound to their tenant and agent (Redis).
 //! - [`admin`] — what the REST admin API changes and reads (each change recorded).
 //! - [`ledger`] — the signed ledger: group-committed appends, proofs, checkpoints, exports.
 //! - [`engine`] — decisions: scopes and policies, breakers, budgets, authorizations.
@@ -29,10 +31,12 @@ pub mod cache;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod handles;
 pub mod identity_cache;
 pub mod job_lock;
 pub mod ledger;
 pub mod limits;
+pub mod mcp_sessions;
 pub mod passwords;
 pub mod platform;
 pub mod principals;
@@ -109,7 +113,7 @@ impl Store {
         Ok(store)
     }
 
-    pub fn cache(&self) -> &cache::Cache {
+    pub(crate) fn cache(&self) -> &cache::Cache {
         &self.cache
     }
 
@@ -151,7 +155,20 @@ impl Store {
         &self.ledger
     }
 
-    /// Opens a transaction that sees and writes only `tenant_id`'s rows.
+    /// Runs `read` in a transaction of `tenant` that is rolled back afterwards: for the
+    /// store's read operations.
+    pub(crate) async fn read<T, F>(&self, tenant: uuid::Uuid, read: F) -> Result<T>
+    where
+        F: for<'a> FnOnce(&'a TenantTx) -> futures::future::BoxFuture<'a, Result<T>>,
+    {
+        let tx = self.tenant_tx(tenant).await?;
+        let out = read(&tx).await;
+        tx.rollback().await?;
+        out
+    }
+
+    /// Opens a transaction that sees and writes only `tenant_id`'s rows. The store's
+    /// operations use it; outside the store, tests use it to look at rows directly.
     pub async fn tenant_tx(&self, tenant_id: uuid::Uuid) -> Result<TenantTx> {
         TenantTx::begin(&self.db, tenant_id).await
     }
@@ -159,6 +176,11 @@ impl Store {
     /// `SELECT 1` against PostgreSQL, for `/readyz`.
     pub async fn ping_db(&self) -> Result<()> {
         db::ping(&self.db).await
+    }
+
+    /// `PING` against Redis, for `/readyz`.
+    pub async fn ping_redis(&self) -> Result<()> {
+        self.cache.ping().await
     }
 
     pub(crate) fn db(&self) -> &DatabaseConnection {

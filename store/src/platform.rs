@@ -7,8 +7,8 @@
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use uuid::Uuid;
 
+use crate::Result;
 use crate::identity_cache::Miss;
-use crate::{Result, Store};
 
 /// A tenant as resolved from its slug.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +27,12 @@ pub struct ApiKeyIdentity {
     pub agent_id: Uuid,
 }
 
-impl Store {
-    async fn platform_one(&self, sql: &str, values: Vec<Value>) -> Result<Option<QueryResult>> {
+impl crate::Store {
+    pub(crate) async fn platform_one(
+        &self,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Option<QueryResult>> {
         Ok(self
             .db()
             .query_one_raw(Statement::from_sql_and_values(
@@ -53,9 +57,11 @@ impl Store {
             ))
             .await?)
     }
+}
 
+impl crate::handles::Sessions<'_> {
     /// The tenant a slug names (remembered for a few seconds; see [`crate::identity_cache`]).
-    pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<TenantRef>> {
+    pub async fn tenant_by_slug(self, slug: &str) -> Result<Option<TenantRef>> {
         let cache = self.identity_cache();
         if let Some(t) = cache.slug(slug) {
             return Ok(Some(t));
@@ -72,7 +78,7 @@ impl Store {
         Ok(found)
     }
 
-    async fn tenant_by_slug_uncached(&self, slug: &str) -> Result<Option<TenantRef>> {
+    async fn tenant_by_slug_uncached(self, slug: &str) -> Result<Option<TenantRef>> {
         let row = self
             .platform_one(
                 "SELECT id, slug, name, is_demo FROM charter_tenant_by_slug($1)",
@@ -91,7 +97,7 @@ impl Store {
     }
 
     /// The demo tenant created by `charter up`, if any.
-    pub async fn demo_tenant(&self) -> Result<Option<(Uuid, String)>> {
+    pub async fn demo_tenant(self) -> Result<Option<(Uuid, String)>> {
         let row = self
             .platform_one("SELECT id, slug FROM charter_demo_tenant()", vec![])
             .await?;
@@ -101,7 +107,7 @@ impl Store {
 
     /// Resolves a presented API key token. Unknown, malformed and revoked keys are all
     /// `None`: the caller answers 401 without saying which.
-    pub async fn lookup_api_key(&self, token: &str) -> Result<Option<ApiKeyIdentity>> {
+    pub async fn lookup_api_key(self, token: &str) -> Result<Option<ApiKeyIdentity>> {
         if !charter_core::api_key::looks_like_key(token) {
             return Ok(None);
         }
@@ -140,7 +146,7 @@ impl Store {
     }
 
     /// Records that a key was used (the row changes at most once a minute).
-    async fn touch_key(&self, identity: ApiKeyIdentity) -> Result<()> {
+    async fn touch_key(self, identity: ApiKeyIdentity) -> Result<()> {
         let tx = self.tenant_tx(identity.tenant_id).await?;
         crate::api_keys::touch(&tx, identity.key_id).await?;
         tx.commit().await

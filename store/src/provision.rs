@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::tenants::NewTenant;
-use crate::{Result, Store, StoreError, agents, api_keys};
+use crate::{Result, StoreError, agents, api_keys};
 
 pub struct ProvisionRequest {
     pub name: String,
@@ -35,9 +35,9 @@ pub struct Provisioned {
     pub api_key: Secret<String>,
 }
 
-impl Store {
+impl crate::handles::Admin<'_> {
     pub async fn provision_tenant(
-        &self,
+        self,
         req: ProvisionRequest,
         now: DateTime<Utc>,
     ) -> Result<Provisioned> {

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{Result, Store, StoreError, TenantTx, principals};
+use crate::{Result, StoreError, TenantTx, principals};
 
 /// How long a refresh token may wait to be used.
 pub const REFRESH_TTL_DAYS: i64 = 30;
@@ -82,12 +82,42 @@ enum Used {
     Reused,
 }
 
-impl Store {
+impl crate::handles::Sessions<'_> {
+    /// The person an access token names, if they are still active (read on every request,
+    /// so a disabled or removed person loses access at once).
+    pub async fn active_person(
+        self,
+        tenant: Uuid,
+        principal: Uuid,
+    ) -> Result<Option<principals::Principal>> {
+        let found = self
+            .read(tenant, move |tx| Box::pin(principals::get(tx, principal)))
+            .await;
+        match found {
+            Ok(p) if p.status == "active" => Ok(Some(p)),
+            Ok(_) | Err(StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The agent an unauthenticated MCP request to the open test tenant acts as: its first
+    /// active agent (`mcp_open_tenant`; never in production).
+    pub async fn open_tenant_agent(self, tenant: Uuid) -> Result<Option<Uuid>> {
+        let agents = self
+            .read(tenant, |tx| Box::pin(crate::agents::list(tx)))
+            .await?;
+        Ok(agents
+            .into_iter()
+            .filter(|a| a.status == "active")
+            .min_by_key(|a| a.created_at)
+            .map(|a| a.id))
+    }
+
     /// The active principal with this e-mail and password, or `None` (unknown address,
     /// wrong password, no password set, not active — the caller does not say which).
     /// Argon2 runs on a blocking thread: it is deliberately slow.
     pub async fn check_password(
-        &self,
+        self,
         tenant: Uuid,
         email: &Email,
         password: Secret<String>,
@@ -105,7 +135,7 @@ impl Store {
     }
 
     /// Starts a session (a new token family) for an active principal; recorded.
-    pub async fn start_session(&self, tenant: Uuid, principal: Uuid) -> Result<Session> {
+    pub async fn start_session(self, tenant: Uuid, principal: Uuid) -> Result<Session> {
         let (_, session) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
@@ -135,7 +165,7 @@ impl Store {
 
     /// Uses a refresh token: the next token of its family, or a refusal. A token used a
     /// second time revokes the family (recorded) and is refused with `refresh_reuse`.
-    pub async fn refresh_session(&self, token: &str) -> Result<Session> {
+    pub async fn refresh_session(self, token: &str) -> Result<Session> {
         let tenant = tenant_token::tenant_of(Kind::Refresh, token).ok_or_else(unknown)?;
         let hash = tenant_token::hash(token);
         // Only a token that exists reaches the ledger writer: made-up tokens (naming any
@@ -203,7 +233,7 @@ impl Store {
         }
     }
 
-    async fn refresh_token_exists(&self, tenant: Uuid, hash: &[u8]) -> Result<bool> {
+    async fn refresh_token_exists(self, tenant: Uuid, hash: &[u8]) -> Result<bool> {
         let tx = self.tenant_tx(tenant).await?;
         let found = tx
             .one(
@@ -218,7 +248,7 @@ impl Store {
 
     /// Logout: revokes the token's whole family; recorded. Unknown tokens are not an error
     /// (the session is over either way).
-    pub async fn end_session(&self, token: &str) -> Result<()> {
+    pub async fn end_session(self, token: &str) -> Result<()> {
         let Some(tenant) = tenant_token::tenant_of(Kind::Refresh, token) else {
             return Ok(());
         };

@@ -155,11 +155,11 @@ pub(crate) async fn digest_key(
     Ok(key)
 }
 
-impl crate::Store {
+impl crate::handles::Admin<'_> {
     /// Rotates a tenant's signing key and records the rotation (signed by the new key) in
     /// the same transaction.
     pub async fn rotate_signing_key(
-        &self,
+        self,
         tenant_id: uuid::Uuid,
         actor: charter_core::ledger::Actor,
     ) -> Result<crate::ledger::Receipt> {

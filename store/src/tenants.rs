@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::QueryResult;
 use uuid::Uuid;
 
-use crate::{Result, Store, StoreError, TenantTx, principals, signing_keys};
+use crate::{Result, StoreError, TenantTx, principals, signing_keys};
 
 pub const TRIAL_DAYS: i64 = 14;
 
@@ -53,12 +53,12 @@ pub struct CreatedTenant {
     pub key_id: String,
 }
 
-impl Store {
+impl crate::handles::Admin<'_> {
     /// Creates a tenant with its owner and its first signing key, on a 14-day trial, in one
     /// transaction. It needs no RLS bypass: the transaction is opened for the new tenant's
     /// id, so the policies' WITH CHECK accepts exactly these rows. A taken slug is
     /// [`StoreError::Conflict`].
-    pub async fn create_tenant(&self, new: NewTenant, now: DateTime<Utc>) -> Result<CreatedTenant> {
+    pub async fn create_tenant(self, new: NewTenant, now: DateTime<Utc>) -> Result<CreatedTenant> {
         let tenant_id = Uuid::now_v7();
         let tx = self.tenant_tx(tenant_id).await?;
         let inserted = tx
@@ -116,11 +116,16 @@ impl Store {
     }
 }
 
-impl Store {
+impl crate::handles::Admin<'_> {
+    /// The tenant: name, plan, subscription, trial.
+    pub async fn tenant(self, tenant: Uuid) -> Result<Tenant> {
+        self.read(tenant, |tx| Box::pin(get(tx))).await
+    }
+
     /// Sign-up: a new tenant and its owner. Whether the owner's address is registered
     /// with another tenant is not asked (and so never told): each tenant's people are its
     /// own. A taken slug is `slug_taken`.
-    pub async fn sign_up(&self, new: NewTenant, now: DateTime<Utc>) -> Result<CreatedTenant> {
+    pub async fn sign_up(self, new: NewTenant, now: DateTime<Utc>) -> Result<CreatedTenant> {
         self.create_tenant(new, now).await
     }
 }

@@ -306,7 +306,7 @@ async fn engine() {
             let (t, a) = ids[w % ids.len()];
             let r = r.clone();
             async move {
-                let ans = s.authorize(t, a, r).await.unwrap();
+                let ans = s.engine().authorize(t, a, r).await.unwrap();
                 assert!(ans.decision.is_allowed());
             }
         })
@@ -377,6 +377,7 @@ fn ms(d: Duration) -> f64 {
 
 async fn provision(store: &Store, name: &str) -> charter_store::provision::Provisioned {
     store
+        .admin()
         .provision_tenant(
             ProvisionRequest {
                 name: format!("{name} {}", &Uuid::new_v4().simple().to_string()[..8]),
@@ -514,6 +515,7 @@ async fn decision_tenant(store: &Store, name: &str) -> charter_store::provision:
         dispatch_limit: None,
     };
     store
+        .engine()
         .set_scope(p.tenant_id, p.agent_id, scope, p.owner_id)
         .await
         .unwrap();
@@ -562,7 +564,14 @@ async fn mcp() {
         let (t, a) = i[w % i.len()];
         let r = r.clone();
         async move {
-            assert!(s.authorize(t, a, r).await.unwrap().decision.is_allowed());
+            assert!(
+                s.engine()
+                    .authorize(t, a, r)
+                    .await
+                    .unwrap()
+                    .decision
+                    .is_allowed()
+            );
         }
     })
     .await;

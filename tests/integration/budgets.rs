@@ -60,6 +60,7 @@ impl<'a> Chain<'a> {
         for (i, (spend, dispatches)) in limits.iter().enumerate() {
             let next: Vec<Uuid> = agents.get(i + 1).copied().into_iter().collect();
             app.store
+                .engine()
                 .set_scope(
                     t.tenant_id,
                     agents[i],

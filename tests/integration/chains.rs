@@ -103,6 +103,7 @@ async fn laundering_is_refused_at(template: &str, gate: &str) {
     let outsider = add_agent(&app.store, t.tenant_id, "outsider", other).await;
     for (agent, may) in [(t.agent_id, vec![b, b2]), (b, vec![c])] {
         app.store
+            .engine()
             .set_scope(t.tenant_id, agent, directs(&may), t.owner_id)
             .await
             .unwrap();
@@ -194,6 +195,7 @@ async fn a_person_who_directed_the_producer_neither_sees_nor_approves_its_work()
     // the test to stand where an integration would).
     let task = app
         .store
+        .engine()
         .delegate(
             t.tenant_id,
             Delegation::new(Party::Principal { id: h }, t.agent_id),
@@ -231,10 +233,12 @@ async fn a_person_who_directed_the_producer_neither_sees_nor_approves_its_work()
         id_pattern: "*".into(),
     }];
     app.store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope, t.owner_id)
         .await
         .unwrap();
     app.store
+        .engine()
         .require_approval(
             t.tenant_id,
             t.owner_id,

@@ -33,6 +33,7 @@ async fn tenant_create_json_output_parses_and_its_key_is_found() {
     assert_eq!(v["owner"]["password"].as_str().unwrap().len(), 24);
     let key = v["agent"]["api_key"].as_str().unwrap();
     let identity = store
+        .sessions()
         .lookup_api_key(key)
         .await
         .unwrap()

@@ -91,6 +91,7 @@ async fn the_conformance_suite_passes_every_applicable_server_scenario() {
     let config = charter_tests::test_config(&[("CHARTER_MCP_OPEN_TENANT", slug.as_str())]);
     let app = charter_tests::spawn_app_with(config).await;
     app.store
+        .admin()
         .provision_tenant(
             charter_store::provision::ProvisionRequest {
                 name: slug.clone(),

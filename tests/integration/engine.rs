@@ -52,20 +52,24 @@ async fn scope_decides_and_every_decision_is_recorded() {
     let t = tenant(&store, "Scope").await;
     // Without a scope an agent may do nothing.
     let a = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
         .await
         .unwrap();
     assert_eq!(a.decision, blocked(Reason::OutOfScope));
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
         .await
         .unwrap();
     let a = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
         .await
         .unwrap();
     assert_eq!(a.decision, Decision::Allowed);
     let b = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("billing-api", 0))
         .await
         .unwrap();
@@ -75,11 +79,13 @@ async fn scope_decides_and_every_decision_is_recorded() {
     let mut bad = scope(None, None);
     bad.grants[0].resource_type = "Spaceship".into();
     let err = store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, bad, t.owner_id)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("grants[0].resource_type"), "{err}");
     let c = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
         .await
         .unwrap();
@@ -116,7 +122,8 @@ async fn parallel(store: &Store, tenant: Uuid, agent: Uuid, n: usize, spend: i64
         .map(|_| {
             let s = store.clone();
             tokio::spawn(async move {
-                s.authorize(tenant, agent, deploy("payments-api", spend))
+                s.engine()
+                    .authorize(tenant, agent, deploy("payments-api", spend))
                     .await
                     .unwrap()
                     .decision
@@ -134,6 +141,7 @@ async fn parallel(store: &Store, tenant: Uuid, agent: Uuid, n: usize, spend: i64
 async fn verified_records(store: &Store, tenant: Uuid) -> u64 {
     let mut buf = Vec::new();
     store
+        .ledger()
         .export_ledger(tenant, None, None, Actor::system(), &mut buf)
         .await
         .unwrap();
@@ -164,10 +172,12 @@ async fn a_decision_later_in_the_same_batch_sees_the_earlier_ones_spend() {
     let store = store().await;
     let t = tenant(&store, "Batched").await;
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(Some(10), None), t.owner_id)
         .await
         .unwrap();
     let x = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 2))
         .await
         .unwrap();
@@ -176,8 +186,10 @@ async fn a_decision_later_in_the_same_batch_sees_the_earlier_ones_spend() {
     // three are queued, so they share one transaction.
     let before = charter_store::ledger::writer::commit_counts();
     let (first, report, second) = tokio::join!(
-        store.authorize(t.tenant_id, t.agent_id, deploy("payments-api", 4)),
-        store.report_outcome(
+        store
+            .engine()
+            .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 4)),
+        store.engine().report_outcome(
             t.tenant_id,
             t.agent_id,
             x.authorization_id,
@@ -185,7 +197,9 @@ async fn a_decision_later_in_the_same_batch_sees_the_earlier_ones_spend() {
             Some(2),
             None
         ),
-        store.authorize(t.tenant_id, t.agent_id, deploy("payments-api", 5)),
+        store
+            .engine()
+            .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 5)),
     );
     let after = charter_store::ledger::writer::commit_counts();
     assert_eq!(
@@ -217,6 +231,7 @@ async fn fifty_parallel_requests_against_room_for_ten() {
     // Spend: 10 units each, a limit of 100.
     let t = tenant(&store, "Budget").await;
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(Some(100), None), t.owner_id)
         .await
         .unwrap();
@@ -234,6 +249,7 @@ async fn fifty_parallel_requests_against_room_for_ten() {
     // Dispatches: a limit of 10.
     let t = tenant(&store, "Dispatch").await;
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(None, Some(10)), t.owner_id)
         .await
         .unwrap();
@@ -255,6 +271,7 @@ async fn concurrent_requests_of_many_agents_are_each_decided_on_their_own() {
     let store = store().await;
     let t = tenant(&store, "Mixed").await;
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(None, Some(3)), t.owner_id)
         .await
         .unwrap();
@@ -267,7 +284,8 @@ async fn concurrent_requests_of_many_agents_are_each_decided_on_their_own() {
             tokio::spawn(async move {
                 (
                     agent,
-                    s.authorize(t.tenant_id, agent, deploy("payments-api", 0))
+                    s.engine()
+                        .authorize(t.tenant_id, agent, deploy("payments-api", 0))
                         .await,
                 )
             })
@@ -314,6 +332,7 @@ async fn huge_spends_saturate_instead_of_failing_the_batch() {
     let store = store().await;
     let t = tenant(&store, "Huge").await;
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
         .await
         .unwrap();
@@ -341,12 +360,14 @@ async fn the_breaker_trips_blocks_half_opens_and_resets() {
     let store = store().await;
     let t = tenant(&store, "Breaker").await;
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
         .await
         .unwrap();
     let mut ids = Vec::new();
     for _ in 0..3 {
         let a = store
+            .engine()
             .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
             .await
             .unwrap();
@@ -355,10 +376,12 @@ async fn the_breaker_trips_blocks_half_opens_and_resets() {
     }
     for (i, id) in ids.iter().enumerate() {
         store
+            .engine()
             .report_outcome(t.tenant_id, t.agent_id, *id, false, None, None)
             .await
             .unwrap();
         let next = store
+            .engine()
             .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
             .await
             .unwrap();
@@ -398,11 +421,13 @@ async fn the_breaker_trips_blocks_half_opens_and_resets() {
     tx.commit().await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let probe = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
         .await
         .unwrap();
     assert!(probe.decision.is_allowed(), "half-open after the cool-down");
     store
+        .engine()
         .report_outcome(
             t.tenant_id,
             t.agent_id,
@@ -427,10 +452,12 @@ async fn the_breaker_trips_blocks_half_opens_and_resets() {
     // Trip again and reset by hand: recorded with the principal.
     for _ in 0..3 {
         let a = store
+            .engine()
             .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
             .await
             .unwrap();
         store
+            .engine()
             .report_outcome(
                 t.tenant_id,
                 t.agent_id,
@@ -443,11 +470,13 @@ async fn the_breaker_trips_blocks_half_opens_and_resets() {
             .unwrap();
     }
     let a = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
         .await
         .unwrap();
     assert_eq!(a.decision, blocked(Reason::BreakerOpen));
     let r = store
+        .engine()
         .reset_breaker(t.tenant_id, t.agent_id, t.owner_id)
         .await
         .unwrap();
@@ -459,6 +488,7 @@ async fn the_breaker_trips_blocks_half_opens_and_resets() {
     assert!(rec.record.contains(&t.owner_id.to_string()));
     tx.rollback().await.unwrap();
     let a = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
         .await
         .unwrap();
@@ -470,16 +500,19 @@ async fn retries_with_the_same_key_get_the_first_answer_and_count_once() {
     let store = store().await;
     let t = tenant(&store, "Idem").await;
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(Some(100), None), t.owner_id)
         .await
         .unwrap();
     let mut req = deploy("payments-api", 30);
     req.idempotency_key = Some("req-1".into());
     let first = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, req.clone())
         .await
         .unwrap();
     let again = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, req.clone())
         .await
         .unwrap();
@@ -493,7 +526,12 @@ async fn retries_with_the_same_key_get_the_first_answer_and_count_once() {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (s, r) = (store.clone(), req.clone());
-            tokio::spawn(async move { s.authorize(t.tenant_id, t.agent_id, r).await.unwrap() })
+            tokio::spawn(async move {
+                s.engine()
+                    .authorize(t.tenant_id, t.agent_id, r)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut answers = Vec::new();
@@ -515,10 +553,15 @@ async fn retries_with_the_same_key_get_the_first_answer_and_count_once() {
     let mut big = deploy("payments-api", 200);
     big.idempotency_key = Some("req-3".into());
     let blocked = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, big.clone())
         .await
         .unwrap();
-    let blocked_again = store.authorize(t.tenant_id, t.agent_id, big).await.unwrap();
+    let blocked_again = store
+        .engine()
+        .authorize(t.tenant_id, t.agent_id, big)
+        .await
+        .unwrap();
     assert_eq!(
         blocked.decision,
         Decision::Blocked {
@@ -536,15 +579,16 @@ async fn retries_with_the_same_key_get_the_first_answer_and_count_once() {
     let report = |key: &'static str| {
         let s = store.clone();
         async move {
-            s.report_outcome(
-                t.tenant_id,
-                t.agent_id,
-                first.authorization_id,
-                false,
-                None,
-                Some(key.into()),
-            )
-            .await
+            s.engine()
+                .report_outcome(
+                    t.tenant_id,
+                    t.agent_id,
+                    first.authorization_id,
+                    false,
+                    None,
+                    Some(key.into()),
+                )
+                .await
         }
     };
     let first_report = report("out-1").await.unwrap();
@@ -578,7 +622,8 @@ async fn with_the_database_unreachable_nothing_is_allowed() {
     ensure_migrated().await;
     let base = store().await;
     let t = tenant(&base, "FailClosed").await;
-    base.set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
+    base.engine()
+        .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
         .await
         .unwrap();
     let proxy = TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await;
@@ -594,6 +639,7 @@ async fn with_the_database_unreachable_nothing_is_allowed() {
         .unwrap();
     assert!(
         store
+            .engine()
             .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
             .await
             .unwrap()
@@ -605,7 +651,8 @@ async fn with_the_database_unreachable_nothing_is_allowed() {
         .map(|_| {
             let s = store.clone();
             tokio::spawn(async move {
-                s.authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+                s.engine()
+                    .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
                     .await
             })
         })
@@ -619,6 +666,7 @@ async fn with_the_database_unreachable_nothing_is_allowed() {
         }
     }
     let after = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
         .await;
     assert!(
@@ -637,6 +685,7 @@ async fn an_agent_cannot_widen_its_own_scope_only_a_principal_with_authority_can
     let store = store().await;
     let t = tenant(&store, "Widen").await;
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
         .await
         .unwrap();
@@ -652,6 +701,7 @@ async fn an_agent_cannot_widen_its_own_scope_only_a_principal_with_authority_can
     let mut wider = scope(None, None);
     wider.grants[0].id_pattern = "*".into();
     let (request, receipt) = store
+        .engine()
         .request_scope_change(
             t.tenant_id,
             t.agent_id,
@@ -662,12 +712,14 @@ async fn an_agent_cannot_widen_its_own_scope_only_a_principal_with_authority_can
         .unwrap();
     // Asking changes nothing.
     let a = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("billing-api", 0))
         .await
         .unwrap();
     assert_eq!(a.decision, blocked(Reason::OutOfScope));
     // Neither a viewer's approval nor a viewer's direct edit goes through.
     let err = store
+        .engine()
         .decide_scope_change(t.tenant_id, request, viewer, true)
         .await
         .unwrap_err();
@@ -676,6 +728,7 @@ async fn an_agent_cannot_widen_its_own_scope_only_a_principal_with_authority_can
         "{err}"
     );
     let err = store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, wider, viewer)
         .await
         .unwrap_err();
@@ -684,21 +737,25 @@ async fn an_agent_cannot_widen_its_own_scope_only_a_principal_with_authority_can
         "{err}"
     );
     let a = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("billing-api", 0))
         .await
         .unwrap();
     assert_eq!(a.decision, blocked(Reason::OutOfScope));
     // The owner approves: now it is allowed, and both steps are records.
     let approved = store
+        .engine()
         .decide_scope_change(t.tenant_id, request, t.owner_id, true)
         .await
         .unwrap();
     let a = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("billing-api", 0))
         .await
         .unwrap();
     assert!(a.decision.is_allowed());
     let again = store
+        .engine()
         .decide_scope_change(t.tenant_id, request, t.owner_id, false)
         .await
         .unwrap_err();
@@ -753,6 +810,7 @@ async fn delegation_only_narrows_authority_down_a_chain_of_three() {
     };
     for (agent, s) in [(t.agent_id, s1), (a2, s2), (a3, s3)] {
         store
+            .engine()
             .set_scope(t.tenant_id, agent, s, t.owner_id)
             .await
             .unwrap();
@@ -763,20 +821,24 @@ async fn delegation_only_narrows_authority_down_a_chain_of_three() {
     };
     // Directing an agent the scope does not name is refused.
     let err = store
+        .engine()
         .delegate_task(t.tenant_id, party(t.agent_id), outsider, None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("out_of_scope"), "{err}");
     let (t1, _) = store
+        .engine()
         .delegate_task(t.tenant_id, party(t.agent_id), a2, None)
         .await
         .unwrap();
     let (t2, _) = store
+        .engine()
         .delegate_task(t.tenant_id, party(a2), a3, Some(t1))
         .await
         .unwrap();
     // Someone else's task cannot be delegated further.
     let err = store
+        .engine()
         .delegate_task(t.tenant_id, party(t.agent_id), a2, Some(t2))
         .await
         .unwrap_err();
@@ -790,6 +852,7 @@ async fn delegation_only_narrows_authority_down_a_chain_of_three() {
     // a3 on its own may deploy anything; under the chain only what a1 and a2 both allow.
     assert!(
         store
+            .engine()
             .authorize(t.tenant_id, a3, under("billing-api", None))
             .await
             .unwrap()
@@ -803,6 +866,7 @@ async fn delegation_only_narrows_authority_down_a_chain_of_three() {
         ("other", false),
     ] {
         let d = store
+            .engine()
             .authorize(t.tenant_id, a3, under(service, Some(t2)))
             .await
             .unwrap()
@@ -814,6 +878,7 @@ async fn delegation_only_narrows_authority_down_a_chain_of_three() {
     }
     // Only the assignee may act under a task.
     let d = store
+        .engine()
         .authorize(t.tenant_id, a2, under("payments-api-v2", Some(t2)))
         .await
         .unwrap()
@@ -826,10 +891,12 @@ async fn approvals_are_bound_to_the_exact_arguments_and_used_up() {
     let store = store().await;
     let t = tenant(&store, "Approvals").await;
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
         .await
         .unwrap();
     store
+        .engine()
         .require_approval(
             t.tenant_id,
             t.owner_id,
@@ -843,6 +910,7 @@ async fn approvals_are_bound_to_the_exact_arguments_and_used_up() {
     let mut v1 = deploy("payments-api", 0);
     v1.arguments = json!({"version": "1.2.3", "region": "eu"});
     let first = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, v1.clone())
         .await
         .unwrap();
@@ -855,19 +923,25 @@ async fn approvals_are_bound_to_the_exact_arguments_and_used_up() {
     );
     // Asking again before the decision points at the same request.
     let again = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, v1.clone())
         .await
         .unwrap();
     assert_eq!(again.decision, first.decision);
     let approval: Uuid = review_id.parse().unwrap();
     store
+        .engine()
         .decide_action_approval(t.tenant_id, approval, t.owner_id, true)
         .await
         .unwrap();
     // Other arguments are not covered.
     let mut v2 = v1.clone();
     v2.arguments = json!({"version": "6.6.6", "region": "eu"});
-    let other = store.authorize(t.tenant_id, t.agent_id, v2).await.unwrap();
+    let other = store
+        .engine()
+        .authorize(t.tenant_id, t.agent_id, v2)
+        .await
+        .unwrap();
     assert!(
         matches!(other.decision, Decision::PendingApproval { ref review_id } if *review_id != approval.to_string())
     );
@@ -875,17 +949,23 @@ async fn approvals_are_bound_to_the_exact_arguments_and_used_up() {
     let mut same = v1.clone();
     same.arguments = json!({"region": "eu", "version": "1.2.3"});
     let ok = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, same)
         .await
         .unwrap();
     assert!(ok.decision.is_allowed(), "{ok:?}");
-    let spent = store.authorize(t.tenant_id, t.agent_id, v1).await.unwrap();
+    let spent = store
+        .engine()
+        .authorize(t.tenant_id, t.agent_id, v1)
+        .await
+        .unwrap();
     assert!(
         matches!(spent.decision, Decision::PendingApproval { .. }),
         "{spent:?}"
     );
     // Deciding twice is refused, and an agent's responsible principal needs a role.
     let err = store
+        .engine()
         .decide_action_approval(t.tenant_id, approval, t.owner_id, false)
         .await
         .unwrap_err();
@@ -900,10 +980,12 @@ async fn an_expired_approval_no_longer_allows() {
     let store = store().await;
     let t = tenant(&store, "Expiry").await;
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
         .await
         .unwrap();
     store
+        .engine()
         .require_approval(
             t.tenant_id,
             t.owner_id,
@@ -916,6 +998,7 @@ async fn an_expired_approval_no_longer_allows() {
         .unwrap();
     let req = deploy("payments-api", 0);
     let Decision::PendingApproval { review_id } = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, req.clone())
         .await
         .unwrap()
@@ -924,6 +1007,7 @@ async fn an_expired_approval_no_longer_allows() {
         panic!("approval required")
     };
     store
+        .engine()
         .decide_action_approval(t.tenant_id, review_id.parse().unwrap(), t.owner_id, true)
         .await
         .unwrap();
@@ -931,6 +1015,7 @@ async fn an_expired_approval_no_longer_allows() {
     for _ in 0..3 {
         assert!(
             store
+                .engine()
                 .authorize(t.tenant_id, t.agent_id, req.clone())
                 .await
                 .unwrap()
@@ -941,6 +1026,7 @@ async fn an_expired_approval_no_longer_allows() {
     // …and none after the time limit.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let d = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, req)
         .await
         .unwrap()
@@ -959,6 +1045,7 @@ async fn budgets_split_down_a_chain_of_three() {
         let mut s = scope(None, None);
         s.may_direct = directs.map(|d| vec![d.to_string()]).unwrap_or_default();
         store
+            .engine()
             .set_scope(t.tenant_id, agent, s, t.owner_id)
             .await
             .unwrap();
@@ -969,10 +1056,12 @@ async fn budgets_split_down_a_chain_of_three() {
     };
     let owner = Party::Principal { id: t.owner_id };
     let (t1, _) = store
+        .engine()
         .delegate_task_with_budget(t.tenant_id, owner, t.agent_id, None, Some(100))
         .await
         .unwrap();
     let err = store
+        .engine()
         .delegate_task_with_budget(t.tenant_id, party(t.agent_id), a2, Some(t1), Some(150))
         .await
         .unwrap_err();
@@ -982,11 +1071,13 @@ async fn budgets_split_down_a_chain_of_three() {
         "{err}"
     );
     let (t2, _) = store
+        .engine()
         .delegate_task_with_budget(t.tenant_id, party(t.agent_id), a2, Some(t1), Some(60))
         .await
         .unwrap();
     // No limit given: the child gets what the parent has left.
     let (t3, _) = store
+        .engine()
         .delegate_task_with_budget(t.tenant_id, party(a2), a3, Some(t2), None)
         .await
         .unwrap();
@@ -996,6 +1087,7 @@ async fn budgets_split_down_a_chain_of_three() {
             let mut r = deploy("payments-api", amount);
             r.task = Some(task);
             store
+                .engine()
                 .authorize(t.tenant_id, agent, r)
                 .await
                 .unwrap()
@@ -1042,15 +1134,18 @@ async fn tasks_close_once_by_their_assignee_and_expire_past_their_deadline() {
     let t = tenant(&store, "Tasks").await;
     let a2 = add_agent(&store, t.tenant_id, "agent-2", t.owner_id).await;
     store
+        .engine()
         .set_scope(t.tenant_id, a2, scope(None, None), t.owner_id)
         .await
         .unwrap();
     let owner = Party::Principal { id: t.owner_id };
     let (done, _) = store
+        .engine()
         .delegate_task(t.tenant_id, owner, a2, None)
         .await
         .unwrap();
     let err = store
+        .engine()
         .complete_task(t.tenant_id, t.agent_id, done, true, json!({}))
         .await
         .unwrap_err();
@@ -1059,10 +1154,12 @@ async fn tasks_close_once_by_their_assignee_and_expire_past_their_deadline() {
         "{err}"
     );
     store
+        .engine()
         .complete_task(t.tenant_id, a2, done, true, json!({"pr": 42}))
         .await
         .unwrap();
     let err = store
+        .engine()
         .complete_task(t.tenant_id, a2, done, false, json!({}))
         .await
         .unwrap_err();
@@ -1072,10 +1169,12 @@ async fn tasks_close_once_by_their_assignee_and_expire_past_their_deadline() {
     );
 
     let (late, _) = store
+        .engine()
         .delegate_task(t.tenant_id, owner, a2, None)
         .await
         .unwrap();
     store
+        .engine()
         .set_task_deadline(
             t.tenant_id,
             late,
@@ -1105,7 +1204,12 @@ async fn tasks_close_once_by_their_assignee_and_expire_past_their_deadline() {
     for task in [done, late] {
         let mut r = deploy("payments-api", 0);
         r.task = Some(task);
-        let d = store.authorize(t.tenant_id, a2, r).await.unwrap().decision;
+        let d = store
+            .engine()
+            .authorize(t.tenant_id, a2, r)
+            .await
+            .unwrap()
+            .decision;
         assert_eq!(d, blocked(Reason::InvalidRequest));
     }
 }
@@ -1115,11 +1219,13 @@ async fn tenant_policies_are_validated_and_forbid_rules_apply_at_once() {
     let store = store().await;
     let t = tenant(&store, "Policies").await;
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(None, None), t.owner_id)
         .await
         .unwrap();
     assert!(
         store
+            .engine()
             .authorize(t.tenant_id, t.agent_id, deploy("payments-core", 0))
             .await
             .unwrap()
@@ -1128,6 +1234,7 @@ async fn tenant_policies_are_validated_and_forbid_rules_apply_at_once() {
     );
     let catalog = charter_core::policy::Catalog::default();
     let err = store
+        .engine()
         .set_tenant_policies(
             t.tenant_id,
             t.owner_id,
@@ -1138,7 +1245,7 @@ async fn tenant_policies_are_validated_and_forbid_rules_apply_at_once() {
         .unwrap_err();
     assert!(err.to_string().contains("line 2"), "{err}");
     store
-        .set_tenant_policies(
+        .engine().set_tenant_policies(
             t.tenant_id,
             t.owner_id,
             catalog,
@@ -1147,6 +1254,7 @@ async fn tenant_policies_are_validated_and_forbid_rules_apply_at_once() {
         .await
         .unwrap();
     let d = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("payments-core", 0))
         .await
         .unwrap()
@@ -1154,6 +1262,7 @@ async fn tenant_policies_are_validated_and_forbid_rules_apply_at_once() {
     assert_eq!(d, blocked(Reason::OutOfScope));
     assert!(
         store
+            .engine()
             .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
             .await
             .unwrap()
@@ -1186,6 +1295,7 @@ async fn tenant_templates_are_validated_and_usable() {
     };
     assert!(
         store
+            .engine()
             .save_template(t.tenant_id, t.owner_id, bad)
             .await
             .is_err()
@@ -1196,15 +1306,21 @@ async fn tenant_templates_are_validated_and_usable() {
         gates: vec![gate],
     };
     store
+        .engine()
         .save_template(t.tenant_id, t.owner_id, ours)
         .await
         .unwrap();
     let by = Party::Principal { id: t.owner_id };
     let (init, _) = store
+        .engine()
         .create_initiative(t.tenant_id, by, "x".into(), "ours".into(), 10)
         .await
         .unwrap();
-    let err = store.promote(t.tenant_id, by, init).await.unwrap_err();
+    let err = store
+        .engine()
+        .promote(t.tenant_id, by, init)
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("0 of 1 approvals by humans"),
         "{err}"
@@ -1218,12 +1334,14 @@ async fn tenant_limits_and_per_agent_breaker_thresholds() {
     let a2 = add_agent(&store, t.tenant_id, "agent-2", t.owner_id).await;
     for agent in [t.agent_id, a2] {
         store
+            .engine()
             .set_scope(t.tenant_id, agent, scope(None, None), t.owner_id)
             .await
             .unwrap();
     }
     // Three dispatches per cycle for the whole tenant, whichever agent asks.
     store
+        .engine()
         .set_tenant_limits(t.tenant_id, t.owner_id, None, Some(3), 3600)
         .await
         .unwrap();
@@ -1231,6 +1349,7 @@ async fn tenant_limits_and_per_agent_breaker_thresholds() {
     for i in 0..6 {
         let agent = if i % 2 == 0 { t.agent_id } else { a2 };
         let d = store
+            .engine()
             .authorize(t.tenant_id, agent, deploy("payments-api", 0))
             .await
             .unwrap()
@@ -1244,22 +1363,27 @@ async fn tenant_limits_and_per_agent_breaker_thresholds() {
     assert_eq!(allowed, 3);
     // A threshold of 1 for agent-2 trips on its first failure.
     store
+        .engine()
         .set_tenant_limits(t.tenant_id, t.owner_id, None, None, 3600)
         .await
         .unwrap();
     store
+        .engine()
         .configure_breaker(t.tenant_id, a2, t.owner_id, 1, 60)
         .await
         .unwrap();
     let a = store
+        .engine()
         .authorize(t.tenant_id, a2, deploy("payments-api", 0))
         .await
         .unwrap();
     store
+        .engine()
         .report_outcome(t.tenant_id, a2, a.authorization_id, false, None, None)
         .await
         .unwrap();
     let d = store
+        .engine()
         .authorize(t.tenant_id, a2, deploy("payments-api", 0))
         .await
         .unwrap()

@@ -95,6 +95,7 @@ async fn the_arguments_digest_is_keyed_per_tenant() {
     let mut digests = Vec::new();
     for t in [&a, &b] {
         app.store
+            .engine()
             .set_scope(t.tenant_id, t.agent_id, deploy_anything(), t.owner_id)
             .await
             .unwrap();
@@ -140,6 +141,7 @@ async fn an_ended_parent_task_authorises_nothing_below_it() {
     let c = add_agent(&app.store, t.tenant_id, "c", t.owner_id).await;
     for agent in [t.agent_id, b, c] {
         app.store
+            .engine()
             .set_scope(t.tenant_id, agent, deploy_anything(), t.owner_id)
             .await
             .unwrap();
@@ -150,12 +152,14 @@ async fn an_ended_parent_task_authorises_nothing_below_it() {
     };
     let parent = app
         .store
+        .engine()
         .delegate(t.tenant_id, Delegation::new(party(t.agent_id), b))
         .await
         .unwrap()
         .task_id;
     let child = app
         .store
+        .engine()
         .delegate(
             t.tenant_id,
             Delegation {
@@ -197,6 +201,7 @@ async fn numbers_beyond_two_to_the_53_are_refused_with_the_field_named() {
     let app = spawn_app().await;
     let t = tenant(&app.store, "Big numbers").await;
     app.store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, deploy_anything(), t.owner_id)
         .await
         .unwrap();
@@ -417,10 +422,12 @@ async fn streams_and_waits_per_agent_are_capped() {
     drop(open);
     // Waits: the ninth concurrent await_decision of one agent is refused at once.
     app.store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, deploy_anything(), t.owner_id)
         .await
         .unwrap();
     app.store
+        .engine()
         .require_approval(
             t.tenant_id,
             t.owner_id,

@@ -112,6 +112,7 @@ async fn updates_and_deletes_never_reach_another_tenant() {
     // And B's key still authenticates.
     assert!(
         store
+            .sessions()
             .lookup_api_key(b.api_key.expose())
             .await
             .unwrap()
@@ -307,12 +308,14 @@ async fn cross_tenant_lookups_are_narrow_functions() {
     let a = tenant(&store, "A").await;
     let b = tenant(&store, "B").await;
     let found = store
+        .sessions()
         .lookup_api_key(a.api_key.expose())
         .await
         .unwrap()
         .unwrap();
     assert_eq!((found.tenant_id, found.agent_id), (a.tenant_id, a.agent_id));
     let found = store
+        .sessions()
         .lookup_api_key(b.api_key.expose())
         .await
         .unwrap()
@@ -320,15 +323,22 @@ async fn cross_tenant_lookups_are_narrow_functions() {
     assert_eq!(found.tenant_id, b.tenant_id);
     assert!(
         store
+            .sessions()
             .lookup_api_key("chtr_ak_nope")
             .await
             .unwrap()
             .is_none()
     );
-    let by_slug = store.tenant_by_slug(&a.slug).await.unwrap().unwrap();
+    let by_slug = store
+        .sessions()
+        .tenant_by_slug(&a.slug)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by_slug.id, a.tenant_id);
     assert!(
         store
+            .sessions()
             .tenant_by_slug("no-such-tenant")
             .await
             .unwrap()
@@ -376,17 +386,20 @@ async fn revoked_keys_and_slug_conflicts() {
     tx.rollback().await.unwrap();
     assert!(
         store
+            .sessions()
             .lookup_api_key(a.api_key.expose())
             .await
             .unwrap()
             .is_some()
     );
     store
+        .admin()
         .revoke_api_key(a.tenant_id, a.owner_id, a.agent_id, keys[0].id)
         .await
         .unwrap();
     assert!(
         store
+            .sessions()
             .lookup_api_key(a.api_key.expose())
             .await
             .unwrap()
@@ -395,6 +408,7 @@ async fn revoked_keys_and_slug_conflicts() {
 
     // The same slug again is a conflict, not a second tenant.
     let err = store
+        .admin()
         .create_tenant(
             charter_store::tenants::NewTenant {
                 name: "again".into(),

@@ -36,6 +36,7 @@ async fn append_n(store: &Store, tenant: Uuid, range: std::ops::Range<usize>) {
 async fn export(store: &Store, tenant: Uuid, from: Option<u64>, to: Option<u64>) -> Vec<String> {
     let mut buf = Vec::new();
     store
+        .ledger()
         .export_ledger(tenant, from, to, Actor::system(), &mut buf)
         .await
         .unwrap();
@@ -139,7 +140,7 @@ async fn concurrent_appends_from_several_pools_are_gap_free_and_verify() {
         let expected: Vec<u64> = (PROVISIONED..PROVISIONED + seqs.len() as u64).collect();
         assert_eq!(seqs, expected, "tenant {tenant_id}");
         // The Merkle root of the stored nodes equals the signed checkpoint's.
-        let cp = base.checkpoint(tenant_id).await.unwrap();
+        let cp = base.ledger().checkpoint(tenant_id).await.unwrap();
         let tx = base.tenant_tx(tenant_id).await.unwrap();
         let size = read::tree_size(&tx).await.unwrap();
         assert_eq!(cp.tree_size, size);
@@ -237,7 +238,7 @@ async fn ledger_rows_cannot_be_updated_or_deleted() {
     let store = store().await;
     let t = tenant(&store, "AppendOnly").await;
     store.append(t.tenant_id, entry(1)).await.unwrap();
-    store.checkpoint(t.tenant_id).await.unwrap();
+    store.ledger().checkpoint(t.tenant_id).await.unwrap();
     // The application role: no privilege at all.
     for sql in [
         "UPDATE ledger_records SET reason = 'edited'",
@@ -354,9 +355,9 @@ async fn proofs_from_stored_nodes_verify_against_checkpoints() {
     let store = store().await;
     let t = tenant(&store, "Proofs").await;
     append_n(&store, t.tenant_id, 0..20).await;
-    let first = store.checkpoint(t.tenant_id).await.unwrap();
+    let first = store.ledger().checkpoint(t.tenant_id).await.unwrap();
     append_n(&store, t.tenant_id, 0..13).await;
-    let second = store.checkpoint(t.tenant_id).await.unwrap();
+    let second = store.ledger().checkpoint(t.tenant_id).await.unwrap();
     let (m, n) = (PROVISIONED + 20, PROVISIONED + 33);
     assert_eq!((first.tree_size, second.tree_size), (m, n));
     let tx = store.tenant_tx(t.tenant_id).await.unwrap();
@@ -385,7 +386,7 @@ async fn proofs_from_stored_nodes_verify_against_checkpoints() {
     // Asking again without growth returns the same checkpoint.
     tx.rollback().await.unwrap();
     assert_eq!(
-        store.checkpoint(t.tenant_id).await.unwrap().note,
+        store.ledger().checkpoint(t.tenant_id).await.unwrap().note,
         second.note
     );
 }
@@ -395,7 +396,7 @@ async fn a_checkpoint_inconsistent_with_the_previous_one_is_never_signed() {
     let store = store().await;
     let t = tenant(&store, "Fork").await;
     append_n(&store, t.tenant_id, 0..5).await;
-    store.checkpoint(t.tenant_id).await.unwrap();
+    store.ledger().checkpoint(t.tenant_id).await.unwrap();
     store.append(t.tenant_id, entry(9)).await.unwrap();
     // An operator with superuser rights rewrites a stored node behind Charter's back.
     let su = superuser().await;
@@ -420,7 +421,7 @@ async fn a_checkpoint_inconsistent_with_the_previous_one_is_never_signed() {
     .await
     .unwrap();
     assert!(res.unwrap() >= 1);
-    let err = store.checkpoint(t.tenant_id).await.unwrap_err();
+    let err = store.ledger().checkpoint(t.tenant_id).await.unwrap_err();
     assert!(err.to_string().contains("refusing to sign"), "{err}");
 }
 
@@ -498,7 +499,7 @@ async fn charter_verify_catches_every_tamper_class() {
     let t = tenant(&store, "Tamper").await;
     append_n(&store, t.tenant_id, 0..6).await;
     // An auditor keeps the checkpoint at size 9 (3 provisioning records + 6).
-    let kept = store.checkpoint(t.tenant_id).await.unwrap();
+    let kept = store.ledger().checkpoint(t.tenant_id).await.unwrap();
     let kept_file = write(&[kept.note.trim_end().to_string()], "kept.note");
     std::fs::write(&kept_file, &kept.note).unwrap();
     append_n(&store, t.tenant_id, 6..10).await;
@@ -729,7 +730,7 @@ async fn partial_exports_verify_with_inclusion_proofs() {
     let store = store().await;
     let t = tenant(&store, "Partial").await;
     append_n(&store, t.tenant_id, 0..30).await;
-    let kept = store.checkpoint(t.tenant_id).await.unwrap();
+    let kept = store.ledger().checkpoint(t.tenant_id).await.unwrap();
     append_n(&store, t.tenant_id, 0..10).await;
     let lines = export(&store, t.tenant_id, Some(10), Some(35)).await;
     assert!(

@@ -52,6 +52,7 @@ fn deploy_scope() -> Scope {
 async fn scoped_tenant(app: &TestApp, name: &str) -> Provisioned {
     let t = tenant(&app.store, name).await;
     app.store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, deploy_scope(), t.owner_id)
         .await
         .unwrap();
@@ -134,6 +135,7 @@ async fn only_the_tenants_own_agents_get_in() {
         .unwrap();
     tx.rollback().await.unwrap();
     app.store
+        .admin()
         .revoke_api_key(a.tenant_id, a.owner_id, a.agent_id, keys[0].id)
         .await
         .unwrap();
@@ -242,7 +244,7 @@ async fn tools_have_schemas_annotations_and_refuse_as_results() {
     let check = client.tool("verify_receipt", claim.clone()).await;
     assert_eq!(check["structuredContent"]["valid"], true, "{check}");
     assert!(check["structuredContent"]["included_in_checkpoint"].is_null());
-    app.store.checkpoint(a.tenant_id).await.unwrap();
+    app.store.ledger().checkpoint(a.tenant_id).await.unwrap();
     let check = client.tool("verify_receipt", claim.clone()).await;
     assert_eq!(check["structuredContent"]["valid"], true, "{check}");
     assert_eq!(check["structuredContent"]["included_in_checkpoint"], true);
@@ -1010,6 +1012,7 @@ async fn a_session_continues_on_another_node() {
     tx.rollback().await.unwrap();
     node_a
         .store
+        .admin()
         .revoke_api_key(t.tenant_id, t.owner_id, t.agent_id, keys[0].id)
         .await
         .unwrap();

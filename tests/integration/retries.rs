@@ -47,6 +47,7 @@ async fn a_key_reused_for_another_request_is_refused_and_a_retry_replays() {
     let t = tenant(&app.store, "Retries").await;
     let b = add_agent(&app.store, t.tenant_id, "assistant", t.owner_id).await;
     app.store
+        .engine()
         .set_scope(
             t.tenant_id,
             t.agent_id,
@@ -142,6 +143,7 @@ async fn concurrent_uses_of_one_key_decide_once() {
     let app = spawn_app().await;
     let t = tenant(&app.store, "Retries at once").await;
     app.store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope(vec![]), t.owner_id)
         .await
         .unwrap();

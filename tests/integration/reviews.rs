@@ -42,6 +42,7 @@ async fn cast(store: &Store) -> Cast {
     };
     for agent in [cast.a1.actor(), cast.a2.actor(), cast.b1.actor()] {
         store
+            .engine()
             .set_scope(t.tenant_id, agent, direct_any.clone(), t.owner_id)
             .await
             .unwrap();
@@ -51,6 +52,7 @@ async fn cast(store: &Store) -> Cast {
 
 async fn review(store: &Store, c: &Cast, artifact: Uuid, sep: Separation) -> Uuid {
     store
+        .engine()
         .request_review(c.tenant, c.a1, artifact, Some("release".into()), sep)
         .await
         .unwrap()
@@ -59,6 +61,7 @@ async fn review(store: &Store, c: &Cast, artifact: Uuid, sep: Separation) -> Uui
 
 async fn verdict(store: &Store, c: &Cast, reviewer: Party, review: Uuid) -> VerdictOutcome {
     store
+        .engine()
         .submit_verdict(c.tenant, reviewer, review, "sha256:abc".into(), true)
         .await
         .unwrap()
@@ -77,6 +80,7 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
 
     // Direct.
     let (own, _) = store
+        .engine()
         .register_artifact(
             c.tenant,
             c.a1,
@@ -97,6 +101,7 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
 
     // Through a derived artifact produced by someone else.
     let (derived, _) = store
+        .engine()
         .register_artifact(
             c.tenant,
             c.b1,
@@ -116,14 +121,17 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
 
     // Through a delegation chain two levels deep: a1 → a2 → b1, b1 produces.
     let (t1, _) = store
+        .engine()
         .delegate_task(c.tenant, c.a1, c.a2.actor(), None)
         .await
         .unwrap();
     let (t2, _) = store
+        .engine()
         .delegate_task(c.tenant, c.a2, c.b1.actor(), Some(t1))
         .await
         .unwrap();
     let (laundered, _) = store
+        .engine()
         .register_artifact(
             c.tenant,
             c.b1,
@@ -181,6 +189,7 @@ async fn principal_separation_applies_where_the_review_demands_it() {
     let store = store().await;
     let c = cast(&store).await;
     let (art, _) = store
+        .engine()
         .register_artifact(
             c.tenant,
             c.a1,
@@ -219,6 +228,7 @@ async fn verdicts_are_bound_to_the_digest_and_chains_are_bounded() {
     let store = store().await;
     let c = cast(&store).await;
     let (art, _) = store
+        .engine()
         .register_artifact(
             c.tenant,
             c.a1,
@@ -235,6 +245,7 @@ async fn verdicts_are_bound_to_the_digest_and_chains_are_bounded() {
         .unwrap();
     let r = review(&store, &c, art, Separation::Standard).await;
     let err = store
+        .engine()
         .submit_verdict(c.tenant, c.bob, r, "sha256:other".into(), true)
         .await
         .unwrap_err();
@@ -252,6 +263,7 @@ async fn verdicts_are_bound_to_the_digest_and_chains_are_bounded() {
         let (from, to) = hop(i);
         parent = Some(
             store
+                .engine()
                 .delegate_task(c.tenant, from, to.actor(), parent)
                 .await
                 .unwrap()
@@ -260,6 +272,7 @@ async fn verdicts_are_bound_to_the_digest_and_chains_are_bounded() {
     }
     let (from, to) = hop(charter_store::engine::reviews::MAX_DELEGATION_DEPTH);
     let err = store
+        .engine()
         .delegate_task(c.tenant, from, to.actor(), parent)
         .await
         .unwrap_err();
@@ -271,10 +284,12 @@ async fn the_regulated_preset_demands_principal_separation_at_its_gates() {
     let store = store().await;
     let c = cast(&store).await;
     let (init, _) = store
+        .engine()
         .create_initiative(c.tenant, c.a1, "audit".into(), "regulated".into(), 10)
         .await
         .unwrap();
     let (art, _) = store
+        .engine()
         .register_artifact(
             c.tenant,
             c.a1,
@@ -289,6 +304,7 @@ async fn the_regulated_preset_demands_principal_separation_at_its_gates() {
         .unwrap();
     // The requester asks for standard separation; the template's gate raises it.
     let (r, _) = store
+        .engine()
         .request_review(
             c.tenant,
             c.a1,

@@ -9,21 +9,27 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
     let store = store().await;
     let t = tenant(&store, "Sessions").await;
     let first = store
+        .sessions()
         .start_session(t.tenant_id, t.owner_id)
         .await
         .unwrap()
         .refresh_token;
-    let second = store.refresh_session(first.expose()).await.unwrap();
+    let second = store
+        .sessions()
+        .refresh_session(first.expose())
+        .await
+        .unwrap();
     assert_eq!(second.principal_id, t.owner_id);
     assert_eq!(second.tenant_id, t.tenant_id);
     assert!(second.roles.contains(&charter_core::tenant::Role::Owner));
     let third = store
+        .sessions()
         .refresh_session(second.refresh_token.expose())
         .await
         .unwrap();
     // The first token, replayed (a stolen copy): refused, and the family is revoked —
     // the legitimate holder's current token stops working too.
-    let reuse = store.refresh_session(first.expose()).await;
+    let reuse = store.sessions().refresh_session(first.expose()).await;
     assert!(
         matches!(
             &reuse,
@@ -36,7 +42,10 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
         reuse.err()
     );
     assert!(matches!(
-        store.refresh_session(third.refresh_token.expose()).await,
+        store
+            .sessions()
+            .refresh_session(third.refresh_token.expose())
+            .await,
         Err(StoreError::NotFound(_))
     ));
     let tx = store.tenant_tx(t.tenant_id).await.unwrap();
@@ -58,15 +67,23 @@ async fn logout_expiry_other_tenants_and_disabled_accounts_end_sessions() {
     let other = tenant(&store, "Other").await;
     // Logout revokes the family.
     let token = store
+        .sessions()
         .start_session(t.tenant_id, t.owner_id)
         .await
         .unwrap()
         .refresh_token;
-    store.end_session(token.expose()).await.unwrap();
-    assert!(store.refresh_session(token.expose()).await.is_err());
-    store.end_session("not a token").await.unwrap();
+    store.sessions().end_session(token.expose()).await.unwrap();
+    assert!(
+        store
+            .sessions()
+            .refresh_session(token.expose())
+            .await
+            .is_err()
+    );
+    store.sessions().end_session("not a token").await.unwrap();
     // A token moved to another tenant's id is unknown there.
     let token = store
+        .sessions()
         .start_session(t.tenant_id, t.owner_id)
         .await
         .unwrap()
@@ -76,7 +93,7 @@ async fn logout_expiry_other_tenants_and_disabled_accounts_end_sessions() {
         &other.tenant_id.simple().to_string(),
     );
     assert!(matches!(
-        store.refresh_session(&moved).await,
+        store.sessions().refresh_session(&moved).await,
         Err(StoreError::NotFound(_))
     ));
     // Expired.
@@ -90,11 +107,12 @@ async fn logout_expiry_other_tenants_and_disabled_accounts_end_sessions() {
     .unwrap();
     tx.commit().await.unwrap();
     assert!(matches!(
-        store.refresh_session(token.expose()).await,
+        store.sessions().refresh_session(token.expose()).await,
         Err(StoreError::NotFound(_))
     ));
     // A disabled account cannot start or continue a session.
     let token = store
+        .sessions()
         .start_session(t.tenant_id, t.owner_id)
         .await
         .unwrap()
@@ -109,8 +127,14 @@ async fn logout_expiry_other_tenants_and_disabled_accounts_end_sessions() {
     .unwrap();
     tx.commit().await.unwrap();
     assert!(matches!(
-        store.refresh_session(token.expose()).await,
+        store.sessions().refresh_session(token.expose()).await,
         Err(e) if e.code() == charter_core::code::Code::AccountInactive
     ));
-    assert!(store.start_session(t.tenant_id, t.owner_id).await.is_err());
+    assert!(
+        store
+            .sessions()
+            .start_session(t.tenant_id, t.owner_id)
+            .await
+            .is_err()
+    );
 }

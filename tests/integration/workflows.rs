@@ -30,10 +30,12 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
         ..Scope::default()
     };
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope, t.owner_id)
         .await
         .unwrap();
     store
+        .engine()
         .bind_action_gate(
             t.tenant_id,
             t.owner_id,
@@ -44,6 +46,7 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
         .await
         .unwrap();
     let (initiative, _) = store
+        .engine()
         .create_initiative(t.tenant_id, a1, "payments v2".into(), "startup".into(), 0)
         .await
         .unwrap();
@@ -58,6 +61,7 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
         task: None,
     };
     let a = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy())
         .await
         .unwrap();
@@ -70,6 +74,7 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
     let mut no_initiative = deploy();
     no_initiative.initiative = None;
     let a = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, no_initiative)
         .await
         .unwrap();
@@ -82,11 +87,16 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
 
     // Risk 0 skips the optional design gate; the stages up to release need nothing.
     for expect in ["design", "implementation", "verification", "hardening"] {
-        let (stage, _) = store.promote(t.tenant_id, a1, initiative).await.unwrap();
+        let (stage, _) = store
+            .engine()
+            .promote(t.tenant_id, a1, initiative)
+            .await
+            .unwrap();
         assert_eq!(stage, expect);
     }
     // The mandatory release gate is not skipped, and says what is missing.
     let err = store
+        .engine()
         .promote(t.tenant_id, a1, initiative)
         .await
         .unwrap_err();
@@ -100,6 +110,7 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
 
     // The work, a review by another principal's agent, and the evidence.
     let (artifact, _) = store
+        .engine()
         .register_artifact(
             t.tenant_id,
             a1,
@@ -115,6 +126,7 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
         .await
         .unwrap();
     let (review, _) = store
+        .engine()
         .request_review(
             t.tenant_id,
             a1,
@@ -126,6 +138,7 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
         .unwrap();
     // The producer cannot approve its own work at the gate…
     let (own, _) = store
+        .engine()
         .submit_verdict(t.tenant_id, a1, review, "sha256:r1".into(), true)
         .await
         .unwrap();
@@ -134,16 +147,19 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
         charter_store::engine::reviews::VerdictOutcome::Refused { .. }
     ));
     let err = store
+        .engine()
         .promote(t.tenant_id, a1, initiative)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("0 of 1 approvals"), "{err}");
     // …the reviewer agent can.
     store
+        .engine()
         .submit_verdict(t.tenant_id, b1, review, "sha256:r1".into(), true)
         .await
         .unwrap();
     let err = store
+        .engine()
         .promote(t.tenant_id, a1, initiative)
         .await
         .unwrap_err();
@@ -152,6 +168,7 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
         "{err}"
     );
     store
+        .engine()
         .submit_evidence(
             t.tenant_id,
             a1,
@@ -163,11 +180,13 @@ async fn deploy_is_blocked_until_the_release_gate_is_passed() {
         .await
         .unwrap();
     let (stage, _) = store
+        .engine()
         .promote(t.tenant_id, Party::Principal { id: t.owner_id }, initiative)
         .await
         .unwrap();
     assert_eq!(stage, "release");
     let a = store
+        .engine()
         .authorize(t.tenant_id, t.agent_id, deploy())
         .await
         .unwrap();

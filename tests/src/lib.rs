@@ -93,6 +93,7 @@ pub async fn store_with(config: &Config) -> Store {
 /// A new tenant with owner, agent and API key; the name is made unique per call.
 pub async fn tenant(store: &Store, name: &str) -> Provisioned {
     store
+        .admin()
         .provision_tenant(
             ProvisionRequest {
                 name: format!("{name} {}", uuid::Uuid::new_v4().simple()),
@@ -306,6 +307,7 @@ pub async fn scenario_tenant(store: &Store, name: &str) -> ScenarioTenant {
         dispatch_limit: None,
     };
     store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope, t.owner_id)
         .await
         .unwrap();
@@ -332,10 +334,12 @@ pub async fn scenario_tenant(store: &Store, name: &str) -> ScenarioTenant {
         }],
     };
     store
+        .engine()
         .save_template(t.tenant_id, t.owner_id, template)
         .await
         .unwrap();
     store
+        .engine()
         .bind_action_gate(
             t.tenant_id,
             t.owner_id,

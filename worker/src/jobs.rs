@@ -31,13 +31,13 @@ pub fn all(config: &Config) -> Vec<Job> {
 
 /// Expires open tasks past their deadline.
 pub async fn expire_tasks(store: Store) -> JobResult {
-    let n = store.expire_overdue_tasks().await?;
+    let n = store.engine().expire_overdue_tasks().await?;
     Ok(format!("{n} tasks expired"))
 }
 
 /// Signs a checkpoint for every tenant whose log grew and whose latest checkpoint is older
 /// than `interval`.
 pub async fn checkpoints(store: Store, interval: Duration) -> JobResult {
-    let issued = store.issue_due_checkpoints(interval).await?;
+    let issued = store.ledger().issue_due_checkpoints(interval).await?;
     Ok(format!("{issued} checkpoints issued"))
 }

@@ -9,8 +9,6 @@
 //! production, one tenant may be configured open (`mcp_open_tenant`) for protocol test
 //! suites that cannot send a key.
 
-use std::time::Duration;
-
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -24,13 +22,6 @@ use crate::AppState;
 use crate::error::ApiError;
 
 const SESSION_HEADER: &str = "mcp-session-id";
-
-/// How long an idle session binding is kept.
-pub const SESSION_TTL: Duration = Duration::from_secs(24 * 3600);
-
-fn session_key(id: &str) -> String {
-    format!("charter:mcp:session:{id}")
-}
 
 /// The RFC 9728 metadata URL of a tenant's MCP endpoint.
 pub fn metadata_url(public_url: &str, slug: &str) -> String {
@@ -54,22 +45,6 @@ fn unauthorized(state: &AppState, slug: &str, why: &str) -> HttpResponse {
         }))
 }
 
-/// The agent an unauthenticated request to the open tenant (`mcp_open_tenant`, never in
-/// production) acts as: its first active agent.
-async fn open_tenant_agent(
-    state: &AppState,
-    tenant: uuid::Uuid,
-) -> Result<Option<uuid::Uuid>, ApiError> {
-    let tx = state.store().tenant_tx(tenant).await?;
-    let agents = charter_store::agents::list(&tx).await?;
-    tx.rollback().await?;
-    Ok(agents
-        .into_iter()
-        .filter(|a| a.status == "active")
-        .min_by_key(|a| a.created_at)
-        .map(|a| a.id))
-}
-
 fn bearer(req: &ServiceRequest) -> Option<&str> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
@@ -90,21 +65,29 @@ pub async fn authenticate(
     };
     let slug = req.match_info().get("slug").unwrap_or_default().to_string();
     let store = state.store();
-    let tenant = store.tenant_by_slug(&slug).await.map_err(ApiError::from)?;
+    let tenant = store
+        .sessions()
+        .tenant_by_slug(&slug)
+        .await
+        .map_err(ApiError::from)?;
     let Some(tenant) = tenant else {
         return Ok(req.into_response(unauthorized(&state, &slug, "unknown tenant or API key")));
     };
     // The agent, and what its requests are counted against (its key).
     let identity = match bearer(&req) {
         Some(token) => store
+            .sessions()
             .lookup_api_key(token)
             .await
             .map_err(ApiError::from)?
             .filter(|i| i.tenant_id == tenant.id)
             .map(|i| (i.agent_id, i.key_id)),
-        None if state.config().mcp_open_tenant.as_deref() == Some(slug.as_str()) => {
-            open_tenant_agent(&state, tenant.id).await?.map(|a| (a, a))
-        }
+        None if state.config().mcp_open_tenant.as_deref() == Some(slug.as_str()) => store
+            .sessions()
+            .open_tenant_agent(tenant.id)
+            .await
+            .map_err(ApiError::from)?
+            .map(|a| (a, a)),
         None => None,
     };
     let Some((agent_id, counted_as)) = identity else {
@@ -126,19 +109,18 @@ pub async fn authenticate(
         slug: slug.clone(),
         agent_id,
     };
-    let binding = format!("{}:{}", caller.tenant_id, caller.agent_id);
     let presented = req
         .headers()
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     if let Some(id) = &presented {
-        let bound = store
-            .cache()
-            .get(&session_key(id))
+        let theirs = store
+            .sessions()
+            .mcp_session_is(id, caller.tenant_id, caller.agent_id)
             .await
             .map_err(ApiError::from)?;
-        if bound.as_deref() != Some(binding.as_str()) {
+        if !theirs {
             return Ok(req.into_response(HttpResponse::NotFound().json(json!({
                 "jsonrpc": "2.0",
                 "id": null,
@@ -146,6 +128,7 @@ pub async fn authenticate(
             }))));
         }
     }
+    let (tenant_id, agent_id) = (caller.tenant_id, caller.agent_id);
     req.extensions_mut().insert(caller);
     let mut res = next.call(req).await?.map_into_boxed_body();
     // A session minted by this response is bound to this tenant and agent.
@@ -156,8 +139,8 @@ pub async fn authenticate(
         .map(str::to_string);
     if let Some(id) = minted.filter(|m| presented.as_deref() != Some(m.as_str()))
         && let Err(e) = store
-            .cache()
-            .set_ex(&session_key(&id), &binding, SESSION_TTL)
+            .sessions()
+            .bind_mcp_session(&id, tenant_id, agent_id)
             .await
     {
         // Unbound, the session would be refused on its next request: say so now.

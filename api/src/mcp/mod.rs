@@ -132,7 +132,7 @@ pub fn service(store: Store, allowed_hosts: Vec<String>) -> StreamableHttpServic
         })
         .session_manager(Arc::new(LocalSessionManager::default()))
         .session_store(Arc::new(session_store::RedisSessionStore::new(
-            store.cache().clone(),
+            store.clone(),
         )))
         .sse_keep_alive(Duration::from_secs(15))
         .max_request_body_bytes(MAX_BODY_BYTES)

@@ -61,9 +61,7 @@ pub async fn list(
     auth: Authorized<Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tx = state.store().tenant_tx(auth.tenant_id).await?;
-    let all = charter_store::agents::list(&tx).await?;
-    tx.rollback().await?;
+    let all = state.store().admin().agents(auth.tenant_id).await?;
     Ok(HttpResponse::Ok().json(all.into_iter().map(AgentView::from).collect::<Vec<_>>()))
 }
 
@@ -95,6 +93,7 @@ pub async fn create(
     }
     let a = state
         .store()
+        .admin()
         .create_agent(
             auth.tenant_id,
             auth.acting(),
@@ -114,9 +113,11 @@ pub async fn get_one(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let tx = state.store().tenant_tx(auth.tenant_id).await?;
-    let a = charter_store::agents::get(&tx, path.into_inner()).await?;
-    tx.rollback().await?;
+    let a = state
+        .store()
+        .admin()
+        .agent(auth.tenant_id, path.into_inner())
+        .await?;
     Ok(HttpResponse::Ok().json(AgentView::from(a)))
 }
 
@@ -130,6 +131,7 @@ pub async fn suspend(
 ) -> Result<HttpResponse, ApiError> {
     let a = state
         .store()
+        .admin()
         .set_agent_suspended(auth.tenant_id, auth.acting(), path.into_inner(), true)
         .await?;
     Ok(HttpResponse::Ok().json(AgentView::from(a)))
@@ -145,6 +147,7 @@ pub async fn resume(
 ) -> Result<HttpResponse, ApiError> {
     let a = state
         .store()
+        .admin()
         .set_agent_suspended(auth.tenant_id, auth.acting(), path.into_inner(), false)
         .await?;
     Ok(HttpResponse::Ok().json(AgentView::from(a)))
@@ -160,6 +163,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     state
         .store()
+        .admin()
         .delete_agent(auth.tenant_id, auth.acting(), path.into_inner())
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -175,6 +179,7 @@ pub async fn get_scope(
 ) -> Result<HttpResponse, ApiError> {
     let s = state
         .store()
+        .engine()
         .agent_scope(auth.tenant_id, path.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(s))
@@ -193,6 +198,7 @@ pub async fn put_scope(
 ) -> Result<HttpResponse, ApiError> {
     let r = state
         .store()
+        .engine()
         .set_scope(auth.tenant_id, path.into_inner(), scope, auth.acting())
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))
@@ -221,6 +227,7 @@ pub async fn put_breaker(
 ) -> Result<HttpResponse, ApiError> {
     let r = state
         .store()
+        .engine()
         .configure_breaker(
             auth.tenant_id,
             path.into_inner(),

@@ -55,7 +55,7 @@ pub async fn list(
     auth: Authorized<Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = state.store().breakers(auth.tenant_id).await?;
+    let all = state.store().admin().breakers(auth.tenant_id).await?;
     Ok(HttpResponse::Ok().json(all.into_iter().map(BreakerView::from).collect::<Vec<_>>()))
 }
 
@@ -69,6 +69,7 @@ pub async fn reset(
 ) -> Result<HttpResponse, ApiError> {
     let r = state
         .store()
+        .engine()
         .reset_breaker(auth.tenant_id, path.into_inner(), auth.acting())
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))

@@ -13,6 +13,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use charter_core::tenant::{Acting, Role};
 use charter_core::tenant_token::{self, Kind};
+use charter_store::principals::Principal;
 use futures::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -29,9 +30,12 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct Caller {
     pub tenant_id: Uuid,
     pub principal_id: Uuid,
+    /// The roles the request acts with (a token's: those its creator still holds).
     pub roles: Vec<Role>,
     /// The API token used, when not a login session.
     pub token_id: Option<Uuid>,
+    /// The person, as read while authenticating (once per request).
+    pub person: Principal,
 }
 
 impl Caller {
@@ -80,6 +84,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     if tenant_token::is_kind(Kind::Api, &token) {
         let id = state
             .store()
+            .admin()
             .resolve_api_token(&token)
             .await?
             .ok_or_else(|| ApiError::unauthorized("unknown, revoked or expired API token"))?;
@@ -88,27 +93,25 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
             principal_id: id.principal_id,
             roles: id.roles,
             token_id: Some(id.token_id),
+            person: id.person,
         });
     }
     let claims = state
         .token_keys()
         .verify(&token)
         .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-    let tx = state.store().tenant_tx(claims.tid).await?;
-    let found = charter_store::principals::get(&tx, claims.sub).await;
-    tx.rollback().await?;
-    let p = match found {
-        Ok(p) if p.status == "active" => p,
-        Ok(_) | Err(charter_store::StoreError::NotFound(_)) => {
-            return Err(ApiError::unauthorized("this account is not active"));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let p = state
+        .store()
+        .sessions()
+        .active_person(claims.tid, claims.sub)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("this account is not active"))?;
     Ok(Caller {
         tenant_id: claims.tid,
         principal_id: p.id,
-        roles: p.roles,
+        roles: p.roles.clone(),
         token_id: None,
+        person: p,
     })
 }
 

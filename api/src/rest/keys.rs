@@ -54,6 +54,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let keys = state
         .store()
+        .admin()
         .agent_keys(auth.tenant_id, path.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(keys.into_iter().map(ApiKeyView::from).collect::<Vec<_>>()))
@@ -92,6 +93,7 @@ pub async fn issue(
     }
     let (info, token) = state
         .store()
+        .admin()
         .issue_agent_key(auth.tenant_id, auth.acting(), path.into_inner(), b.label)
         .await?;
     Ok(HttpResponse::Created().json(IssuedKey {
@@ -111,6 +113,7 @@ pub async fn revoke(
     let (agent, key) = path.into_inner();
     state
         .store()
+        .admin()
         .revoke_api_key(auth.tenant_id, auth.acting(), agent, key)
         .await?;
     Ok(HttpResponse::NoContent().finish())

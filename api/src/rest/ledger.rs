@@ -89,6 +89,7 @@ pub async fn entries(
     }
     let page = state
         .store()
+        .engine()
         .query_ledger(
             auth.tenant_id,
             LedgerFilter {
@@ -158,7 +159,11 @@ pub async fn entry(
     if seq > i64::MAX as u64 {
         return Err(ApiError::not_found("ledger record"));
     }
-    let e = state.store().ledger_entry(auth.tenant_id, seq).await?;
+    let e = state
+        .store()
+        .ledger()
+        .ledger_entry(auth.tenant_id, seq)
+        .await?;
     Ok(HttpResponse::Ok().json(ProvenEntryView {
         seq: e.record.seq,
         record: e.record.record,
@@ -204,6 +209,7 @@ pub async fn checkpoints(
     }
     let (list, more) = state
         .store()
+        .ledger()
         .checkpoints(auth.tenant_id, f.before_size, f.limit.unwrap_or(50))
         .await?;
     let next = more.then(|| list.last().map(|c| c.tree_size)).flatten();
@@ -248,6 +254,7 @@ pub async fn consistency(
 ) -> Result<HttpResponse, ApiError> {
     let (a, b, proof) = state
         .store()
+        .ledger()
         .consistency(auth.tenant_id, q.first, q.second)
         .await?;
     Ok(HttpResponse::Ok().json(ConsistencyView {

@@ -30,15 +30,9 @@ pub struct Me {
 /// The caller.
 #[utoipa::path(operation_id = "me_me", tag = "me", security(("bearer" = ["read"])), responses((status = 200, body = Me), Errors))]
 #[get("/me")]
-pub async fn me(
-    auth: Authorized<Read>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let tx = state.store().tenant_tx(auth.tenant_id).await?;
-    let p = charter_store::principals::get(&tx, auth.principal_id).await?;
-    tx.rollback().await?;
+pub async fn me(auth: Authorized<Read>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(Me {
-        principal: p.into(),
+        principal: auth.person.clone().into(),
         effective_roles: auth.roles.iter().map(|r| r.as_str().to_string()).collect(),
         api_token_id: auth.token_id,
     }))
@@ -66,9 +60,7 @@ pub async fn tenant(
     auth: Authorized<Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tx = state.store().tenant_tx(auth.tenant_id).await?;
-    let t = charter_store::tenants::get(&tx).await?;
-    tx.rollback().await?;
+    let t = state.store().admin().tenant(auth.tenant_id).await?;
     let left = t
         .trial_ends_at
         .filter(|_| t.plan == "trial")

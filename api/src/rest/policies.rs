@@ -59,7 +59,11 @@ pub async fn get_policies(
     auth: Authorized<Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = state.store().tenant_policies(auth.tenant_id).await?;
+    let p = state
+        .store()
+        .engine()
+        .tenant_policies(auth.tenant_id)
+        .await?;
     Ok(HttpResponse::Ok().json(PoliciesView {
         catalog: p.catalog,
         policies: p.policies,
@@ -82,6 +86,7 @@ pub async fn put_policies(
 ) -> Result<HttpResponse, ApiError> {
     let r = state
         .store()
+        .engine()
         .set_tenant_policies(auth.tenant_id, auth.acting(), b.catalog, b.policies)
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))
@@ -104,6 +109,7 @@ pub async fn validate(
 ) -> Result<HttpResponse, ApiError> {
     state
         .store()
+        .engine()
         .validate_policies(auth.tenant_id, &b.catalog, &b.policies)
         .await?;
     Ok(HttpResponse::Ok().json(Validation { valid: true }))
@@ -139,6 +145,7 @@ pub async fn simulate(
 ) -> Result<HttpResponse, ApiError> {
     let s = state
         .store()
+        .engine()
         .simulate(auth.tenant_id, b.agent_id, b.request)
         .await?;
     Ok(HttpResponse::Ok().json(SimulationView {
@@ -174,6 +181,7 @@ pub async fn put_limits(
 ) -> Result<HttpResponse, ApiError> {
     let r = state
         .store()
+        .engine()
         .set_tenant_limits(
             auth.tenant_id,
             auth.acting(),
@@ -218,6 +226,7 @@ pub async fn bind_gate(
     non_empty("gate", &b.gate)?;
     let r = state
         .store()
+        .engine()
         .bind_action_gate(
             auth.tenant_id,
             auth.acting(),
@@ -264,6 +273,7 @@ pub async fn approval_rule(
     }
     let r = state
         .store()
+        .engine()
         .require_approval(
             auth.tenant_id,
             auth.acting(),

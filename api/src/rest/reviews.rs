@@ -62,6 +62,7 @@ pub async fn reviews(
 ) -> Result<HttpResponse, ApiError> {
     let list = state
         .store()
+        .admin()
         .reviews_for_principal(auth.tenant_id, auth.principal_id)
         .await?;
     Ok(HttpResponse::Ok().json(list))
@@ -88,6 +89,7 @@ pub async fn review_verdict(
 ) -> Result<HttpResponse, ApiError> {
     let (outcome, receipt) = state
         .store()
+        .engine()
         .submit_verdict(
             auth.tenant_id,
             Party::Principal {
@@ -152,6 +154,7 @@ pub async fn action_approvals(
 ) -> Result<HttpResponse, ApiError> {
     let list = state
         .store()
+        .admin()
         .pending_action_approvals(auth.tenant_id, auth.principal_id)
         .await?;
     Ok(HttpResponse::Ok().json(
@@ -173,6 +176,7 @@ pub async fn action_approval_verdict(
 ) -> Result<HttpResponse, ApiError> {
     let r = state
         .store()
+        .engine()
         .decide_action_approval(
             auth.tenant_id,
             path.into_inner(),
@@ -214,7 +218,11 @@ pub async fn scope_changes(
     auth: Authorized<Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let list = state.store().pending_scope_changes(auth.tenant_id).await?;
+    let list = state
+        .store()
+        .admin()
+        .pending_scope_changes(auth.tenant_id)
+        .await?;
     Ok(HttpResponse::Ok().json(
         list.into_iter()
             .map(ScopeChangeView::from)
@@ -234,6 +242,7 @@ pub async fn scope_change_verdict(
 ) -> Result<HttpResponse, ApiError> {
     let r = state
         .store()
+        .engine()
         .decide_scope_change(
             auth.tenant_id,
             path.into_inner(),

@@ -94,8 +94,9 @@ pub async fn login(
             wait,
         ));
     }
-    let principal = match store.tenant_by_slug(&b.tenant).await? {
+    let principal = match store.sessions().tenant_by_slug(&b.tenant).await? {
         Some(t) => store
+            .sessions()
             .check_password(t.id, &email, Secret::new(b.password))
             .await?
             .map(|p| (t.id, p.id)),
@@ -108,7 +109,7 @@ pub async fn login(
         .limits()
         .login_succeeded(&b.tenant, email.as_str(), &address)
         .await?;
-    let session = store.start_session(tenant, principal).await?;
+    let session = store.sessions().start_session(tenant, principal).await?;
     Ok(HttpResponse::Ok().json(tokens(&state, session)?))
 }
 
@@ -132,7 +133,12 @@ pub async fn refresh(
     Body(b): Body<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     limit_anonymous(&req, &state).await?;
-    let session = match state.store().refresh_session(&b.refresh_token).await {
+    let session = match state
+        .store()
+        .sessions()
+        .refresh_session(&b.refresh_token)
+        .await
+    {
         Ok(s) => s,
         Err(charter_store::StoreError::NotFound(_)) => {
             return Err(ApiError::unauthorized(
@@ -164,6 +170,10 @@ pub async fn logout(
     Body(b): Body<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     limit_anonymous(&req, &state).await?;
-    state.store().end_session(&b.refresh_token).await?;
+    state
+        .store()
+        .sessions()
+        .end_session(&b.refresh_token)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

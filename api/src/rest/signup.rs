@@ -103,7 +103,12 @@ pub async fn sign_up(
         ));
     }
     // A taken slug is known before the password is hashed (the insert checks again).
-    if store.tenant_by_slug(slug.as_str()).await?.is_some() {
+    if store
+        .sessions()
+        .tenant_by_slug(slug.as_str())
+        .await?
+        .is_some()
+    {
         return Err(ApiError::coded(
             Code::SlugTaken,
             format!("the tenant slug `{slug}` is taken"),
@@ -112,6 +117,7 @@ pub async fn sign_up(
     let hash = super::users::hash_password(b.password).await?;
     let now = Utc::now();
     let created = store
+        .admin()
         .sign_up(
             NewTenant {
                 name,
@@ -125,6 +131,7 @@ pub async fn sign_up(
         )
         .await?;
     let session = store
+        .sessions()
         .start_session(created.tenant_id, created.owner_id)
         .await?;
     let public = state.config().public_url.trim_end_matches('/').to_string();

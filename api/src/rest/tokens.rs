@@ -58,7 +58,7 @@ pub async fn list(
     auth: Authorized<ManagePeople>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = state.store().api_tokens(auth.tenant_id).await?;
+    let all = state.store().admin().api_tokens(auth.tenant_id).await?;
     Ok(HttpResponse::Ok().json(all.into_iter().map(ApiTokenView::from).collect::<Vec<_>>()))
 }
 
@@ -101,6 +101,7 @@ pub async fn create(
     }
     let (info, secret) = state
         .store()
+        .admin()
         .create_api_token(auth.tenant_id, auth.acting(), name, roles, b.expires_at)
         .await?;
     Ok(HttpResponse::Created().json(CreatedApiToken {
@@ -119,6 +120,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     state
         .store()
+        .admin()
         .revoke_api_token(auth.tenant_id, auth.acting(), path.into_inner())
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -74,9 +74,7 @@ pub async fn list(
     auth: Authorized<Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tx = state.store().tenant_tx(auth.tenant_id).await?;
-    let all = charter_store::principals::list(&tx).await?;
-    tx.rollback().await?;
+    let all = state.store().admin().users(auth.tenant_id).await?;
     Ok(HttpResponse::Ok().json(all.into_iter().map(UserView::from).collect::<Vec<_>>()))
 }
 
@@ -88,9 +86,11 @@ pub async fn get_one(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let tx = state.store().tenant_tx(auth.tenant_id).await?;
-    let p = charter_store::principals::get(&tx, path.into_inner()).await?;
-    tx.rollback().await?;
+    let p = state
+        .store()
+        .admin()
+        .user(auth.tenant_id, path.into_inner())
+        .await?;
     Ok(HttpResponse::Ok().json(UserView::from(p)))
 }
 
@@ -147,6 +147,7 @@ pub async fn add(
     };
     let (p, token) = state
         .store()
+        .admin()
         .add_user(
             auth.tenant_id,
             auth.acting(),
@@ -205,6 +206,7 @@ pub async fn update(
     }
     let p = state
         .store()
+        .admin()
         .update_user(
             auth.tenant_id,
             auth.acting(),
@@ -229,6 +231,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     state
         .store()
+        .admin()
         .remove_user(auth.tenant_id, auth.acting(), path.into_inner())
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -253,10 +256,10 @@ pub async fn accept(
 ) -> Result<HttpResponse, ApiError> {
     crate::client::limit_anonymous(&req, &state).await?;
     // Nothing costly for a token that is no invitation.
-    if !state.store().invitation_pending(&b.token).await? {
+    if !state.store().admin().invitation_pending(&b.token).await? {
         return Err(ApiError::not_found("invitation"));
     }
     let hash = hash_password(b.password).await?;
-    let p = state.store().accept_invite(&b.token, hash).await?;
+    let p = state.store().admin().accept_invite(&b.token, hash).await?;
     Ok(HttpResponse::Ok().json(UserView::from(p)))
 }

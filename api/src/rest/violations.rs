@@ -100,6 +100,7 @@ pub async fn list(
     }
     let (list, more) = state
         .store()
+        .admin()
         .list_violations(
             auth.tenant_id,
             ViolationFilter {
@@ -128,6 +129,7 @@ pub async fn get_one(
 ) -> Result<HttpResponse, ApiError> {
     let v = state
         .store()
+        .admin()
         .violation(auth.tenant_id, path.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(ViolationView::from(v)))
@@ -144,6 +146,7 @@ pub async fn acknowledge(
 ) -> Result<HttpResponse, ApiError> {
     let v = state
         .store()
+        .admin()
         .acknowledge_violation(auth.tenant_id, auth.acting(), path.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(ViolationView::from(v)))
@@ -172,6 +175,7 @@ pub async fn resolve(
     }
     let v = state
         .store()
+        .admin()
         .resolve_violation(
             auth.tenant_id,
             auth.acting(),

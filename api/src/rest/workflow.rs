@@ -49,7 +49,11 @@ pub async fn templates(
     auth: Authorized<Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (presets, tenant) = state.store().workflow_templates(auth.tenant_id).await?;
+    let (presets, tenant) = state
+        .store()
+        .engine()
+        .workflow_templates(auth.tenant_id)
+        .await?;
     Ok(HttpResponse::Ok().json(Templates { presets, tenant }))
 }
 
@@ -71,6 +75,7 @@ pub async fn put_template(
     }
     let r = state
         .store()
+        .engine()
         .save_template(auth.tenant_id, auth.acting(), t)
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))
@@ -109,7 +114,7 @@ pub async fn initiatives(
     auth: Authorized<Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = state.store().initiatives(auth.tenant_id).await?;
+    let all = state.store().admin().initiatives(auth.tenant_id).await?;
     Ok(HttpResponse::Ok().json(
         all.into_iter()
             .map(InitiativeItem::from)
@@ -148,6 +153,7 @@ pub async fn create_initiative(
         .map_err(|e| ApiError::invalid(format!("name: {e}")))?;
     let (id, r) = state
         .store()
+        .engine()
         .create_initiative(
             auth.tenant_id,
             Party::Principal {
@@ -174,6 +180,7 @@ pub async fn initiative(
 ) -> Result<HttpResponse, ApiError> {
     let v = state
         .store()
+        .engine()
         .initiative_view(auth.tenant_id, path.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(v))
@@ -189,6 +196,7 @@ pub async fn gates(
 ) -> Result<HttpResponse, ApiError> {
     let g = state
         .store()
+        .engine()
         .check_gates(auth.tenant_id, path.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(g))
@@ -212,6 +220,7 @@ pub async fn promote(
 ) -> Result<HttpResponse, ApiError> {
     let (stage, r) = state
         .store()
+        .engine()
         .promote(
             auth.tenant_id,
             Party::Principal {
@@ -254,6 +263,7 @@ pub async fn evidence(
     let id = path.into_inner();
     let r = state
         .store()
+        .engine()
         .submit_evidence(
             auth.tenant_id,
             Party::Principal {
@@ -305,6 +315,7 @@ pub async fn register_artifact(
     }
     let store = state.store();
     let (id, r) = store
+        .engine()
         .register_artifact(
             auth.tenant_id,
             Party::Principal {
@@ -336,6 +347,7 @@ pub async fn artifact(
 ) -> Result<HttpResponse, ApiError> {
     let v = state
         .store()
+        .engine()
         .provenance(auth.tenant_id, path.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(v))

@@ -11,16 +11,27 @@ use super::{ADMINS, entry};
 use crate::agents::{self, Agent};
 use crate::api_keys::{self, ApiKeyInfo};
 use crate::engine::require_roles;
-use crate::{Result, Store, StoreError, principals};
+use crate::{Result, StoreError, principals};
 
 fn resource(agent: Uuid) -> Option<String> {
     Some(format!("agent:{agent}"))
 }
 
-impl Store {
+impl crate::handles::Admin<'_> {
+    /// The tenant's agents.
+    pub async fn agents(self, tenant: Uuid) -> Result<Vec<Agent>> {
+        self.read(tenant, |tx| Box::pin(agents::list(tx))).await
+    }
+
+    /// One agent.
+    pub async fn agent(self, tenant: Uuid, id: Uuid) -> Result<Agent> {
+        self.read(tenant, move |tx| Box::pin(agents::get(tx, id)))
+            .await
+    }
+
     /// Registers an agent acting for `responsible` (an active person of the tenant).
     pub async fn create_agent(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         name: String,
@@ -57,7 +68,7 @@ impl Store {
 
     /// Suspends an agent (every action BLOCKED with `agent_suspended`) or resumes it.
     pub async fn set_agent_suspended(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         agent: Uuid,
@@ -94,7 +105,7 @@ impl Store {
 
     /// Deletes an agent with its keys, scope and breaker. Its ledger records stay.
     pub async fn delete_agent(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         agent: Uuid,
@@ -134,13 +145,13 @@ impl Store {
         for k in keys {
             self.forget_key(k).await;
         }
-        self.announce_policy_change(tenant).await;
+        self.engine().announce_policy_change(tenant).await;
         Ok(())
     }
 
     /// Issues an API key for an agent; the token is returned once.
     pub async fn issue_agent_key(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         agent: Uuid,
@@ -172,7 +183,7 @@ impl Store {
     }
 
     /// The keys of an agent (prefix and use, never the token).
-    pub async fn agent_keys(&self, tenant: Uuid, agent: Uuid) -> Result<Vec<ApiKeyInfo>> {
+    pub async fn agent_keys(self, tenant: Uuid, agent: Uuid) -> Result<Vec<ApiKeyInfo>> {
         let tx = self.tenant_tx(tenant).await?;
         agents::get(&tx, agent).await?;
         let keys = api_keys::list(&tx, agent).await?;
@@ -182,7 +193,7 @@ impl Store {
 
     /// Revokes an agent's API key (recorded) and tells every node to forget it at once.
     pub async fn revoke_api_key(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         agent: Uuid,
@@ -211,7 +222,7 @@ impl Store {
     }
 
     /// Drops a key from this node's cache and asks every other node to do the same.
-    async fn forget_key(&self, key_id: Uuid) {
+    async fn forget_key(self, key_id: Uuid) {
         self.identity_cache().evict_key(key_id);
         if let Err(e) = self
             .cache()

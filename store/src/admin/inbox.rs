@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::Result;
 use crate::engine::approvals::chain_with;
 use crate::engine::views::{ReviewInfo, decidable_reviews};
-use crate::{Result, Store};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingApproval {
@@ -56,10 +56,10 @@ pub struct InitiativeSummary {
     pub created_at: DateTime<Utc>,
 }
 
-impl Store {
+impl crate::handles::Admin<'_> {
     /// Pending reviews this person may decide.
     pub async fn reviews_for_principal(
-        &self,
+        self,
         tenant: Uuid,
         principal: Uuid,
     ) -> Result<Vec<ReviewInfo>> {
@@ -72,7 +72,7 @@ impl Store {
     /// Action approvals waiting for a decision this person may make, oldest first: not
     /// those of agents they are in one delegation chain with (separation of duties).
     pub async fn pending_action_approvals(
-        &self,
+        self,
         tenant: Uuid,
         principal: Uuid,
     ) -> Result<Vec<PendingApproval>> {
@@ -112,7 +112,7 @@ impl Store {
     }
 
     /// Scope-change requests waiting for a decision, oldest first.
-    pub async fn pending_scope_changes(&self, tenant: Uuid) -> Result<Vec<ScopeChangeRequest>> {
+    pub async fn pending_scope_changes(self, tenant: Uuid) -> Result<Vec<ScopeChangeRequest>> {
         let tx = self.tenant_tx(tenant).await?;
         let rows = tx
             .all(
@@ -138,7 +138,7 @@ impl Store {
     }
 
     /// Every agent's breaker (defaults for agents that never had one).
-    pub async fn breakers(&self, tenant: Uuid) -> Result<Vec<BreakerInfo>> {
+    pub async fn breakers(self, tenant: Uuid) -> Result<Vec<BreakerInfo>> {
         let tx = self.tenant_tx(tenant).await?;
         let rows = tx
             .all(
@@ -173,7 +173,7 @@ impl Store {
     }
 
     /// Initiatives, newest first (at most 200).
-    pub async fn initiatives(&self, tenant: Uuid) -> Result<Vec<InitiativeSummary>> {
+    pub async fn initiatives(self, tenant: Uuid) -> Result<Vec<InitiativeSummary>> {
         let tx = self.tenant_tx(tenant).await?;
         let rows = tx
             .all(

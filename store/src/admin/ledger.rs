@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::ledger::checkpoints::{self, StoredCheckpoint};
 use crate::ledger::read::{self, StoredRecord};
-use crate::{Result, Store, StoreError};
+use crate::{Result, StoreError};
 
 /// A record with its proof of inclusion in `checkpoint`.
 pub struct ProvenEntry {
@@ -16,10 +16,10 @@ pub struct ProvenEntry {
     pub inclusion_proof: Vec<Hash>,
 }
 
-impl Store {
+impl crate::handles::Ledger<'_> {
     /// Record `seq` and its inclusion proof into the checkpoint covering the whole log
     /// (issued now if the log grew since the last one).
-    pub async fn ledger_entry(&self, tenant: Uuid, seq: u64) -> Result<ProvenEntry> {
+    pub async fn ledger_entry(self, tenant: Uuid, seq: u64) -> Result<ProvenEntry> {
         let tx = self.tenant_tx(tenant).await?;
         let record = read::record(&tx, seq).await?;
         let latest = checkpoints::latest(&tx).await?;
@@ -40,7 +40,7 @@ impl Store {
 
     /// Checkpoints with tree size below `before` (all when `None`), newest first.
     pub async fn checkpoints(
-        &self,
+        self,
         tenant: Uuid,
         before: Option<u64>,
         limit: u32,
@@ -59,7 +59,7 @@ impl Store {
     /// The RFC 6962 consistency proof from tree size `first` to `second` (both at most the
     /// current size, `first <= second`), with the roots of both.
     pub async fn consistency(
-        &self,
+        self,
         tenant: Uuid,
         first: u64,
         second: u64,

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{ADMINS, entry};
 use crate::engine::require_roles;
 use crate::principals::{self, NewPrincipal, Principal};
-use crate::{Result, Store, StoreError, TenantTx};
+use crate::{Result, StoreError, TenantTx};
 
 /// How long an invitation stays valid.
 pub const INVITE_TTL_DAYS: i64 = 7;
@@ -59,11 +59,22 @@ fn roles_json(roles: &[Role]) -> Vec<&'static str> {
     roles.iter().map(|r| r.as_str()).collect()
 }
 
-impl Store {
+impl crate::handles::Admin<'_> {
+    /// The tenant's people.
+    pub async fn users(self, tenant: Uuid) -> Result<Vec<Principal>> {
+        self.read(tenant, |tx| Box::pin(principals::list(tx))).await
+    }
+
+    /// One person.
+    pub async fn user(self, tenant: Uuid, id: Uuid) -> Result<Principal> {
+        self.read(tenant, move |tx| Box::pin(principals::get(tx, id)))
+            .await
+    }
+
     /// Adds a person. With a password the account is active; without, it is invited and
     /// the one-time invitation token is returned (shown once).
     pub async fn add_user(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         new: NewUser,
@@ -121,7 +132,7 @@ impl Store {
 
     /// Whether `token` is an invitation still waiting to be accepted: checked (a read)
     /// before anything costly — hashing a password, queueing ledger work — is done for it.
-    pub async fn invitation_pending(&self, token: &str) -> Result<bool> {
+    pub async fn invitation_pending(self, token: &str) -> Result<bool> {
         let Some(tenant) = tenant_token::tenant_of(Kind::Invite, token) else {
             return Ok(false);
         };
@@ -139,7 +150,7 @@ impl Store {
     }
 
     /// An invited person sets their password with the invitation token; recorded.
-    pub async fn accept_invite(&self, token: &str, password_hash: String) -> Result<Principal> {
+    pub async fn accept_invite(self, token: &str, password_hash: String) -> Result<Principal> {
         let tenant = tenant_token::tenant_of(Kind::Invite, token)
             .ok_or(StoreError::NotFound("invitation"))?;
         if !self.invitation_pending(token).await? {
@@ -173,7 +184,7 @@ impl Store {
     /// Changes a person's name, roles or status (see the module's rules). Disabling
     /// ends their sessions.
     pub async fn update_user(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         id: Uuid,
@@ -250,7 +261,7 @@ impl Store {
 
     /// Removes a person (their sessions and API tokens go with them). Someone still
     /// responsible for agents cannot be removed until the agents are reassigned or deleted.
-    pub async fn remove_user(&self, tenant: Uuid, by: impl Into<Acting>, id: Uuid) -> Result<()> {
+    pub async fn remove_user(self, tenant: Uuid, by: impl Into<Acting>, id: Uuid) -> Result<()> {
         let by: Acting = by.into();
         self.append_with(tenant, move |tx| {
             Box::pin(async move {

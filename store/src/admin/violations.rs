@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::entry;
 use crate::engine::require_roles;
-use crate::{Result, Store, StoreError};
+use crate::{Result, StoreError};
 use charter_core::tenant::{Acting, Role};
 
 /// Who may acknowledge and resolve violations.
@@ -60,10 +60,10 @@ fn from_row(r: &QueryResult) -> Result<Violation> {
     })
 }
 
-impl Store {
+impl crate::handles::Admin<'_> {
     /// A page of violations, newest first; the `bool` says whether more follow.
     pub async fn list_violations(
-        &self,
+        self,
         tenant: Uuid,
         f: ViolationFilter,
     ) -> Result<(Vec<Violation>, bool)> {
@@ -96,7 +96,7 @@ impl Store {
         Ok((out, more))
     }
 
-    pub async fn violation(&self, tenant: Uuid, id: Uuid) -> Result<Violation> {
+    pub async fn violation(self, tenant: Uuid, id: Uuid) -> Result<Violation> {
         let tx = self.tenant_tx(tenant).await?;
         let row = tx
             .one(
@@ -111,7 +111,7 @@ impl Store {
 
     /// `open → acknowledged`.
     pub async fn acknowledge_violation(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         id: Uuid,
@@ -121,7 +121,7 @@ impl Store {
 
     /// `open | acknowledged → resolved`, with what was done about it.
     pub async fn resolve_violation(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         id: Uuid,
@@ -131,7 +131,7 @@ impl Store {
     }
 
     async fn move_violation(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         id: Uuid,

@@ -10,17 +10,17 @@ use uuid::Uuid;
 use super::require_roles;
 use super::reviews::{chains_of, self_approval_violation};
 use crate::ledger::Receipt;
-use crate::{Result, Store, StoreError, TenantTx};
+use crate::{Result, StoreError, TenantTx};
 use charter_core::code::Code;
 use charter_core::engine::provenance::{Chain, Graph, Party};
 
 const APPROVERS: &[Role] = &[Role::Owner, Role::Admin, Role::Approver];
 
-impl Store {
+impl crate::handles::Engine<'_> {
     /// From now on `action` on `resource_type` needs an approval; an approval grants
     /// `max_uses` uses (unlimited if `None`) for `ttl_secs` (forever if `None`).
     pub async fn require_approval(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         action: String,
@@ -63,7 +63,7 @@ impl Store {
     /// directed it, directly or through others) may not approve; the refusal is recorded as
     /// a `self_approval` violation and answered as one.
     pub async fn decide_action_approval(
-        &self,
+        self,
         tenant: Uuid,
         approval: Uuid,
         by: impl Into<Acting>,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{Result, Store, StoreError};
+use crate::{Result, StoreError};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct AgentContext {
@@ -59,8 +59,8 @@ pub struct OpenTask {
     pub deadline: Option<DateTime<Utc>>,
 }
 
-impl Store {
-    pub async fn agent_context(&self, tenant: Uuid, agent: Uuid) -> Result<AgentContext> {
+impl crate::handles::Engine<'_> {
+    pub async fn agent_context(self, tenant: Uuid, agent: Uuid) -> Result<AgentContext> {
         let tx = self.tenant_tx(tenant).await?;
         let r = tx
             .one(

@@ -242,6 +242,7 @@ async fn decide_all(
     let first = rows.first().ok_or(StoreError::NotFound("tenant"))?;
     let cycle: DateTime<Utc> = first.try_get("", "cycle")?;
     let engine = store
+        .engine()
         .policy_engine(tx, first.try_get("", "version")?)
         .await?;
     drop(rows);

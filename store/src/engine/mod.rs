@@ -47,7 +47,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::ledger::Receipt;
-use crate::{Result, Store, StoreError, TenantTx, agents};
+use crate::{Result, StoreError, TenantTx, agents};
 use policies::policy_row;
 
 /// What an agent asks to do.
@@ -254,10 +254,10 @@ async fn stored_answer(
     }))
 }
 
-impl Store {
+impl crate::handles::Engine<'_> {
     /// The first answer to a request with this idempotency key. When the first request is
     /// in the same batch as the retry it commits a moment later: wait briefly for it.
-    async fn replay(&self, tenant: Uuid, agent: Uuid, key: &str, outcome: bool) -> Result<Answer> {
+    async fn replay(self, tenant: Uuid, agent: Uuid, key: &str, outcome: bool) -> Result<Answer> {
         for _ in 0..40 {
             let tx = self.tenant_tx(tenant).await?;
             let found = stored_answer(&tx, agent, key, outcome).await?;
@@ -274,7 +274,7 @@ impl Store {
 
     /// The pre-execution check. Returns the recorded answer; an `Err` means no decision
     /// could be made safely (the caller answers "blocked, retry"), never "allowed".
-    pub async fn authorize(&self, tenant: Uuid, agent: Uuid, req: ActionRequest) -> Result<Answer> {
+    pub async fn authorize(self, tenant: Uuid, agent: Uuid, req: ActionRequest) -> Result<Answer> {
         req.check()?;
         let id = Uuid::now_v7();
         let key = req.idempotency_key.clone();
@@ -302,7 +302,7 @@ impl Store {
 
     /// Reports how an authorized action went: feeds the breaker and corrects the spend.
     pub async fn report_outcome(
-        &self,
+        self,
         tenant: Uuid,
         agent: Uuid,
         authorization: Uuid,
@@ -334,7 +334,7 @@ impl Store {
 
     /// Sets an agent's breaker threshold and cool-down; recorded.
     pub async fn configure_breaker(
-        &self,
+        self,
         tenant: Uuid,
         agent: Uuid,
         by: impl Into<Acting>,
@@ -383,7 +383,7 @@ impl Store {
 
     /// Sets the tenant-wide spend and dispatch limits per cycle and the cycle length.
     pub async fn set_tenant_limits(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         spend_limit: Option<i64>,
@@ -429,7 +429,7 @@ impl Store {
 
     /// A principal closes an agent's breaker; recorded.
     pub async fn reset_breaker(
-        &self,
+        self,
         tenant: Uuid,
         agent: Uuid,
         by: impl Into<Acting>,
@@ -462,7 +462,7 @@ impl Store {
     /// Sets an agent's scope (validated against the tenant's catalog and compiled with all
     /// other policies before it is saved); recorded with the acting person.
     pub async fn set_scope(
-        &self,
+        self,
         tenant: Uuid,
         agent: Uuid,
         scope: Scope,

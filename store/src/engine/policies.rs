@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use charter_core::policy::{Catalog, PolicyEngine, Scope};
 use uuid::Uuid;
 
-use crate::{Result, Store, StoreError, TenantTx};
+use crate::{Result, StoreError, TenantTx};
 
 pub const INVALIDATION_CHANNEL: &str = "charter:policy-invalidate";
 
@@ -119,12 +119,12 @@ pub async fn scope_of(tx: &TenantTx, agent: Uuid) -> Result<Scope> {
     }
 }
 
-impl Store {
+impl crate::handles::Engine<'_> {
     /// The compiled policies of this transaction's tenant at `version` (read by the caller
     /// in this transaction): from the cache when it holds that version, else compiled from
     /// what PostgreSQL holds now.
     pub(crate) async fn policy_engine(
-        &self,
+        self,
         tx: &TenantTx,
         version: i64,
     ) -> Result<Arc<PolicyEngine>> {
@@ -144,7 +144,7 @@ impl Store {
 
     /// Tells every node that a tenant's policies changed (best effort: the version check
     /// is what guarantees correctness).
-    pub(crate) async fn announce_policy_change(&self, tenant: Uuid) {
+    pub(crate) async fn announce_policy_change(self, tenant: Uuid) {
         self.policy_cache().evict(tenant);
         if let Err(e) = self
             .cache()
@@ -156,13 +156,13 @@ impl Store {
     }
 }
 
-impl Store {
+impl crate::handles::Engine<'_> {
     /// Replaces the tenant's catalog (resource types, actions) and tenant-wide Cedar
     /// policies. Everything — these and every agent's scope — must compile against the new
     /// schema before anything is saved; errors carry line and column. Recorded; other nodes
     /// are told.
     pub async fn set_tenant_policies(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         catalog: Catalog,
@@ -211,8 +211,8 @@ pub struct TenantPolicies {
     pub cycle_secs: i32,
 }
 
-impl Store {
-    pub async fn tenant_policies(&self, tenant: Uuid) -> Result<TenantPolicies> {
+impl crate::handles::Engine<'_> {
+    pub async fn tenant_policies(self, tenant: Uuid) -> Result<TenantPolicies> {
         let tx = self.tenant_tx(tenant).await?;
         let row = policy_row(&tx).await?;
         let limits = tx
@@ -236,7 +236,7 @@ impl Store {
     /// Checks a candidate catalog and policy text against the tenant's agents' scopes
     /// without saving anything; the errors carry line and column.
     pub async fn validate_policies(
-        &self,
+        self,
         tenant: Uuid,
         catalog: &Catalog,
         policies: &str,
@@ -250,7 +250,7 @@ impl Store {
     }
 
     /// An agent's scope (empty: no authority).
-    pub async fn agent_scope(&self, tenant: Uuid, agent: Uuid) -> Result<Scope> {
+    pub async fn agent_scope(self, tenant: Uuid, agent: Uuid) -> Result<Scope> {
         let tx = self.tenant_tx(tenant).await?;
         crate::agents::get(&tx, agent).await?;
         let s = scope_of(&tx, agent).await?;

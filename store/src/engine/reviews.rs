@@ -254,10 +254,10 @@ pub(crate) async fn chains_of(
     rows.iter().map(task_node).collect()
 }
 
-impl Store {
+impl crate::handles::Engine<'_> {
     /// An agent as a party (with the principal it acts for), about to act: a suspended
     /// agent may not (it may still report outcomes and close its tasks).
-    pub async fn agent_as_party(&self, tenant: Uuid, agent: Uuid) -> Result<Party> {
+    pub async fn agent_as_party(self, tenant: Uuid, agent: Uuid) -> Result<Party> {
         let tx = self.tenant_tx(tenant).await?;
         let a = agents::get(&tx, agent).await?;
         tx.rollback().await?;
@@ -278,7 +278,7 @@ impl Store {
     /// is then allowed only if every agent up the chain may take it too (see `authorize`).
     /// (Budget split down the chain is still to come.)
     pub async fn delegate_task(
-        &self,
+        self,
         tenant: Uuid,
         delegator: Party,
         assignee: Uuid,
@@ -292,7 +292,7 @@ impl Store {
     /// with a limit, the child's limit may not exceed what the parent has left (and is that
     /// remainder when not given): a sub-agent never spends more than its parent can.
     pub async fn delegate_task_with_budget(
-        &self,
+        self,
         tenant: Uuid,
         delegator: Party,
         assignee: Uuid,
@@ -321,7 +321,7 @@ impl Store {
     /// left (`budget_exceeded` / `dispatch_limit` otherwise, naming what is left). A retry
     /// with the same key and the same request returns the first task (`replayed`);
     /// the same key with another request is `idempotency_conflict`.
-    pub async fn delegate(&self, tenant: Uuid, d: Delegation) -> Result<Delegated> {
+    pub async fn delegate(self, tenant: Uuid, d: Delegation) -> Result<Delegated> {
         for (field, v) in [
             ("spend_limit", d.spend_limit),
             ("dispatch_limit", d.dispatch_limit),
@@ -345,7 +345,7 @@ impl Store {
             "initiative": d.initiative,
         }));
         let id = Uuid::now_v7();
-        let store = self.clone();
+        let store = self.0.clone();
         let (delegator, key) = (d.delegator, d.idempotency_key.clone());
         let result = self
             .append_with(tenant, move |tx| {
@@ -390,7 +390,7 @@ impl Store {
 
     /// Declares an artifact produced by `producer`.
     pub async fn register_artifact(
-        &self,
+        self,
         tenant: Uuid,
         producer: Party,
         artifact: NewArtifact,
@@ -467,7 +467,7 @@ impl Store {
 
     /// Asks for a review of an artifact at a gate, bound to its current digest.
     pub async fn request_review(
-        &self,
+        self,
         tenant: Uuid,
         requester: Party,
         artifact: Uuid,
@@ -522,7 +522,7 @@ impl Store {
     /// bound to; self-approval (direct, derived, delegated, or — where the review demands
     /// it — through the same principal) is refused and recorded as a violation.
     pub async fn submit_verdict(
-        &self,
+        self,
         tenant: Uuid,
         reviewer: Party,
         review: Uuid,
@@ -644,6 +644,7 @@ async fn delegate_in(
         let from_agent = agents::get(tx, from).await?;
         let version = super::policies::policy_version(tx).await?;
         let may = store
+            .engine()
             .policy_engine(tx, version)
             .await?
             .check(

@@ -10,12 +10,12 @@ use uuid::Uuid;
 
 use super::{SCOPE_AUTHORITY, apply_scope, require_roles};
 use crate::ledger::Receipt;
-use crate::{Result, Store, StoreError, agents};
+use crate::{Result, StoreError, agents};
 
-impl Store {
+impl crate::handles::Engine<'_> {
     /// An agent asks for `scope`. Returns the request id and the record's receipt.
     pub async fn request_scope_change(
-        &self,
+        self,
         tenant: Uuid,
         agent: Uuid,
         scope: Scope,
@@ -54,7 +54,7 @@ impl Store {
     /// A principal approves or rejects a pending request. Approval needs the owner or
     /// admin role; it applies the requested scope in the same transaction.
     pub async fn decide_scope_change(
-        &self,
+        self,
         tenant: Uuid,
         request: Uuid,
         by: impl Into<Acting>,

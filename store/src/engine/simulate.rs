@@ -5,7 +5,7 @@ use charter_core::engine::decision::Decision;
 use uuid::Uuid;
 
 use super::{ActionRequest, decide};
-use crate::{Result, Store, StoreError};
+use crate::{Result, StoreError};
 
 /// A simulated decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,16 +15,16 @@ pub struct Simulation {
     pub message: Option<String>,
 }
 
-impl Store {
+impl crate::handles::Engine<'_> {
     pub async fn simulate(
-        &self,
+        self,
         tenant: Uuid,
         agent: Uuid,
         req: ActionRequest,
     ) -> Result<Simulation> {
         req.check()?;
         let tx = self.tenant_tx(tenant).await?;
-        let decided = decide::dry_run(self, &tx, agent, req).await;
+        let decided = decide::dry_run(self.0, &tx, agent, req).await;
         tx.rollback().await?;
         let decision = match decided {
             Err(StoreError::Replay) => {

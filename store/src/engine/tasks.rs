@@ -7,12 +7,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::ledger::Receipt;
-use crate::{Result, Store, StoreError};
+use crate::{Result, StoreError};
 
-impl Store {
+impl crate::handles::Engine<'_> {
     /// Gives an open task a deadline (its delegator's choice, set right after delegation).
     pub async fn set_task_deadline(
-        &self,
+        self,
         tenant: Uuid,
         task: Uuid,
         deadline: chrono::DateTime<chrono::Utc>,
@@ -32,7 +32,7 @@ impl Store {
 
     /// The assignee ends its task: `completed` or `failed`, with its result.
     pub async fn complete_task(
-        &self,
+        self,
         tenant: Uuid,
         agent: Uuid,
         task: Uuid,
@@ -72,7 +72,7 @@ impl Store {
 
     /// The worker's job: expire every open task past its deadline, recorded per tenant.
     /// Returns how many tasks expired.
-    pub async fn expire_overdue_tasks(&self) -> Result<usize> {
+    pub async fn expire_overdue_tasks(self) -> Result<usize> {
         let tenants = self
             .platform_all(
                 "SELECT tenant_id FROM charter_tenants_with_overdue_tasks()",

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::reviews::{agent_party, load_graph};
 use super::workflows::{GateCheck, check_gates_in};
-use crate::{Result, Store, StoreError, TenantTx};
+use crate::{Result, StoreError, TenantTx};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct InitiativeView {
@@ -236,8 +236,8 @@ async fn count(tx: &TenantTx, sql: &str, id: Uuid) -> Result<i64> {
         .unwrap_or(0))
 }
 
-impl Store {
-    pub async fn initiative_view(&self, tenant: Uuid, initiative: Uuid) -> Result<InitiativeView> {
+impl crate::handles::Engine<'_> {
+    pub async fn initiative_view(self, tenant: Uuid, initiative: Uuid) -> Result<InitiativeView> {
         let tx = self.tenant_tx(tenant).await?;
         let gates = check_gates_in(&tx, initiative, false).await?;
         let row = tx
@@ -309,7 +309,7 @@ impl Store {
         })
     }
 
-    pub async fn provenance(&self, tenant: Uuid, artifact: Uuid) -> Result<ProvenanceView> {
+    pub async fn provenance(self, tenant: Uuid, artifact: Uuid) -> Result<ProvenanceView> {
         let tx = self.tenant_tx(tenant).await?;
         let lineage = "WITH RECURSIVE lineage(id, depth) AS (
                 SELECT $2::uuid, 0
@@ -399,7 +399,7 @@ impl Store {
 
     /// Pending reviews this agent may decide: separation of duties is checked for each, so
     /// reviews of its own work (direct, derived or delegated) are not offered.
-    pub async fn review_requests(&self, tenant: Uuid, agent: Uuid) -> Result<Vec<ReviewInfo>> {
+    pub async fn review_requests(self, tenant: Uuid, agent: Uuid) -> Result<Vec<ReviewInfo>> {
         let tx = self.tenant_tx(tenant).await?;
         let me: Party = agent_party(&tx, agent).await?;
         let out = decidable_reviews(&tx, me).await?;
@@ -409,7 +409,7 @@ impl Store {
 
     /// Violations about this agent, or about an initiative's artifacts.
     pub async fn violations_for(
-        &self,
+        self,
         tenant: Uuid,
         agent: Uuid,
         initiative: Option<Uuid>,
@@ -459,7 +459,7 @@ impl Store {
 
     /// The state of a review, or of an action approval (the `review_id` of a
     /// PENDING_APPROVAL answer).
-    pub async fn decision_state(&self, tenant: Uuid, id: Uuid) -> Result<DecisionState> {
+    pub async fn decision_state(self, tenant: Uuid, id: Uuid) -> Result<DecisionState> {
         let tx = self.tenant_tx(tenant).await?;
         let row = tx
             .one(
@@ -502,8 +502,8 @@ pub struct LedgerPage {
     pub next_before_seq: Option<i64>,
 }
 
-impl Store {
-    pub async fn query_ledger(&self, tenant: Uuid, f: LedgerFilter) -> Result<LedgerPage> {
+impl crate::handles::Engine<'_> {
+    pub async fn query_ledger(self, tenant: Uuid, f: LedgerFilter) -> Result<LedgerPage> {
         let limit = f.limit.clamp(1, 200) as i64;
         let tx = self.tenant_tx(tenant).await?;
         let rows = tx

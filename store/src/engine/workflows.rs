@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::require_roles;
 use crate::ledger::Receipt;
-use crate::{Result, Store, StoreError, TenantTx, principals};
+use crate::{Result, StoreError, TenantTx, principals};
 
 /// A tenant's template by name (its own first, then the presets).
 async fn template(tx: &TenantTx, name: &str) -> Result<Template> {
@@ -38,10 +38,10 @@ async fn template(tx: &TenantTx, name: &str) -> Result<Template> {
     }
 }
 
-impl Store {
+impl crate::handles::Engine<'_> {
     /// Charter's presets and the tenant's own templates (a tenant template with a
     /// preset's name replaces that preset).
-    pub async fn workflow_templates(&self, tenant: Uuid) -> Result<(Vec<Template>, Vec<Template>)> {
+    pub async fn workflow_templates(self, tenant: Uuid) -> Result<(Vec<Template>, Vec<Template>)> {
         let tx = self.tenant_tx(tenant).await?;
         let rows = tx
             .all(
@@ -66,7 +66,7 @@ impl Store {
 
     /// Saves a tenant-defined template (a name of a preset overrides it for this tenant).
     pub async fn save_template(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         template: Template,
@@ -96,7 +96,7 @@ impl Store {
 
     /// Starts an initiative with a template (a tenant's or a preset) and a risk score.
     pub async fn create_initiative(
-        &self,
+        self,
         tenant: Uuid,
         creator: Party,
         name: String,
@@ -143,7 +143,7 @@ impl Store {
 
     /// Attaches evidence of `kind` to a gate of an initiative.
     pub async fn submit_evidence(
-        &self,
+        self,
         tenant: Uuid,
         by: Party,
         initiative: Uuid,
@@ -187,7 +187,7 @@ impl Store {
     /// otherwise nothing moves and the error names what is missing. Both are recorded
     /// only when the move happens (a refusal changes no state).
     pub async fn promote(
-        &self,
+        self,
         tenant: Uuid,
         by: Party,
         initiative: Uuid,
@@ -234,7 +234,7 @@ impl Store {
 
     /// Makes `action` on `resource_type` require `gate` passed in the action's initiative.
     pub async fn bind_action_gate(
-        &self,
+        self,
         tenant: Uuid,
         by: impl Into<Acting>,
         action: String,
@@ -361,9 +361,9 @@ pub(crate) async fn check_gates_in(
     })
 }
 
-impl Store {
+impl crate::handles::Engine<'_> {
     /// What stands between the initiative and its next stage (read-only).
-    pub async fn check_gates(&self, tenant: Uuid, initiative: Uuid) -> Result<GateCheck> {
+    pub async fn check_gates(self, tenant: Uuid, initiative: Uuid) -> Result<GateCheck> {
         let tx = self.tenant_tx(tenant).await?;
         let check = check_gates_in(&tx, initiative, false).await?;
         tx.rollback().await?;

@@ -179,13 +179,22 @@ fn refuse(tenant: Uuid, size: u64, why: &str) -> StoreError {
     StoreError::Internal(format!("refusing to sign checkpoint {size}: {why}"))
 }
 
-impl Store {
+impl crate::handles::Ledger<'_> {
+    /// The tenant's public signing keys, current and retired, with their validity periods.
+    pub async fn public_keys(
+        self,
+        tenant: Uuid,
+    ) -> Result<Vec<crate::signing_keys::PublicKeyInfo>> {
+        self.read(tenant, |tx| Box::pin(crate::signing_keys::list_public(tx)))
+            .await
+    }
+
     /// The checkpoint anyone may read: the latest stored one, or a new one when there is
     /// none yet, or when the log grew and the latest is older than `interval`. However
     /// often it is asked for, a tenant gets at most one new checkpoint per interval; the
     /// worker checkpoints growing logs on the same schedule.
     pub async fn published_checkpoint(
-        &self,
+        self,
         tenant_id: Uuid,
         interval: std::time::Duration,
     ) -> Result<StoredCheckpoint> {
@@ -204,23 +213,23 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(p);
             }
-            _ => issue_unless_recent(&tx, self, Some(interval)).await?,
+            _ => issue_unless_recent(&tx, self.0, Some(interval)).await?,
         };
         tx.commit().await?;
         Ok(cp)
     }
 
     /// Issues (if the log grew) and returns the checkpoint covering a tenant's whole log.
-    pub async fn checkpoint(&self, tenant_id: Uuid) -> Result<StoredCheckpoint> {
+    pub async fn checkpoint(self, tenant_id: Uuid) -> Result<StoredCheckpoint> {
         let tx = self.tenant_tx(tenant_id).await?;
-        let cp = issue(&tx, self).await?;
+        let cp = issue(&tx, self.0).await?;
         tx.commit().await?;
         Ok(cp)
     }
 
     /// The worker's job: a checkpoint for every tenant whose log grew and whose latest
     /// checkpoint is older than `interval`. Returns how many were issued.
-    pub async fn issue_due_checkpoints(&self, interval: std::time::Duration) -> Result<usize> {
+    pub async fn issue_due_checkpoints(self, interval: std::time::Duration) -> Result<usize> {
         let rows = self
             .platform_all(
                 "SELECT tenant_id FROM charter_ledger_checkpoint_due(make_interval(secs => $1))",

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::checkpoints::{self, between, issue};
 use super::read::{consistency_proof, inclusion_proof, records_between};
-use crate::{Result, Store, StoreError, signing_keys, tenants};
+use crate::{Result, StoreError, signing_keys, tenants};
 
 /// Earlier checkpoints carried in one export, at most (the newest ones in the range).
 const MAX_CHECKPOINTS: u64 = 1000;
@@ -29,13 +29,13 @@ pub struct ExportSummary {
     pub records: u64,
 }
 
-impl Store {
+impl crate::handles::Ledger<'_> {
     /// Writes records `from..=to` (default: the whole log) with the keys, checkpoints and
     /// proofs that make the file verifiable offline. A fresh checkpoint is issued first so
     /// the export is covered by a signed checkpoint. The export itself is then recorded in
     /// the ledger.
     pub async fn export_ledger(
-        &self,
+        self,
         tenant_id: Uuid,
         from: Option<u64>,
         to: Option<u64>,
@@ -43,7 +43,7 @@ impl Store {
         out: &mut (impl Write + Send),
     ) -> Result<ExportSummary> {
         let tx = self.tenant_tx(tenant_id).await?;
-        let final_cp = issue(&tx, self).await?;
+        let final_cp = issue(&tx, self.0).await?;
         tx.commit().await?;
 
         // A fresh transaction sees the checkpoint; records below it never change.

@@ -10,7 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{checkpoints, read};
-use crate::{Result, Store, StoreError, signing_keys};
+use crate::{Result, StoreError, signing_keys};
 
 /// A receipt as a decision returned it (hex strings).
 #[derive(Debug, Clone)]
@@ -48,8 +48,8 @@ fn hex64(s: &str) -> Option<[u8; 64]> {
     hex::decode(s).ok()?.try_into().ok()
 }
 
-impl Store {
-    pub async fn verify_receipt(&self, tenant: Uuid, claim: ReceiptClaim) -> Result<ReceiptCheck> {
+impl crate::handles::Ledger<'_> {
+    pub async fn verify_receipt(self, tenant: Uuid, claim: ReceiptClaim) -> Result<ReceiptCheck> {
         let hash = hex32(&claim.record_hash)
             .ok_or_else(|| StoreError::Invalid("record_hash: 64 hex digits expected".into()))?;
         let signature = hex64(&claim.signature)

@@ -427,7 +427,14 @@ async fn agents_keys_and_suspension_reach_the_engine() {
     )
     .await;
     let api_key = k2.body["api_key"].as_str().unwrap().to_string();
-    assert!(app.store.lookup_api_key(&api_key).await.unwrap().is_some());
+    assert!(
+        app.store
+            .sessions()
+            .lookup_api_key(&api_key)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
         call(
             &app,
@@ -441,7 +448,12 @@ async fn agents_keys_and_suspension_reach_the_engine() {
         StatusCode::NO_CONTENT
     );
     assert!(
-        app.store.lookup_api_key(&api_key).await.unwrap().is_none(),
+        app.store
+            .sessions()
+            .lookup_api_key(&api_key)
+            .await
+            .unwrap()
+            .is_none(),
         "a deleted agent's key is forgotten at once"
     );
     assert_eq!(
@@ -500,6 +512,7 @@ async fn people_cannot_approve_their_own_or_their_agents_work() {
     };
     let (artifact, _) = app
         .store
+        .engine()
         .register_artifact(
             t.tenant_id,
             producer,
@@ -513,6 +526,7 @@ async fn people_cannot_approve_their_own_or_their_agents_work() {
         .unwrap();
     let (review, _) = app
         .store
+        .engine()
         .request_review(t.tenant_id, producer, artifact, None, Separation::Standard)
         .await
         .unwrap();

@@ -146,6 +146,7 @@ async fn made_up_credentials_and_foreign_work_do_not_fail_another_tenants_decisi
         ..Default::default()
     };
     app.store
+        .engine()
         .set_scope(t.tenant_id, t.agent_id, scope, t.owner_id)
         .await
         .unwrap();

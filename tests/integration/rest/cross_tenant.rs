@@ -42,10 +42,12 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         on_behalf_of: bt.owner_id,
     };
     let (initiative, _) = store
+        .engine()
         .create_initiative(bt.tenant_id, producer, "B launch".into(), "ci".into(), 10)
         .await
         .unwrap();
     let (artifact, _) = store
+        .engine()
         .register_artifact(
             bt.tenant_id,
             producer,
@@ -59,6 +61,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         .await
         .unwrap();
     let (review, _) = store
+        .engine()
         .request_review(
             bt.tenant_id,
             producer,
@@ -70,6 +73,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         .unwrap();
     // The producer's own approval is refused: a violation.
     store
+        .engine()
         .submit_verdict(bt.tenant_id, producer, review, "sha256:abc".into(), true)
         .await
         .unwrap();
@@ -82,10 +86,12 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         ..Default::default()
     };
     store
+        .engine()
         .set_scope(bt.tenant_id, bt.agent_id, scope, bt.owner_id)
         .await
         .unwrap();
     store
+        .engine()
         .require_approval(
             bt.tenant_id,
             bt.owner_id,
@@ -97,6 +103,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         .await
         .unwrap();
     let pending = store
+        .engine()
         .authorize(
             bt.tenant_id,
             bt.agent_id,
@@ -114,10 +121,12 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         .await
         .unwrap();
     let (request, _) = store
+        .engine()
         .request_scope_change(bt.tenant_id, bt.agent_id, Default::default(), "more".into())
         .await
         .unwrap();
     let (violations, _) = store
+        .admin()
         .list_violations(bt.tenant_id, Default::default())
         .await
         .unwrap();

@@ -27,6 +27,7 @@ impl CharterMcp {
     ) -> Result<Json<Answer>, Refusal> {
         let answer = self
             .store()
+            .engine()
             .authorize(caller.tenant_id, caller.agent_id, req)
             .await?;
         if matches!(answer.decision, Decision::Blocked { .. }) {

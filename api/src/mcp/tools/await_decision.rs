@@ -84,6 +84,7 @@ impl CharterMcp {
         loop {
             let state = self
                 .store()
+                .engine()
                 .decision_state(caller.tenant_id, p.review_id)
                 .await?;
             if state.decided || tokio::time::Instant::now() >= until {

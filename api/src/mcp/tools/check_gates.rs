@@ -24,6 +24,7 @@ impl CharterMcp {
     ) -> Result<Json<GateCheck>, Refusal> {
         Ok(Json(
             self.store()
+                .engine()
                 .check_gates(caller.tenant_id, p.initiative_id)
                 .await?,
         ))

@@ -47,6 +47,7 @@ impl CharterMcp {
     ) -> Result<Json<TaskClosed>, Refusal> {
         let r = self
             .store()
+            .engine()
             .complete_task(
                 caller.tenant_id,
                 caller.agent_id,

@@ -52,10 +52,12 @@ impl CharterMcp {
         }
         let me = self
             .store()
+            .engine()
             .agent_as_party(caller.tenant_id, caller.agent_id)
             .await?;
         let (initiative_id, r) = self
             .store()
+            .engine()
             .create_initiative(caller.tenant_id, me, p.name, p.template, p.risk)
             .await?;
         Ok(Json(InitiativeCreated {

@@ -70,10 +70,12 @@ impl CharterMcp {
     ) -> Result<Json<TaskDelegated>, Refusal> {
         let me = self
             .store()
+            .engine()
             .agent_as_party(caller.tenant_id, caller.agent_id)
             .await?;
         let d = self
             .store()
+            .engine()
             .delegate(
                 caller.tenant_id,
                 Delegation {

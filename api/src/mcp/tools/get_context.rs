@@ -18,6 +18,7 @@ impl CharterMcp {
     async fn get_context(&self, caller: Caller) -> Result<Json<AgentContext>, Refusal> {
         Ok(Json(
             self.store()
+                .engine()
                 .agent_context(caller.tenant_id, caller.agent_id)
                 .await?,
         ))

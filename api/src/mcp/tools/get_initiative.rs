@@ -33,6 +33,7 @@ impl CharterMcp {
     ) -> Result<Json<InitiativeView>, Refusal> {
         Ok(Json(
             self.store()
+                .engine()
                 .initiative_view(caller.tenant_id, p.initiative_id)
                 .await?,
         ))

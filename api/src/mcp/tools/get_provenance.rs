@@ -32,6 +32,7 @@ impl CharterMcp {
     ) -> Result<Json<ProvenanceView>, Refusal> {
         Ok(Json(
             self.store()
+                .engine()
                 .provenance(caller.tenant_id, p.artifact_id)
                 .await?,
         ))

@@ -28,6 +28,7 @@ impl CharterMcp {
         Ok(Json(ReviewRequests {
             reviews: self
                 .store()
+                .engine()
                 .review_requests(caller.tenant_id, caller.agent_id)
                 .await?,
         }))

@@ -42,6 +42,7 @@ impl CharterMcp {
         Ok(Json(Violations {
             violations: self
                 .store()
+                .engine()
                 .violations_for(
                     caller.tenant_id,
                     caller.agent_id,

@@ -47,7 +47,11 @@ impl CharterMcp {
         caller: Caller,
         Parameters(p): Parameters<ListTemplates>,
     ) -> Result<Json<Templates>, Refusal> {
-        let (presets, own) = self.store().workflow_templates(caller.tenant_id).await?;
+        let (presets, own) = self
+            .store()
+            .engine()
+            .workflow_templates(caller.tenant_id)
+            .await?;
         let info = |preset: bool, t: Template| TemplateInfo {
             preset,
             recommended_gates: p

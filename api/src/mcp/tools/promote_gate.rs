@@ -35,10 +35,12 @@ impl CharterMcp {
     ) -> Result<Json<Promoted>, Refusal> {
         let me = self
             .store()
+            .engine()
             .agent_as_party(caller.tenant_id, caller.agent_id)
             .await?;
         let (stage, r) = self
             .store()
+            .engine()
             .promote(caller.tenant_id, me, p.initiative_id)
             .await?;
         Ok(Json(Promoted {

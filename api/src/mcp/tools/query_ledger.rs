@@ -59,7 +59,10 @@ impl CharterMcp {
             limit: p.limit.unwrap_or(50),
         };
         Ok(Json(
-            self.store().query_ledger(caller.tenant_id, filter).await?,
+            self.store()
+                .engine()
+                .query_ledger(caller.tenant_id, filter)
+                .await?,
         ))
     }
 }

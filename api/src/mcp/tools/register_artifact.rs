@@ -56,6 +56,7 @@ impl CharterMcp {
     ) -> Result<Json<ArtifactRegistered>, Refusal> {
         let me = self
             .store()
+            .engine()
             .agent_as_party(caller.tenant_id, caller.agent_id)
             .await?;
         let artifact = NewArtifact {
@@ -68,6 +69,7 @@ impl CharterMcp {
         };
         let (artifact_id, r) = self
             .store()
+            .engine()
             .register_artifact(caller.tenant_id, me, artifact)
             .await?;
         Ok(Json(ArtifactRegistered {

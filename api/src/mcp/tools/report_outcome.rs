@@ -40,6 +40,7 @@ impl CharterMcp {
     ) -> Result<Json<Answer>, Refusal> {
         Ok(Json(
             self.store()
+                .engine()
                 .report_outcome(
                     caller.tenant_id,
                     caller.agent_id,

@@ -52,6 +52,7 @@ impl CharterMcp {
     ) -> Result<Json<ReviewRequested>, Refusal> {
         let me = self
             .store()
+            .engine()
             .agent_as_party(caller.tenant_id, caller.agent_id)
             .await?;
         let separation = if p.principal_separation {
@@ -61,6 +62,7 @@ impl CharterMcp {
         };
         let (review_id, r) = self
             .store()
+            .engine()
             .request_review(caller.tenant_id, me, p.artifact_id, p.gate, separation)
             .await?;
         Ok(Json(ReviewRequested {

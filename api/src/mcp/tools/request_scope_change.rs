@@ -52,6 +52,7 @@ impl CharterMcp {
         }
         let (request_id, receipt) = self
             .store()
+            .engine()
             .request_scope_change(caller.tenant_id, caller.agent_id, p.scope, p.reason)
             .await?;
         Ok(Json(ScopeChangeRequested {

@@ -53,10 +53,12 @@ impl CharterMcp {
         }
         let me = self
             .store()
+            .engine()
             .agent_as_party(caller.tenant_id, caller.agent_id)
             .await?;
         let r = self
             .store()
+            .engine()
             .submit_evidence(caller.tenant_id, me, p.initiative_id, p.gate, p.kind, p.uri)
             .await?;
         Ok(Json(EvidenceSubmitted {

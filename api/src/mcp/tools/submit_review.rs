@@ -48,10 +48,12 @@ impl CharterMcp {
     ) -> Result<Json<ReviewDecided>, Refusal> {
         let me = self
             .store()
+            .engine()
             .agent_as_party(caller.tenant_id, caller.agent_id)
             .await?;
         let (outcome, r) = self
             .store()
+            .engine()
             .submit_verdict(caller.tenant_id, me, p.review_id, p.digest, p.approve)
             .await?;
         match outcome {

@@ -43,7 +43,10 @@ impl CharterMcp {
             key_id: p.key_id,
         };
         Ok(Json(
-            self.store().verify_receipt(caller.tenant_id, claim).await?,
+            self.store()
+                .ledger()
+                .verify_receipt(caller.tenant_id, claim)
+                .await?,
         ))
     }
 }
