@@ -45,8 +45,6 @@ codes! {
     Unavailable => ("unavailable", 503),
     /// A fault of Charter's (reported with the request id).
     Internal => ("internal", 500),
-    /// Sign-up: the e-mail address is taken.
-    EmailTaken => ("email_taken", 409),
     /// Sign-up: the tenant slug is taken.
     SlugTaken => ("slug_taken", 409),
     /// A refresh token was used twice: its family of sessions is revoked.
