@@ -24,6 +24,7 @@ pub mod request_id;
 pub mod rest;
 pub mod routes;
 pub mod state;
+pub mod wire;
 
 use std::net::TcpListener;
 

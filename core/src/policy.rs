@@ -62,7 +62,7 @@ pub enum PolicyError {
 }
 
 /// An error at a place in a policy text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Located {
     pub line: usize,
     pub column: usize,
@@ -80,7 +80,7 @@ impl std::fmt::Display for Located {
 }
 
 /// A tenant's resource types and actions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {
     pub resource_types: Vec<String>,
     /// `(action, parents)`; parents are action groups.
@@ -199,9 +199,7 @@ impl Catalog {
 }
 
 /// What an agent may do on one kind of resource.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grant {
     /// Actions (or action groups, e.g. `write`).
@@ -218,17 +216,7 @@ fn any() -> String {
 }
 
 /// An agent's authority: structured, compiled to Cedar.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Eq,
-    Default,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
     /// What the agent may do, per resource type.

@@ -1,9 +1,11 @@
 //! Agents: registered AI agents, each acting for a responsible principal.
 
+use charter_core::status::AgentStatus;
 use chrono::{DateTime, Utc};
 use sea_orm::QueryResult;
 use uuid::Uuid;
 
+use crate::error::state;
 use crate::{Result, StoreError, TenantTx};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,7 +13,7 @@ pub struct Agent {
     pub id: Uuid,
     pub name: String,
     pub description: String,
-    pub status: String,
+    pub status: AgentStatus,
     pub responsible_principal_id: Uuid,
     pub created_at: DateTime<Utc>,
 }
@@ -23,7 +25,7 @@ fn from_row(r: &QueryResult) -> Result<Agent> {
         id: r.try_get("", "id")?,
         name: r.try_get("", "name")?,
         description: r.try_get("", "description")?,
-        status: r.try_get("", "status")?,
+        status: state(r, "status")?,
         responsible_principal_id: r.try_get("", "responsible_principal_id")?,
         created_at: r.try_get("", "created_at")?,
     })

@@ -211,7 +211,7 @@ impl crate::handles::Admin<'_> {
                 email: r.try_get("", "email")?,
                 display_name: r.try_get("", "display_name")?,
                 roles: held,
-                status: r.try_get("", "status")?,
+                status: crate::error::state(&r, "status")?,
                 created_at: r.try_get("", "created_at")?,
             },
         }))

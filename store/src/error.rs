@@ -143,3 +143,15 @@ impl StoreError {
         matches!(self, StoreError::Unavailable(_) | StoreError::Redis(_))
     }
 }
+
+/// Reads a state column as its type: a stored word that does not parse is a corrupt row,
+/// never a default.
+pub(crate) fn state<T>(r: &sea_orm::QueryResult, column: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let word: String = r.try_get("", column)?;
+    word.parse()
+        .map_err(|e| StoreError::Internal(format!("stored {column}: {e}")))
+}

@@ -125,3 +125,31 @@ impl IdentityCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_slug_or_key_is_remembered_until_forgotten() {
+        let cache = IdentityCache::default();
+        let slug = Miss::Slug("nobody".into());
+        let key = Miss::Key([7; 32]);
+        assert!(!cache.missed(&slug));
+        cache.put_miss(slug.clone());
+        cache.put_miss(key.clone());
+        assert!(cache.missed(&slug) && cache.missed(&key));
+        assert!(!cache.missed(&Miss::Slug("somebody".into())));
+        cache.forget_miss(&slug);
+        assert!(!cache.missed(&slug) && cache.missed(&key));
+    }
+
+    #[test]
+    fn guessing_cannot_grow_the_memory_of_misses_past_its_bound() {
+        let cache = IdentityCache::default();
+        for i in 0..(MAX_MISSES as u32 * 3) {
+            cache.put_miss(Miss::Slug(format!("guess-{i}")));
+        }
+        assert!(cache.misses.lock().unwrap().len() <= MAX_MISSES);
+    }
+}

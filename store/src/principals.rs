@@ -1,10 +1,12 @@
 //! Principals: the humans of a tenant, with their roles.
 
+use charter_core::status::PrincipalStatus;
 use charter_core::tenant::{Email, Role};
 use chrono::{DateTime, Utc};
 use sea_orm::QueryResult;
 use uuid::Uuid;
 
+use crate::error::state;
 use crate::{Result, StoreError, TenantTx};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +15,7 @@ pub struct Principal {
     pub email: String,
     pub display_name: String,
     pub roles: Vec<Role>,
-    pub status: String,
+    pub status: PrincipalStatus,
     pub created_at: DateTime<Utc>,
 }
 
@@ -42,7 +44,7 @@ fn from_row(r: &QueryResult) -> Result<Principal> {
         email: r.try_get("", "email")?,
         display_name: r.try_get("", "display_name")?,
         roles,
-        status: r.try_get("", "status")?,
+        status: state(r, "status")?,
         created_at: r.try_get("", "created_at")?,
     })
 }

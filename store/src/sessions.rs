@@ -6,6 +6,7 @@
 use charter_core::code::Code;
 use charter_core::ledger::{Actor, Entry};
 use charter_core::secret::Secret;
+use charter_core::status::{AgentStatus, PrincipalStatus};
 use charter_core::tenant::{Email, Role};
 use charter_core::tenant_token::{self, Kind};
 use chrono::{DateTime, Duration, Utc};
@@ -94,7 +95,7 @@ impl crate::handles::Sessions<'_> {
             .read(tenant, move |tx| Box::pin(principals::get(tx, principal)))
             .await;
         match found {
-            Ok(p) if p.status == "active" => Ok(Some(p)),
+            Ok(p) if p.status == PrincipalStatus::Active => Ok(Some(p)),
             Ok(_) | Err(StoreError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
@@ -108,7 +109,7 @@ impl crate::handles::Sessions<'_> {
             .await?;
         Ok(agents
             .into_iter()
-            .filter(|a| a.status == "active")
+            .filter(|a| a.status == AgentStatus::Active)
             .min_by_key(|a| a.created_at)
             .map(|a| a.id))
     }
@@ -131,7 +132,7 @@ impl crate::handles::Sessions<'_> {
             _ => (None, charter_core::password::DUMMY_HASH.to_string()),
         };
         let ok = crate::passwords::verify(password, stored).await?;
-        Ok(principal.filter(|p| ok && p.status == "active"))
+        Ok(principal.filter(|p| ok && p.status == PrincipalStatus::Active))
     }
 
     /// Starts a session (a new token family) for an active principal; recorded.
@@ -140,7 +141,7 @@ impl crate::handles::Sessions<'_> {
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
                     let p = principals::get(tx, principal).await?;
-                    if p.status != "active" {
+                    if p.status != PrincipalStatus::Active {
                         return Err(inactive());
                     }
                     let family = Uuid::now_v7();
@@ -199,7 +200,7 @@ impl crate::handles::Sessions<'_> {
                         return Ok((e, Used::Reused));
                     }
                     let p = principals::get(tx, principal).await?;
-                    if p.status != "active" {
+                    if p.status != PrincipalStatus::Active {
                         return Err(inactive());
                     }
                     tx.exec(

@@ -1,11 +1,13 @@
 //! Tenants: creation (sign-up, `tenant create`, the demo tenant) and reading.
 
 use charter_core::code::Code;
+use charter_core::status::SubscriptionStatus;
 use charter_core::tenant::{Email, TenantSlug};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::QueryResult;
 use uuid::Uuid;
 
+use crate::error::state;
 use crate::{Result, StoreError, TenantTx, principals, signing_keys};
 
 pub const TRIAL_DAYS: i64 = 14;
@@ -17,7 +19,7 @@ pub struct Tenant {
     pub name: String,
     pub plan: String,
     pub trial_ends_at: Option<DateTime<Utc>>,
-    pub subscription_status: String,
+    pub subscription_status: SubscriptionStatus,
     pub is_demo: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -29,7 +31,7 @@ fn from_row(r: &QueryResult) -> Result<Tenant> {
         name: r.try_get("", "name")?,
         plan: r.try_get("", "plan")?,
         trial_ends_at: r.try_get("", "trial_ends_at")?,
-        subscription_status: r.try_get("", "subscription_status")?,
+        subscription_status: state(r, "subscription_status")?,
         is_demo: r.try_get("", "is_demo")?,
         created_at: r.try_get("", "created_at")?,
     })

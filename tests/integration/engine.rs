@@ -413,7 +413,7 @@ async fn the_breaker_trips_blocks_half_opens_and_resets() {
         "the responsible principal is notified"
     );
     let agent = charter_store::agents::get(&tx, t.agent_id).await.unwrap();
-    assert_eq!(agent.status, "tripped");
+    assert_eq!(agent.status, charter_core::status::AgentStatus::Tripped);
     // A short cool-down, then half-open: one action is let through.
     execute(tx.raw(), "UPDATE breakers SET cooldown_secs = 1", vec![])
         .await

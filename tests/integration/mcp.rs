@@ -11,7 +11,7 @@ use charter_tests::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// The 21 tools of SPEC §4.
+/// The 21 tools docs/mcp.md lists.
 const TOOLS: [&str; 21] = [
     "get_context",
     "list_workflow_templates",

@@ -166,7 +166,7 @@ async fn self_approval_is_refused_and_recorded_in_every_form() {
     assert_eq!(
         o,
         VerdictOutcome::Recorded {
-            review_status: "approved".into()
+            review_status: charter_core::status::ReviewStatus::Approved
         }
     );
 
@@ -211,14 +211,14 @@ async fn principal_separation_applies_where_the_review_demands_it() {
     assert_eq!(
         verdict(&store, &c, c.a2, relaxed).await,
         VerdictOutcome::Recorded {
-            review_status: "approved".into()
+            review_status: charter_core::status::ReviewStatus::Approved
         }
     );
     // At the strict review, an agent of another principal passes.
     assert_eq!(
         verdict(&store, &c, c.b1, strict).await,
         VerdictOutcome::Recorded {
-            review_status: "approved".into()
+            review_status: charter_core::status::ReviewStatus::Approved
         }
     );
 }
@@ -321,7 +321,7 @@ async fn the_regulated_preset_demands_principal_separation_at_its_gates() {
     assert_eq!(
         verdict(&store, &c, c.b1, r).await,
         VerdictOutcome::Recorded {
-            review_status: "approved".into()
+            review_status: charter_core::status::ReviewStatus::Approved
         }
     );
 }

@@ -1,8 +1,8 @@
 //! Agents: list, create, read, suspend and resume, delete; their scope and breaker
 //! settings.
 
+use crate::wire::policy::Scope;
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use charter_core::policy::Scope;
 use charter_store::agents::Agent;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,7 @@ impl From<Agent> for AgentView {
             id: a.id,
             name: a.name,
             description: a.description,
-            status: a.status,
+            status: a.status.to_string(),
             responsible_principal_id: a.responsible_principal_id,
             created_at: a.created_at,
         }
@@ -86,18 +86,13 @@ pub async fn create(
     state: web::Data<AppState>,
     Body(b): Body<NewAgent>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = charter_core::tenant::display_name(&b.name, 100)
-        .map_err(|e| ApiError::invalid(format!("name: {e}")))?;
-    if b.description.chars().count() > 2000 {
-        return Err(ApiError::invalid("description: at most 2000 characters"));
-    }
     let a = state
         .store()
         .admin()
         .create_agent(
             auth.tenant_id,
             auth.acting(),
-            name,
+            b.name,
             b.description,
             b.responsible_principal_id.unwrap_or(auth.principal_id),
         )
@@ -182,7 +177,7 @@ pub async fn get_scope(
         .engine()
         .agent_scope(auth.tenant_id, path.into_inner())
         .await?;
-    Ok(HttpResponse::Ok().json(s))
+    Ok(HttpResponse::Ok().json(Scope::from(s)))
 }
 
 /// Replaces the agent's scope (validated against the tenant's catalog and compiled with
@@ -199,7 +194,12 @@ pub async fn put_scope(
     let r = state
         .store()
         .engine()
-        .set_scope(auth.tenant_id, path.into_inner(), scope, auth.acting())
+        .set_scope(
+            auth.tenant_id,
+            path.into_inner(),
+            scope.into(),
+            auth.acting(),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))
 }

@@ -38,8 +38,8 @@ impl From<BreakerInfo> for BreakerView {
         BreakerView {
             agent_id: b.agent_id,
             agent_name: b.agent_name,
-            agent_status: b.agent_status,
-            state: b.state,
+            agent_status: b.agent_status.to_string(),
+            state: b.state.to_string(),
             consecutive_failures: b.consecutive_failures,
             threshold: b.threshold,
             cooldown_secs: b.cooldown_secs,

@@ -2,7 +2,7 @@
 //! into a signed checkpoint, the checkpoints, consistency proofs.
 
 use actix_web::{HttpResponse, get, web};
-use charter_store::engine::views::{LedgerFilter, LedgerPage};
+use charter_store::engine::views::LedgerFilter;
 use charter_store::ledger::Receipt;
 use charter_store::ledger::checkpoints::StoredCheckpoint;
 use chrono::{DateTime, Utc};
@@ -71,7 +71,7 @@ pub struct EntryFilter {
 
 /// Ledger records, newest first, a page at a time.
 #[utoipa::path(operation_id = "ledger_entries", tag = "ledger", security(("bearer" = ["read"])), params(EntryFilter),
-    responses((status = 200, body = LedgerPage), Errors))]
+    responses((status = 200, body = crate::wire::views::LedgerPage), Errors))]
 #[get("/ledger/entries")]
 pub async fn entries(
     auth: Authorized<Read>,
@@ -103,7 +103,7 @@ pub async fn entries(
             },
         )
         .await?;
-    Ok(HttpResponse::Ok().json(page))
+    Ok(HttpResponse::Ok().json(crate::wire::views::LedgerPage::from(page)))
 }
 
 #[derive(Serialize, ToSchema)]

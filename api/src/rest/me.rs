@@ -70,7 +70,7 @@ pub async fn tenant(
         slug: t.slug,
         name: t.name,
         plan: t.plan,
-        subscription_status: t.subscription_status,
+        subscription_status: t.subscription_status.to_string(),
         trial_ends_at: t.trial_ends_at,
         trial_days_left: left,
         created_at: t.created_at,

@@ -2,9 +2,6 @@
 //! validation without saving; and the simulator: "would this be allowed, and why?".
 
 use actix_web::{HttpResponse, get, post, put, web};
-use charter_core::engine::decision::Decision;
-use charter_core::policy::Catalog;
-use charter_store::engine::ActionRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -16,6 +13,8 @@ use super::ledger::Recorded;
 use super::permissions::{ManagePolicies, Read, Simulate};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::wire::engine::{ActionRequest, Decision};
+use crate::wire::policy::Catalog;
 
 pub fn services(cfg: &mut ServiceConfig) {
     cfg.service(get_policies)
@@ -65,7 +64,7 @@ pub async fn get_policies(
         .tenant_policies(auth.tenant_id)
         .await?;
     Ok(HttpResponse::Ok().json(PoliciesView {
-        catalog: p.catalog,
+        catalog: p.catalog.into(),
         policies: p.policies,
         version: p.version,
         spend_limit: p.spend_limit,
@@ -87,7 +86,7 @@ pub async fn put_policies(
     let r = state
         .store()
         .engine()
-        .set_tenant_policies(auth.tenant_id, auth.acting(), b.catalog, b.policies)
+        .set_tenant_policies(auth.tenant_id, auth.acting(), b.catalog.into(), b.policies)
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))
 }
@@ -110,7 +109,7 @@ pub async fn validate(
     state
         .store()
         .engine()
-        .validate_policies(auth.tenant_id, &b.catalog, &b.policies)
+        .validate_policies(auth.tenant_id, &b.catalog.into(), &b.policies)
         .await?;
     Ok(HttpResponse::Ok().json(Validation { valid: true }))
 }
@@ -146,10 +145,10 @@ pub async fn simulate(
     let s = state
         .store()
         .engine()
-        .simulate(auth.tenant_id, b.agent_id, b.request)
+        .simulate(auth.tenant_id, b.agent_id, b.request.into())
         .await?;
     Ok(HttpResponse::Ok().json(SimulationView {
-        decision: s.decision,
+        decision: s.decision.into(),
         message: s.message,
     }))
 }

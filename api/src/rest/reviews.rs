@@ -6,7 +6,6 @@ use actix_web::{HttpResponse, get, post, web};
 use charter_core::engine::provenance::Party;
 use charter_store::admin::inbox::{PendingApproval, ScopeChangeRequest};
 use charter_store::engine::reviews::VerdictOutcome;
-use charter_store::engine::views::ReviewInfo;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -19,6 +18,7 @@ use super::ledger::Recorded;
 use super::permissions::{Decide, ManagePolicies, Read};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::wire::all;
 
 pub fn services(cfg: &mut ServiceConfig) {
     cfg.service(reviews)
@@ -54,7 +54,7 @@ pub struct ReviewVerdict {
 }
 
 /// Pending reviews the caller may decide (their own work, and their agents', is left out).
-#[utoipa::path(operation_id = "reviews_reviews", tag = "reviews", security(("bearer" = ["read"])), responses((status = 200, body = [ReviewInfo]), Errors))]
+#[utoipa::path(operation_id = "reviews_reviews", tag = "reviews", security(("bearer" = ["read"])), responses((status = 200, body = [crate::wire::views::ReviewInfo]), Errors))]
 #[get("/reviews")]
 pub async fn reviews(
     auth: Authorized<Read>,
@@ -65,7 +65,7 @@ pub async fn reviews(
         .admin()
         .reviews_for_principal(auth.tenant_id, auth.principal_id)
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(all::<_, crate::wire::views::ReviewInfo>(list)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -102,7 +102,7 @@ pub async fn review_verdict(
         .await?;
     match outcome {
         VerdictOutcome::Recorded { review_status } => Ok(HttpResponse::Ok().json(ReviewDecided {
-            status: review_status,
+            status: review_status.to_string(),
             recorded: receipt.into(),
         })),
         VerdictOutcome::Refused { why, violation } => Err(ApiError::new(
@@ -139,7 +139,7 @@ impl From<PendingApproval> for ActionApprovalView {
             resource_type: a.resource_type,
             resource_id: a.resource_id,
             args_digest: a.args_digest,
-            status: a.status,
+            status: a.status.to_string(),
             requested_at: a.requested_at,
         }
     }
@@ -205,7 +205,7 @@ impl From<ScopeChangeRequest> for ScopeChangeView {
             agent_id: r.agent_id,
             requested_scope: r.requested_scope,
             reason: r.reason,
-            status: r.status,
+            status: r.status.to_string(),
             requested_at: r.requested_at,
         }
     }

@@ -2,6 +2,7 @@
 //! status, remove; accepting an invitation (public, with its token).
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
+use charter_core::status::PrincipalStatus;
 use charter_core::tenant::{Email, Role, display_name};
 use charter_store::admin::users::{NewUser, UserChange};
 use charter_store::principals::Principal;
@@ -45,7 +46,7 @@ impl From<Principal> for UserView {
             email: p.email,
             display_name: p.display_name,
             roles: p.roles.iter().map(|r| r.as_str().to_string()).collect(),
-            status: p.status,
+            status: p.status.to_string(),
             created_at: p.created_at,
         }
     }
@@ -199,11 +200,14 @@ pub async fn update(
         .as_deref()
         .map(|n| display_name(n, 200).map_err(|e| ApiError::invalid(format!("display_name: {e}"))))
         .transpose()?;
-    if let Some(s) = b.status.as_deref()
-        && !matches!(s, "active" | "disabled")
-    {
-        return Err(ApiError::invalid("status: `active` or `disabled`"));
-    }
+    let status = b
+        .status
+        .as_deref()
+        .map(|s| {
+            PrincipalStatus::parse(s)
+                .ok_or_else(|| ApiError::invalid("status: `active` or `disabled`"))
+        })
+        .transpose()?;
     let p = state
         .store()
         .admin()
@@ -214,7 +218,7 @@ pub async fn update(
             UserChange {
                 display_name,
                 roles,
-                status: b.status,
+                status,
             },
         )
         .await?;

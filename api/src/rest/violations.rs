@@ -47,10 +47,10 @@ impl From<Violation> for ViolationView {
         ViolationView {
             id: v.id,
             kind: v.kind,
-            severity: v.severity,
+            severity: v.severity.to_string(),
             subject: v.subject,
             details: v.details,
-            status: v.status,
+            status: v.status.to_string(),
             created_at: v.created_at,
             acknowledged_by: v.acknowledged_by,
             acknowledged_at: v.acknowledged_at,
@@ -86,6 +86,16 @@ pub struct ViolationPage {
     pub next_before: Option<Uuid>,
 }
 
+/// A filter's state word as its type: an unknown word is a 400, not an empty page.
+fn word<T: std::str::FromStr>(field: &str, w: Option<&str>) -> Result<Option<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    w.map(|w| w.parse::<T>())
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_query", format!("{field}: {e}")))
+}
+
 /// Violations, newest first.
 #[utoipa::path(operation_id = "violations_list", tag = "violations", security(("bearer" = ["read"])), params(Filter),
     responses((status = 200, body = ViolationPage), Errors))]
@@ -104,8 +114,8 @@ pub async fn list(
         .list_violations(
             auth.tenant_id,
             ViolationFilter {
-                status: f.status,
-                severity: f.severity,
+                status: word("status", f.status.as_deref())?,
+                severity: word("severity", f.severity.as_deref())?,
                 kind: f.kind,
                 before: f.before,
                 limit: f.limit.unwrap_or(50),

@@ -3,11 +3,8 @@
 
 use actix_web::{HttpResponse, get, post, put, web};
 use charter_core::engine::provenance::Party;
-use charter_core::engine::workflow::Template;
 use charter_store::admin::inbox::InitiativeSummary;
 use charter_store::engine::reviews::NewArtifact;
-use charter_store::engine::views::{InitiativeView, ProvenanceView};
-use charter_store::engine::workflows::GateCheck;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,6 +17,9 @@ use super::ledger::Recorded;
 use super::permissions::{ManagePolicies, ManageWork, Read};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::wire::all;
+use crate::wire::views::{GateCheck, InitiativeView, ProvenanceView};
+use crate::wire::workflow::Template;
 
 pub fn services(cfg: &mut ServiceConfig) {
     cfg.service(templates)
@@ -54,7 +54,10 @@ pub async fn templates(
         .engine()
         .workflow_templates(auth.tenant_id)
         .await?;
-    Ok(HttpResponse::Ok().json(Templates { presets, tenant }))
+    Ok(HttpResponse::Ok().json(Templates {
+        presets: all(presets),
+        tenant: all(tenant),
+    }))
 }
 
 /// Saves a tenant template (a preset's name overrides that preset for this tenant). The
@@ -76,7 +79,7 @@ pub async fn put_template(
     let r = state
         .store()
         .engine()
-        .save_template(auth.tenant_id, auth.acting(), t)
+        .save_template(auth.tenant_id, auth.acting(), t.into())
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))
 }
@@ -149,8 +152,6 @@ pub async fn create_initiative(
     state: web::Data<AppState>,
     Body(b): Body<NewInitiative>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = charter_core::tenant::display_name(&b.name, 200)
-        .map_err(|e| ApiError::invalid(format!("name: {e}")))?;
     let (id, r) = state
         .store()
         .engine()
@@ -159,7 +160,7 @@ pub async fn create_initiative(
             Party::Principal {
                 id: auth.principal_id,
             },
-            name,
+            b.name,
             b.template,
             b.risk,
         )
@@ -183,7 +184,7 @@ pub async fn initiative(
         .engine()
         .initiative_view(auth.tenant_id, path.into_inner())
         .await?;
-    Ok(HttpResponse::Ok().json(v))
+    Ok(HttpResponse::Ok().json(InitiativeView::from(v)))
 }
 
 /// What stands between the initiative and its next stage.
@@ -199,7 +200,7 @@ pub async fn gates(
         .engine()
         .check_gates(auth.tenant_id, path.into_inner())
         .await?;
-    Ok(HttpResponse::Ok().json(g))
+    Ok(HttpResponse::Ok().json(GateCheck::from(g)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -257,9 +258,6 @@ pub async fn evidence(
     path: web::Path<Uuid>,
     Body(b): Body<NewEvidence>,
 ) -> Result<HttpResponse, ApiError> {
-    if b.gate.trim().is_empty() || b.kind.trim().is_empty() {
-        return Err(ApiError::invalid("gate, kind: required"));
-    }
     let id = path.into_inner();
     let r = state
         .store()
@@ -310,9 +308,6 @@ pub async fn register_artifact(
     state: web::Data<AppState>,
     Body(b): Body<NewArtifactRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    if b.kind.trim().is_empty() || b.digest.trim().is_empty() {
-        return Err(ApiError::invalid("kind, digest: required"));
-    }
     let store = state.store();
     let (id, r) = store
         .engine()
@@ -350,5 +345,5 @@ pub async fn artifact(
         .engine()
         .provenance(auth.tenant_id, path.into_inner())
         .await?;
-    Ok(HttpResponse::Ok().json(v))
+    Ok(HttpResponse::Ok().json(ProvenanceView::from(v)))
 }

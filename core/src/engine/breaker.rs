@@ -20,6 +20,8 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: &'static [State] = &[State::Closed, State::Open, State::HalfOpen];
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Closed => "closed",
@@ -35,6 +37,22 @@ impl State {
             "half_open" => Some(State::HalfOpen),
             _ => None,
         }
+    }
+}
+
+impl std::str::FromStr for State {
+    type Err = crate::status::UnknownState;
+    fn from_str(s: &str) -> Result<State, Self::Err> {
+        State::parse(s).ok_or_else(|| crate::status::UnknownState {
+            kind: "breaker state",
+            word: s.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

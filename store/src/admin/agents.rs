@@ -2,6 +2,7 @@
 //! Revoking or deleting forgets the keys on every node at once (see `identity_cache`).
 
 use charter_core::secret::Secret;
+use charter_core::status::PrincipalStatus;
 use charter_core::tenant::Acting;
 use chrono::Utc;
 use serde_json::json;
@@ -38,6 +39,13 @@ impl crate::handles::Admin<'_> {
         description: String,
         responsible: Uuid,
     ) -> Result<Agent> {
+        let name = charter_core::tenant::display_name(&name, 100)
+            .map_err(|e| StoreError::Invalid(format!("name: {e}")))?;
+        if description.chars().count() > 2000 {
+            return Err(StoreError::Invalid(
+                "description: at most 2000 characters".into(),
+            ));
+        }
         let by: Acting = by.into();
         let (_, a) = self
             .append_with(tenant, move |tx| {
@@ -46,7 +54,7 @@ impl crate::handles::Admin<'_> {
                     let p = principals::get(tx, responsible).await.map_err(|_| {
                         StoreError::Invalid("responsible_principal_id: no such person in this tenant".into())
                     })?;
-                    if p.status != "active" {
+                    if p.status != PrincipalStatus::Active {
                         return Err(StoreError::Invalid(
                             "responsible_principal_id: this person is not active".into(),
                         ));

@@ -2,8 +2,9 @@
 //! (separation of duties applied, as for agents), action approvals and scope-change
 //! requests pending, breakers, initiatives and artifacts.
 
-use charter_core::engine::breaker::{DEFAULT_COOLDOWN_SECS, DEFAULT_THRESHOLD};
+use charter_core::engine::breaker::{DEFAULT_COOLDOWN_SECS, DEFAULT_THRESHOLD, State};
 use charter_core::engine::provenance::Party;
+use charter_core::status::{AgentStatus, ReviewStatus};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
@@ -11,6 +12,7 @@ use uuid::Uuid;
 use crate::Result;
 use crate::engine::approvals::chain_with;
 use crate::engine::views::{ReviewInfo, decidable_reviews};
+use crate::error::state;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingApproval {
@@ -20,7 +22,7 @@ pub struct PendingApproval {
     pub resource_type: String,
     pub resource_id: String,
     pub args_digest: String,
-    pub status: String,
+    pub status: ReviewStatus,
     pub requested_at: DateTime<Utc>,
 }
 
@@ -30,7 +32,7 @@ pub struct ScopeChangeRequest {
     pub agent_id: Uuid,
     pub requested_scope: Value,
     pub reason: String,
-    pub status: String,
+    pub status: ReviewStatus,
     pub requested_at: DateTime<Utc>,
 }
 
@@ -38,8 +40,8 @@ pub struct ScopeChangeRequest {
 pub struct BreakerInfo {
     pub agent_id: Uuid,
     pub agent_name: String,
-    pub agent_status: String,
-    pub state: String,
+    pub agent_status: AgentStatus,
+    pub state: State,
     pub consecutive_failures: i32,
     pub threshold: i32,
     pub cooldown_secs: i32,
@@ -103,7 +105,7 @@ impl crate::handles::Admin<'_> {
                 resource_type: r.try_get("", "resource_type")?,
                 resource_id: r.try_get("", "resource_id")?,
                 args_digest: r.try_get("", "args_digest")?,
-                status: r.try_get("", "status")?,
+                status: state(r, "status")?,
                 requested_at: r.try_get("", "requested_at")?,
             });
         }
@@ -130,7 +132,7 @@ impl crate::handles::Admin<'_> {
                     agent_id: r.try_get("", "agent_id")?,
                     requested_scope: r.try_get("", "requested_scope")?,
                     reason: r.try_get("", "reason")?,
-                    status: r.try_get("", "status")?,
+                    status: state(r, "status")?,
                     requested_at: r.try_get("", "requested_at")?,
                 })
             })
@@ -161,8 +163,8 @@ impl crate::handles::Admin<'_> {
                 Ok(BreakerInfo {
                     agent_id: r.try_get("", "id")?,
                     agent_name: r.try_get("", "name")?,
-                    agent_status: r.try_get("", "status")?,
-                    state: r.try_get("", "state")?,
+                    agent_status: state(r, "status")?,
+                    state: state(r, "state")?,
                     consecutive_failures: r.try_get("", "consecutive_failures")?,
                     threshold: r.try_get("", "threshold")?,
                     cooldown_secs: r.try_get("", "cooldown_secs")?,

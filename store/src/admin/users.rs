@@ -6,6 +6,7 @@
 //! - the last active owner keeps the owner role and stays active.
 
 use charter_core::secret::Secret;
+use charter_core::status::PrincipalStatus;
 use charter_core::tenant::Acting;
 use charter_core::tenant::{Email, Role};
 use charter_core::tenant_token::{self, Kind};
@@ -35,7 +36,7 @@ pub struct UserChange {
     pub display_name: Option<String>,
     pub roles: Option<Vec<Role>>,
     /// `active` or `disabled`.
-    pub status: Option<String>,
+    pub status: Option<PrincipalStatus>,
 }
 
 async fn other_active_owners(tx: &TenantTx, except: Uuid) -> Result<i64> {
@@ -205,16 +206,14 @@ impl crate::handles::Admin<'_> {
                     if (was_owner || will_be_owner) && touches_authority && !acting.contains(&Role::Owner) {
                         return Err(forbid("only an owner can change an owner or grant the owner role"));
                     }
-                    let disabling = change.status.as_deref() == Some("disabled");
+                    let disabling = change.status == Some(PrincipalStatus::Disabled);
                     if was_owner && (!will_be_owner || disabling) && other_active_owners(tx, id).await? == 0 {
                         return Err(StoreError::Conflict("the last active owner keeps the owner role and stays active".into()));
                     }
-                    if let Some(s) = change.status.as_deref()
-                        && !matches!(s, "active" | "disabled")
-                    {
+                    if change.status == Some(PrincipalStatus::Invited) {
                         return Err(StoreError::Invalid("status: `active` or `disabled`".into()));
                     }
-                    if change.status.as_deref() == Some("active") && before.status == "invited" {
+                    if change.status == Some(PrincipalStatus::Active) && before.status == PrincipalStatus::Invited {
                         return Err(StoreError::Conflict("an invited person becomes active by accepting the invitation".into()));
                     }
                     if let Some(r) = &change.roles
@@ -233,7 +232,7 @@ impl crate::handles::Admin<'_> {
                             id.into(),
                             change.display_name.clone().into(),
                             roles.into(),
-                            change.status.clone().into(),
+                            change.status.map(PrincipalStatus::as_str).into(),
                         ],
                     )
                     .await?;

@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::entry;
 use crate::engine::require_roles;
+use crate::error::state;
 use crate::{Result, StoreError};
+use charter_core::status::{Severity, ViolationStatus};
 use charter_core::tenant::{Acting, Role};
 
 /// Who may acknowledge and resolve violations.
@@ -18,10 +20,10 @@ pub const HANDLERS: &[Role] = &[Role::Owner, Role::Admin, Role::ComplianceOffice
 pub struct Violation {
     pub id: Uuid,
     pub kind: String,
-    pub severity: String,
+    pub severity: Severity,
     pub subject: Value,
     pub details: Value,
-    pub status: String,
+    pub status: ViolationStatus,
     pub created_at: DateTime<Utc>,
     pub acknowledged_by: Option<Uuid>,
     pub acknowledged_at: Option<DateTime<Utc>>,
@@ -32,8 +34,8 @@ pub struct Violation {
 
 #[derive(Debug, Clone, Default)]
 pub struct ViolationFilter {
-    pub status: Option<String>,
-    pub severity: Option<String>,
+    pub status: Option<ViolationStatus>,
+    pub severity: Option<Severity>,
     pub kind: Option<String>,
     /// Only violations older than this one (the previous page's last id).
     pub before: Option<Uuid>,
@@ -47,10 +49,10 @@ fn from_row(r: &QueryResult) -> Result<Violation> {
     Ok(Violation {
         id: r.try_get("", "id")?,
         kind: r.try_get("", "kind")?,
-        severity: r.try_get("", "severity")?,
+        severity: state(r, "severity")?,
         subject: r.try_get("", "subject")?,
         details: r.try_get("", "details")?,
-        status: r.try_get("", "status")?,
+        status: state(r, "status")?,
         created_at: r.try_get("", "created_at")?,
         acknowledged_by: r.try_get("", "acknowledged_by")?,
         acknowledged_at: r.try_get("", "acknowledged_at")?,
@@ -81,8 +83,8 @@ impl crate::handles::Admin<'_> {
                 ),
                 vec![
                     tenant.into(),
-                    f.status.into(),
-                    f.severity.into(),
+                    f.status.map(ViolationStatus::as_str).into(),
+                    f.severity.map(Severity::as_str).into(),
                     f.kind.into(),
                     f.before.into(),
                     (limit + 1).into(),
@@ -149,16 +151,19 @@ impl crate::handles::Admin<'_> {
                         )
                         .await?
                         .ok_or(StoreError::NotFound("violation"))?;
-                    let from: String = row.try_get("", "status")?;
+                    let from: ViolationStatus = state(&row, "status")?;
                     let (to, sql) = match &resolution {
-                        None => ("acknowledged",
+                        None => (ViolationStatus::Acknowledged,
                                  "UPDATE violations SET status = 'acknowledged', acknowledged_by = $3,
                                       acknowledged_at = now() WHERE tenant_id = $1 AND id = $2"),
-                        Some(_) => ("resolved",
+                        Some(_) => (ViolationStatus::Resolved,
                                     "UPDATE violations SET status = 'resolved', resolved_by = $3,
                                          resolved_at = now(), resolution = $4 WHERE tenant_id = $1 AND id = $2"),
                     };
-                    let allowed = matches!((from.as_str(), to), ("open", _) | ("acknowledged", "resolved"));
+                    let allowed = matches!(
+                        (from, to),
+                        (ViolationStatus::Open, _) | (ViolationStatus::Acknowledged, ViolationStatus::Resolved)
+                    );
                     if !allowed {
                         return Err(StoreError::Conflict(format!("this violation is {from}; it cannot become {to}")));
                     }

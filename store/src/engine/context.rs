@@ -1,34 +1,37 @@
 //! What an agent may know about itself (`get_context`): who it is and acts for, its scope,
 //! its breaker, what is left of its budgets this cycle, and its open tasks.
 
+use charter_core::engine::breaker::State;
 use charter_core::policy::Scope;
+use charter_core::status::{AgentStatus, SubscriptionStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::error::state;
 use crate::{Result, StoreError};
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AgentContext {
     /// The calling agent.
     pub agent_id: Uuid,
     /// Its name.
     pub agent_name: String,
     /// `active`, `suspended` or `tripped` (breaker open).
-    pub agent_status: String,
+    pub agent_status: AgentStatus,
     /// The tenant (organisation) the agent belongs to.
     pub tenant_id: Uuid,
     /// The tenant's slug (its URL name).
     pub tenant_slug: String,
     /// `trialing`, `active`, … — actions are blocked once it has ended.
-    pub subscription_status: String,
+    pub subscription_status: SubscriptionStatus,
     /// The human principal the agent acts for.
     pub responsible_principal_id: Uuid,
     /// The agent's authority.
     pub scope: Scope,
     /// `closed` (normal), `open` (blocked after failures) or `half_open`.
-    pub breaker_state: String,
+    pub breaker_state: State,
     /// Failures reported in a row.
     pub consecutive_failures: i32,
     /// When the current budget cycle began.
@@ -47,7 +50,7 @@ pub struct AgentContext {
     pub open_tasks: Vec<OpenTask>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct OpenTask {
     /// The task.
     pub task_id: Uuid,
@@ -105,15 +108,15 @@ impl crate::handles::Engine<'_> {
         Ok(AgentContext {
             agent_id: agent,
             agent_name: r.try_get("", "name")?,
-            agent_status: r.try_get("", "status")?,
+            agent_status: state(&r, "status")?,
             tenant_id: tenant,
             tenant_slug: r.try_get("", "slug")?,
-            subscription_status: r.try_get("", "subscription_status")?,
+            subscription_status: state(&r, "subscription_status")?,
             responsible_principal_id: r.try_get("", "responsible_principal_id")?,
             spend_left: scope.spend_limit.map(|l| (l - spend).max(0)),
             dispatches_left: scope.dispatch_limit.map(|l| (l - dispatches).max(0)),
             scope,
-            breaker_state: r.try_get("", "breaker_state")?,
+            breaker_state: state(&r, "breaker_state")?,
             consecutive_failures: r.try_get("", "consecutive_failures")?,
             cycle_start: r.try_get("", "cycle")?,
             cycle_secs: r.try_get("", "cycle_secs")?,

@@ -1,7 +1,8 @@
 //! Decisions, made and recorded in one transaction.
 //!
 //! `authorize` runs inside the ledger's group commit: under the tenant's head lock it
-//! checks, in SPEC order, the subscription, the agent and its breaker, the scope (Cedar),
+//! gathers the facts and lets `charter_core::engine::decide` check, in the order
+//! docs/concepts.md gives, the subscription, the agent and its breaker, the scope (Cedar),
 //! the task chain, gates and approvals, then reserves budget, and returns the decision's
 //! record, which commits with the reservation or not at all. ALLOWED reaches the caller
 //! only after that commit; any failure on the way is an error, never an allowance.
@@ -40,6 +41,7 @@ use charter_core::engine::decision::{Decision, Reason, canonical_digest};
 use charter_core::ledger::Entry;
 use charter_core::ledger::jcs::first_inexact_number;
 use charter_core::policy::Scope;
+use charter_core::status::PrincipalStatus;
 use charter_core::tenant::{Acting, Role};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
@@ -51,9 +53,7 @@ use crate::{Result, StoreError, TenantTx, agents};
 use policies::policy_row;
 
 /// What an agent asks to do.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionRequest {
     /// The action, as named in the tenant's catalog (e.g. `deploy`).
     pub action: String,
@@ -80,9 +80,7 @@ pub struct ActionRequest {
 }
 
 /// The answer: the decision and where it is recorded.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answer {
     /// The authorization this answer is about (report its outcome with this id).
     pub authorization_id: Uuid,
@@ -166,11 +164,9 @@ async fn breaker(tx: &TenantTx, agent: Uuid) -> Result<BreakerRow> {
         )
         .await?
         .ok_or(StoreError::NotFound("breaker"))?;
-    let state: String = r.try_get("", "state")?;
     Ok(BreakerRow {
         breaker: Breaker {
-            state: State::parse(&state)
-                .ok_or_else(|| StoreError::Internal(format!("breaker state {state}")))?,
+            state: crate::error::state::<State>(&r, "state")?,
             consecutive_failures: r.try_get::<i32>("", "consecutive_failures")? as u32,
             threshold: r.try_get::<i32>("", "threshold")? as u32,
             cooldown: Duration::seconds(i64::from(r.try_get::<i32>("", "cooldown_secs")?)),
@@ -502,7 +498,7 @@ pub(crate) const SCOPE_AUTHORITY: &[Role] = &[Role::Owner, Role::Admin];
 pub(crate) async fn require_roles(tx: &TenantTx, by: &Acting, roles: &[Role]) -> Result<Vec<Role>> {
     let p = crate::principals::get(tx, by.principal).await?;
     let acting = by.effective(&p.roles);
-    if p.status != "active" || !acting.iter().any(|r| roles.contains(r)) {
+    if p.status != PrincipalStatus::Active || !acting.iter().any(|r| roles.contains(r)) {
         return Err(StoreError::Forbidden(format!(
             "this needs one of the roles {}",
             roles

@@ -7,6 +7,7 @@ use charter_core::code::Code;
 use charter_core::engine::breaker::State;
 use charter_core::engine::decision::canonical_digest;
 use charter_core::ledger::{Actor, Entry};
+use charter_core::status::AgentStatus;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -164,14 +165,14 @@ async fn outcome(tx: &TenantTx, r: Report, seq: u64) -> Result<Entry> {
     let agent = agents::get(tx, agent_id).await?;
     if let Some(t) = transition {
         let status = match t.to {
-            State::Open => Some("tripped"),
-            State::Closed if agent.status == "tripped" => Some("active"),
+            State::Open => Some(AgentStatus::Tripped),
+            State::Closed if agent.status == AgentStatus::Tripped => Some(AgentStatus::Active),
             _ => None,
         };
         if let Some(s) = status {
             tx.exec(
                 "UPDATE agents SET status = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2",
-                vec![tx.tenant_id().into(), agent_id.into(), s.into()],
+                vec![tx.tenant_id().into(), agent_id.into(), s.as_str().into()],
             )
             .await?;
         }

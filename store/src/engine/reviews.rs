@@ -14,6 +14,7 @@ use charter_core::engine::provenance::{
 };
 use charter_core::ledger::Entry;
 use charter_core::policy::DIRECT;
+use charter_core::status::{AgentStatus, ReviewStatus};
 use sea_orm::QueryResult;
 use serde_json::json;
 use uuid::Uuid;
@@ -108,7 +109,7 @@ pub struct Delegated {
 /// The verdict's fate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerdictOutcome {
-    Recorded { review_status: String },
+    Recorded { review_status: ReviewStatus },
     Refused { why: String, violation: Uuid },
 }
 
@@ -209,15 +210,12 @@ const TASK_COLUMNS: &str =
     t.assignee_agent, t.status, t.initiative_id";
 
 fn task_node(r: &QueryResult) -> Result<TaskNode> {
-    let status: String = r.try_get("", "status")?;
     Ok(TaskNode {
         id: r.try_get("", "id")?,
         delegator: party(r, "delegator")?,
         parent: r.try_get("", "parent_id")?,
         assignee: r.try_get("", "assignee_agent")?,
-        status: status
-            .parse()
-            .map_err(|e| StoreError::Internal(format!("stored task: {e}")))?,
+        status: crate::error::state(r, "status")?,
         initiative: r.try_get("", "initiative_id")?,
     })
 }
@@ -261,7 +259,7 @@ impl crate::handles::Engine<'_> {
         let tx = self.tenant_tx(tenant).await?;
         let a = agents::get(&tx, agent).await?;
         tx.rollback().await?;
-        if a.status == "suspended" {
+        if a.status == AgentStatus::Suspended {
             return Err(StoreError::Refused(
                 Code::AgentSuspended,
                 "this agent is suspended".into(),
@@ -403,6 +401,9 @@ impl crate::handles::Engine<'_> {
             task,
             initiative,
         } = artifact;
+        if kind_name.trim().is_empty() || digest.trim().is_empty() {
+            return Err(StoreError::Invalid("kind, digest: required".into()));
+        }
         let id = Uuid::now_v7();
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
@@ -573,10 +574,10 @@ impl crate::handles::Engine<'_> {
                         ],
                     )
                     .await?;
-                    let status = if approve { "approved" } else { "rejected" };
+                    let status = if approve { ReviewStatus::Approved } else { ReviewStatus::Rejected };
                     tx.exec(
                         "UPDATE reviews SET status = $3 WHERE tenant_id = $1 AND id = $2",
-                        vec![tx.tenant_id().into(), review.into(), status.into()],
+                        vec![tx.tenant_id().into(), review.into(), status.as_str().into()],
                     )
                     .await?;
                     let mut e = Entry::new(format!("review.{status}"), reviewer.ledger_actor())
@@ -585,7 +586,7 @@ impl crate::handles::Engine<'_> {
                     e.gate = gate;
                     e.initiative = initiative.map(|i| i.to_string());
                     e.decision = Some(if approve { "ALLOWED" } else { "BLOCKED" }.into());
-                    Ok((e, VerdictOutcome::Recorded { review_status: status.into() }))
+                    Ok((e, VerdictOutcome::Recorded { review_status: status }))
                 })
             })
             .await?;

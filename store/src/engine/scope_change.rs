@@ -21,6 +21,9 @@ impl crate::handles::Engine<'_> {
         scope: Scope,
         reason: String,
     ) -> Result<(Uuid, Receipt)> {
+        if reason.trim().is_empty() {
+            return Err(StoreError::Invalid("reason: must not be empty".into()));
+        }
         let id = Uuid::now_v7();
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {

@@ -3,6 +3,7 @@
 //! pending decision. Reads only; each in one tenant transaction.
 
 use charter_core::engine::provenance::{Party, Separation};
+use charter_core::status::{ReviewStatus, Severity, TaskStatus, ViolationStatus};
 use chrono::{DateTime, Utc};
 use sea_orm::QueryResult;
 use serde::Serialize;
@@ -11,9 +12,10 @@ use uuid::Uuid;
 
 use super::reviews::{agent_party, load_graph};
 use super::workflows::{GateCheck, check_gates_in};
+use crate::error::state;
 use crate::{Result, StoreError, TenantTx};
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct InitiativeView {
     /// The initiative.
     pub initiative_id: Uuid,
@@ -33,7 +35,7 @@ pub struct InitiativeView {
     pub history: Vec<LedgerLine>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Scorecard {
     /// Artifacts registered in the initiative.
     pub artifacts: i64,
@@ -50,7 +52,7 @@ pub struct Scorecard {
 }
 
 /// One ledger record, summarised (the full record is in the ledger).
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LedgerLine {
     /// Position in the tenant's log.
     pub seq: i64,
@@ -97,7 +99,7 @@ pub(crate) fn ledger_line(r: &QueryResult) -> Result<LedgerLine> {
     })
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ProvenanceView {
     /// The artifact asked about and everything it derives from, the artifact first.
     pub artifacts: Vec<ArtifactInfo>,
@@ -107,7 +109,7 @@ pub struct ProvenanceView {
     pub reviews: Vec<ReviewInfo>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ArtifactInfo {
     /// The artifact, its kind, digest and URI.
     pub artifact_id: Uuid,
@@ -133,7 +135,7 @@ pub struct ArtifactInfo {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TaskInfo {
     /// The task and the task it was delegated under.
     pub task_id: Uuid,
@@ -148,10 +150,10 @@ pub struct TaskInfo {
     /// The agent it was delegated to.
     pub assignee_agent: Uuid,
     /// `open`, `completed`, `failed` or `expired`.
-    pub status: String,
+    pub status: TaskStatus,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ReviewInfo {
     /// The review, the artifact and digest it is bound to, and its gate.
     pub review_id: Uuid,
@@ -164,7 +166,7 @@ pub struct ReviewInfo {
     /// `standard`, or `principal` when the approver must act for another principal.
     pub separation: String,
     /// `pending`, `approved` or `rejected`.
-    pub status: String,
+    pub status: ReviewStatus,
     /// Who asked for it, and when.
     pub requested_by: Uuid,
     /// When it was requested.
@@ -173,33 +175,33 @@ pub struct ReviewInfo {
     pub verdicts: Vec<Value>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ViolationInfo {
     /// The violation, its kind (e.g. `self_approval`) and severity.
     pub violation_id: Uuid,
     /// Its kind (e.g. `self_approval`).
     pub kind: String,
     /// `critical`, `high`, `medium` or `low`.
-    pub severity: String,
+    pub severity: Severity,
     /// Who it concerns.
     pub subject: Value,
     /// What happened.
     pub details: Value,
     /// `open`, `acknowledged` or `resolved`.
-    pub status: String,
+    pub status: ViolationStatus,
     /// When it was found.
     pub created_at: DateTime<Utc>,
 }
 
 /// Where a pending decision stands.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DecisionState {
     /// The review or action approval waited on.
     pub id: Uuid,
     /// `review` (of an artifact) or `action_approval` (of an action's exact arguments).
     pub kind: String,
     /// `pending`, `approved` or `rejected`.
-    pub status: String,
+    pub status: ReviewStatus,
     /// Whether it is decided (call again while it is not).
     pub decided: bool,
 }
@@ -217,7 +219,7 @@ fn review(r: &QueryResult) -> Result<ReviewInfo> {
         digest: r.try_get("", "digest")?,
         gate: r.try_get("", "gate")?,
         separation: r.try_get("", "separation")?,
-        status: r.try_get("", "status")?,
+        status: state(r, "status")?,
         requested_by: r.try_get("", "requested_by")?,
         created_at: r.try_get("", "created_at")?,
         verdicts: match verdicts {
@@ -373,7 +375,7 @@ impl crate::handles::Engine<'_> {
                     delegator_id: r.try_get("", "delegator_id")?,
                     delegator_principal: r.try_get("", "delegator_principal")?,
                     assignee_agent: r.try_get("", "assignee_agent")?,
-                    status: r.try_get("", "status")?,
+                    status: state(r, "status")?,
                 })
             })
             .collect::<Result<_>>()?;
@@ -447,10 +449,10 @@ impl crate::handles::Engine<'_> {
                 Ok(ViolationInfo {
                     violation_id: r.try_get("", "id")?,
                     kind: r.try_get("", "kind")?,
-                    severity: r.try_get("", "severity")?,
+                    severity: state(r, "severity")?,
                     subject: r.try_get("", "subject")?,
                     details: r.try_get("", "details")?,
-                    status: r.try_get("", "status")?,
+                    status: state(r, "status")?,
                     created_at: r.try_get("", "created_at")?,
                 })
             })
@@ -471,11 +473,11 @@ impl crate::handles::Engine<'_> {
             .await?
             .ok_or(StoreError::NotFound("review or approval"))?;
         tx.rollback().await?;
-        let status: String = row.try_get("", "status")?;
+        let status: ReviewStatus = state(&row, "status")?;
         Ok(DecisionState {
             id,
             kind: row.try_get("", "kind")?,
-            decided: status != "pending",
+            decided: status != ReviewStatus::Pending,
             status,
         })
     }
@@ -494,7 +496,7 @@ pub struct LedgerFilter {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LedgerPage {
     /// Matching records, newest first.
     pub entries: Vec<LedgerLine>,

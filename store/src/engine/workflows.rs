@@ -106,6 +106,8 @@ impl crate::handles::Engine<'_> {
         if risk > 100 {
             return Err(StoreError::Invalid("risk: 0 to 100".into()));
         }
+        let name = charter_core::tenant::display_name(&name, 200)
+            .map_err(|e| StoreError::Invalid(format!("name: {e}")))?;
         let id = Uuid::now_v7();
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
@@ -151,6 +153,9 @@ impl crate::handles::Engine<'_> {
         kind: String,
         uri: String,
     ) -> Result<Receipt> {
+        if gate.trim().is_empty() || kind.trim().is_empty() {
+            return Err(StoreError::Invalid("gate, kind: required".into()));
+        }
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
@@ -264,7 +269,7 @@ impl crate::handles::Engine<'_> {
 }
 
 /// What stands between an initiative and its next stage.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct GateCheck {
     /// The initiative's current stage.
     pub stage: String,
@@ -276,7 +281,7 @@ pub struct GateCheck {
     pub can_promote: bool,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct GateStatus {
     /// The gate's name.
     pub name: String,

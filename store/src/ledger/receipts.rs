@@ -21,7 +21,7 @@ pub struct ReceiptClaim {
     pub key_id: String,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ReceiptCheck {
     /// True when every check below passed.
     pub valid: bool,

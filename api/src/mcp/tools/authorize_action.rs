@@ -1,5 +1,4 @@
-use charter_core::engine::decision::Decision;
-use charter_store::engine::{ActionRequest, Answer};
+use crate::wire::engine::{ActionRequest, Answer, Decision};
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 
@@ -28,8 +27,9 @@ impl CharterMcp {
         let answer = self
             .store()
             .engine()
-            .authorize(caller.tenant_id, caller.agent_id, req)
+            .authorize(caller.tenant_id, caller.agent_id, req.into())
             .await?;
+        let answer = Answer::from(answer);
         if matches!(answer.decision, Decision::Blocked { .. }) {
             return Err(Refusal::with_body(&answer));
         }

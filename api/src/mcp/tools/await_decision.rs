@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-use charter_store::engine::views::DecisionState;
+use crate::wire::views::DecisionState;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -88,7 +88,7 @@ impl CharterMcp {
                 .decision_state(caller.tenant_id, p.review_id)
                 .await?;
             if state.decided || tokio::time::Instant::now() >= until {
-                return Ok(Json(state));
+                return Ok(Json(state.into()));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

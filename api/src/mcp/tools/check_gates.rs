@@ -1,4 +1,4 @@
-use charter_store::engine::workflows::GateCheck;
+use crate::wire::views::GateCheck;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 
@@ -26,7 +26,8 @@ impl CharterMcp {
             self.store()
                 .engine()
                 .check_gates(caller.tenant_id, p.initiative_id)
-                .await?,
+                .await?
+                .into(),
         ))
     }
 }

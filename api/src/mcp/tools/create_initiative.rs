@@ -44,12 +44,6 @@ impl CharterMcp {
         caller: Caller,
         Parameters(p): Parameters<CreateInitiative>,
     ) -> Result<Json<InitiativeCreated>, Refusal> {
-        if p.risk > 100 {
-            return Err(Refusal::new(
-                charter_core::code::Code::Invalid.as_str(),
-                "risk: 0 to 100",
-            ));
-        }
         let me = self
             .store()
             .engine()

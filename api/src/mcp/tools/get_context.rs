@@ -1,4 +1,4 @@
-use charter_store::engine::context::AgentContext;
+use crate::wire::context::AgentContext;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 
@@ -20,7 +20,8 @@ impl CharterMcp {
             self.store()
                 .engine()
                 .agent_context(caller.tenant_id, caller.agent_id)
-                .await?,
+                .await?
+                .into(),
         ))
     }
 }

@@ -1,4 +1,4 @@
-use charter_store::engine::views::InitiativeView;
+use crate::wire::views::InitiativeView;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -35,7 +35,8 @@ impl CharterMcp {
             self.store()
                 .engine()
                 .initiative_view(caller.tenant_id, p.initiative_id)
-                .await?,
+                .await?
+                .into(),
         ))
     }
 }

@@ -1,4 +1,4 @@
-use charter_store::engine::views::ProvenanceView;
+use crate::wire::views::ProvenanceView;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -34,7 +34,8 @@ impl CharterMcp {
             self.store()
                 .engine()
                 .provenance(caller.tenant_id, p.artifact_id)
-                .await?,
+                .await?
+                .into(),
         ))
     }
 }

@@ -1,4 +1,5 @@
-use charter_store::engine::views::ReviewInfo;
+use crate::wire::all;
+use crate::wire::views::ReviewInfo;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -26,11 +27,11 @@ impl CharterMcp {
     ))]
     async fn list_review_requests(&self, caller: Caller) -> Result<Json<ReviewRequests>, Refusal> {
         Ok(Json(ReviewRequests {
-            reviews: self
+            reviews: all(self
                 .store()
                 .engine()
                 .review_requests(caller.tenant_id, caller.agent_id)
-                .await?,
+                .await?),
         }))
     }
 }

@@ -1,4 +1,5 @@
-use charter_store::engine::views::ViolationInfo;
+use crate::wire::all;
+use crate::wire::views::ViolationInfo;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -40,7 +41,7 @@ impl CharterMcp {
         Parameters(p): Parameters<ListViolations>,
     ) -> Result<Json<Violations>, Refusal> {
         Ok(Json(Violations {
-            violations: self
+            violations: all(self
                 .store()
                 .engine()
                 .violations_for(
@@ -49,7 +50,7 @@ impl CharterMcp {
                     p.initiative_id,
                     p.include_closed,
                 )
-                .await?,
+                .await?),
         }))
     }
 }

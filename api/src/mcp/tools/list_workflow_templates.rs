@@ -1,4 +1,6 @@
 use charter_core::engine::workflow::Template;
+
+use crate::wire;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -27,7 +29,7 @@ pub struct TemplateInfo {
     /// Whether this is one of Charter's presets (else the tenant defined it).
     pub preset: bool,
     /// The template: its stages in order and the gates between them.
-    pub template: Template,
+    pub template: wire::workflow::Template,
     /// The gates that apply at the requested risk score, when one was given.
     pub recommended_gates: Option<Vec<String>>,
 }
@@ -57,7 +59,7 @@ impl CharterMcp {
             recommended_gates: p
                 .risk
                 .map(|r| t.gates_for(r).into_iter().map(|g| g.name.clone()).collect()),
-            template: t,
+            template: t.into(),
         };
         let templates = presets
             .into_iter()

@@ -1,4 +1,4 @@
-//! The 21 governance tools of SPEC §4, one file each. Every tool takes typed, described
+//! The 21 governance tools (docs/mcp.md), one file each. Every tool takes typed, described
 //! parameters, returns structured content with an output schema, and answers business
 //! refusals as tool results (see [`super::refusal`]).
 

@@ -1,4 +1,6 @@
-use charter_store::engine::views::{LedgerFilter, LedgerPage};
+use charter_store::engine::views::LedgerFilter;
+
+use crate::wire::views::LedgerPage;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -62,7 +64,8 @@ impl CharterMcp {
             self.store()
                 .engine()
                 .query_ledger(caller.tenant_id, filter)
-                .await?,
+                .await?
+                .into(),
         ))
     }
 }

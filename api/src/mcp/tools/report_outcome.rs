@@ -1,4 +1,4 @@
-use charter_store::engine::Answer;
+use crate::wire::engine::Answer;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -49,7 +49,8 @@ impl CharterMcp {
                     r.actual_spend,
                     r.idempotency_key,
                 )
-                .await?,
+                .await?
+                .into(),
         ))
     }
 }

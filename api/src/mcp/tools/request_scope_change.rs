@@ -1,4 +1,4 @@
-use charter_core::policy::Scope;
+use crate::wire::policy::Scope;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -44,16 +44,10 @@ impl CharterMcp {
         caller: Caller,
         Parameters(p): Parameters<RequestScopeChange>,
     ) -> Result<Json<ScopeChangeRequested>, Refusal> {
-        if p.reason.trim().is_empty() {
-            return Err(Refusal::new(
-                charter_core::code::Code::Invalid.as_str(),
-                "reason: must not be empty",
-            ));
-        }
         let (request_id, receipt) = self
             .store()
             .engine()
-            .request_scope_change(caller.tenant_id, caller.agent_id, p.scope, p.reason)
+            .request_scope_change(caller.tenant_id, caller.agent_id, p.scope.into(), p.reason)
             .await?;
         Ok(Json(ScopeChangeRequested {
             request_id,

@@ -45,12 +45,6 @@ impl CharterMcp {
         caller: Caller,
         Parameters(p): Parameters<SubmitEvidence>,
     ) -> Result<Json<EvidenceSubmitted>, Refusal> {
-        if p.kind.trim().is_empty() || p.gate.trim().is_empty() {
-            return Err(Refusal::new(
-                charter_core::code::Code::Invalid.as_str(),
-                "kind and gate: must not be empty",
-            ));
-        }
         let me = self
             .store()
             .engine()

@@ -58,7 +58,7 @@ impl CharterMcp {
             .await?;
         match outcome {
             VerdictOutcome::Recorded { review_status } => Ok(Json(ReviewDecided {
-                status: review_status,
+                status: review_status.to_string(),
                 seq: r.seq,
                 record_hash: hex::encode(r.record_hash),
             })),

@@ -1,4 +1,6 @@
-use charter_store::ledger::receipts::{ReceiptCheck, ReceiptClaim};
+use charter_store::ledger::receipts::ReceiptClaim;
+
+use crate::wire::receipts::ReceiptCheck;
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -46,7 +48,8 @@ impl CharterMcp {
             self.store()
                 .ledger()
                 .verify_receipt(caller.tenant_id, claim)
-                .await?,
+                .await?
+                .into(),
         ))
     }
 }
