@@ -133,11 +133,80 @@ pub async fn record(
     Ok(res)
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    job: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobNameLabels {
+    job: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FindingLabels {
+    rule: String,
+    severity: String,
+}
+
+/// The worker's figures, read from the database at each scrape: workers may run in other
+/// processes (or several), and the database holds what all of them did.
+async fn worker_registry(state: &AppState) -> Result<Registry, charter_store::StoreError> {
+    let worker = state.store().worker();
+    let mut registry = Registry::with_prefix("charter");
+    let runs = Family::<JobLabels, Counter>::default();
+    let durations = Family::<JobNameLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for j in worker.job_runs().await? {
+        let failed = j.failures.max(0) as u64;
+        let ok = (j.runs.max(0) as u64).saturating_sub(failed);
+        for (outcome, n) in [("ok", ok), ("failed", failed)] {
+            runs.get_or_create(&JobLabels {
+                job: j.job.clone(),
+                outcome,
+            })
+            .inc_by(n);
+        }
+        durations
+            .get_or_create(&JobNameLabels { job: j.job })
+            .set(j.duration_ms as f64 / 1000.0);
+    }
+    let findings = Family::<FindingLabels, Counter>::default();
+    for (rule, severity, n) in worker.findings_by_rule().await? {
+        findings
+            .get_or_create(&FindingLabels { rule, severity })
+            .inc_by(n.max(0) as u64);
+    }
+    registry.register("job_runs", "Worker job runs, by job and outcome", runs);
+    registry.register(
+        "job_duration_seconds",
+        "How long each job's last run took",
+        durations,
+    );
+    registry.register(
+        "scanner_findings",
+        "Violations the forensic scanner found, by rule and severity",
+        findings,
+    );
+    Ok(registry)
+}
+
 pub async fn render(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let text = state
+    let mut text = state
         .metrics()
         .encode()
         .map_err(|e| ApiError::internal(&e))?;
+    // Without the database the process's own figures are still served.
+    match worker_registry(&state).await {
+        Ok(registry) => {
+            let mut more = String::new();
+            encode(&mut more, &registry).map_err(|e| ApiError::internal(&e))?;
+            if let Some(body) = text.strip_suffix("# EOF\n") {
+                text = format!("{body}{more}");
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "worker metrics unavailable"),
+    }
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(text))

@@ -62,6 +62,10 @@ pub struct Config {
     pub checkpoint_origin_prefix: String,
     /// A new checkpoint is issued at least this often while a tenant's log grows.
     pub checkpoint_interval: Duration,
+    /// How often the forensic scanner reads what is new in each tenant's log and tables.
+    pub scan_interval: Duration,
+    /// The hour (UTC) the daily jobs run: the scanner's full pass, the self-audit.
+    pub daily_jobs_hour: u32,
     pub shutdown_timeout: Duration,
     /// Host names (besides loopback) that HTTP requests may address.
     pub allowed_hosts: Vec<String>,
@@ -264,6 +268,18 @@ const SETTINGS: &[Setting] = &[
         false,
     ),
     s(
+        "scan_interval_secs",
+        &["CHARTER_SCAN_INTERVAL_SECS"],
+        "an integer from 1 to 86400",
+        false,
+    ),
+    s(
+        "daily_jobs_hour",
+        &["CHARTER_DAILY_JOBS_HOUR"],
+        "an hour of the day (UTC), 0 to 23",
+        false,
+    ),
+    s(
         "shutdown_timeout_secs",
         &["CHARTER_SHUTDOWN_TIMEOUT_SECS"],
         "an integer from 1 to 600",
@@ -413,6 +429,8 @@ impl Config {
         })?;
         let checkpoint_interval =
             p.get("checkpoint_interval_secs", 60, |v| int_in(v, 1, 86_400))?;
+        let scan_interval = p.get("scan_interval_secs", 300, |v| int_in(v, 1, 86_400))?;
+        let daily_jobs_hour = p.get("daily_jobs_hour", 3, |v| int_in(v, 0, 23))?;
         let shutdown_timeout = p.get("shutdown_timeout_secs", 30, |v| int_in(v, 1, 600))?;
         let allowed_hosts = p.get("allowed_hosts", Vec::new(), |v| {
             let hosts: Vec<String> = v
@@ -472,6 +490,8 @@ impl Config {
             log_level,
             checkpoint_origin_prefix,
             checkpoint_interval: Duration::from_secs(checkpoint_interval),
+            scan_interval: Duration::from_secs(scan_interval),
+            daily_jobs_hour: daily_jobs_hour as u32,
             shutdown_timeout: Duration::from_secs(shutdown_timeout),
             allowed_hosts,
             rate_limit_per_minute,

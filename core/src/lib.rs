@@ -28,6 +28,7 @@ pub mod keys;
 pub mod ledger;
 pub mod password;
 pub mod policy;
+pub mod scanner;
 pub mod secret;
 pub mod status;
 pub mod tenant;

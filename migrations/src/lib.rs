@@ -66,6 +66,7 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261202_000013_ledger_enter"),
             sql_migration!("m20261203_000014_chains_and_retries"),
             sql_migration!("m20261203_000015_hardening"),
+            sql_migration!("m20261203_000016_worker"),
         ]
     }
 }

@@ -9,6 +9,7 @@
 //!   violations, the humans' inbox;
 //! - [`Sessions`] (`store.sessions()`) — who is calling: slugs, agent keys, API tokens,
 //!   passwords, login sessions, MCP sessions;
+//! - [`Worker`] (`store.worker()`) — job runs, the forensic scanner's passes and findings;
 //! - [`crate::limits::Limits`] (`store.limits()`) — rate limits and attempt counters.
 //!
 //! Each handle dereferences to the [`Store`], so an operation reaches the store's
@@ -58,4 +59,9 @@ handle!(
     /// Who is calling, and their sessions.
     Sessions,
     sessions
+);
+handle!(
+    /// What the worker's jobs read and write: job runs, scanner passes, findings.
+    Worker,
+    worker
 );

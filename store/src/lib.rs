@@ -16,6 +16,7 @@
 //! - [`admin`] — what the REST admin API changes and reads (each change recorded).
 //! - [`ledger`] — the signed ledger: group-committed appends, proofs, checkpoints, exports.
 //! - [`engine`] — decisions: scopes and policies, breakers, budgets, authorizations.
+//! - [`worker`] — what the worker's jobs keep: job runs, scanner passes, findings.
 //! - [`job_lock`] — advisory locks that let several workers share the schedule.
 //! - [`limits`] — rate limits and attempt counters (Redis, each node on its own without it).
 //! - [`passwords`] — Argon2 hashing and checks, bounded to the machine's cores.
@@ -45,6 +46,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod tenant_tx;
 pub mod tenants;
+pub mod worker;
 
 use std::sync::Arc;
 

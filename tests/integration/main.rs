@@ -16,6 +16,7 @@ mod mcp;
 mod rest;
 mod retries;
 mod reviews;
+mod scanner;
 mod sessions;
 mod worker;
 mod workflows;

@@ -18,7 +18,7 @@ fn slow_job(name: &'static str) -> Job {
             async {
                 RUNS.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                Ok("slept".to_string())
+                Ok(Some("slept".to_string()))
             }
             .boxed()
         }),

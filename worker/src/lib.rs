@@ -15,8 +15,9 @@ use charter_store::Store;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
-/// What a job run reports, for the log.
-pub type JobResult = Result<String, charter_store::StoreError>;
+/// What a job run reports: a summary when it did something (logged at INFO), `None`
+/// when there was nothing to do (no line: an idle worker is quiet).
+pub type JobResult = Result<Option<String>, charter_store::StoreError>;
 
 /// The body of a job: a plain async function of the store.
 pub type JobFn = Arc<dyn Fn(Store) -> BoxFuture<'static, JobResult> + Send + Sync>;
@@ -83,14 +84,29 @@ pub async fn run_once(store: &Store, job: &Job) -> bool {
         }
     };
     let started = std::time::Instant::now();
-    match (job.run)(store.clone()).await {
-        Ok(summary) => tracing::info!(
-            job = job.name,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            summary,
-            "job done"
-        ),
-        Err(e) => tracing::warn!(job = job.name, error = %e, "job failed"),
+    let started_at = chrono::Utc::now();
+    let (ok, summary) = match (job.run)(store.clone()).await {
+        Ok(Some(summary)) => {
+            tracing::info!(
+                job = job.name,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                summary,
+                "job done"
+            );
+            (true, summary)
+        }
+        Ok(None) => (true, "nothing to do".to_string()),
+        Err(e) => {
+            tracing::warn!(job = job.name, error = %e, "job failed");
+            (false, e.to_string())
+        }
+    };
+    let recorded = store
+        .worker()
+        .record_job_run(job.name, started_at, ok, &summary)
+        .await;
+    if let Err(e) = recorded {
+        tracing::warn!(job = job.name, error = %e, "recording the job's run failed");
     }
     if let Err(e) = lock.release().await {
         tracing::warn!(job = job.name, error = %e, "releasing job lock failed");

@@ -31,6 +31,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "breakers", description = "Circuit breakers"),
         (name = "violations", description = "Findings and their handling"),
         (name = "ledger", description = "Entries, proofs, checkpoints"),
+        (name = "jobs", description = "The worker's jobs and their last runs"),
     )
 )]
 struct Base;

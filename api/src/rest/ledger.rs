@@ -137,6 +137,9 @@ pub struct ProvenEntryView {
     pub record: String,
     /// SHA-256 of `record`, hex.
     pub record_hash: String,
+    /// False when `record` does not hash to `record_hash`: the stored record was edited
+    /// after it was signed and must not be trusted (the scanner reports it).
+    pub hash_valid: bool,
     /// Ed25519 signature over the record hash, hex.
     pub signature: String,
     pub key_id: String,
@@ -166,6 +169,7 @@ pub async fn entry(
         .await?;
     Ok(HttpResponse::Ok().json(ProvenEntryView {
         seq: e.record.seq,
+        hash_valid: e.record.hash_matches(),
         record: e.record.record,
         record_hash: hex::encode(e.record.record_hash),
         signature: hex::encode(&e.record.signature),

@@ -15,6 +15,7 @@ pub mod agents;
 pub mod breakers;
 pub mod docs;
 pub mod extract;
+pub mod jobs;
 pub mod keys;
 pub mod ledger;
 pub mod me;
@@ -85,6 +86,7 @@ pub fn services(cfg: &mut ServiceConfig) {
     breakers::services(cfg);
     violations::services(cfg);
     ledger::services(cfg);
+    jobs::services(cfg);
 }
 
 /// The `/api/v1` scope, with its limits and error handlers.

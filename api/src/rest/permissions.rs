@@ -45,4 +45,6 @@ permissions! {
     Decide = "decide": [Owner, Admin, Approver];
     /// Acknowledge and resolve violations.
     HandleViolations = "handle_violations": [Owner, Admin, ComplianceOfficer];
+    /// See the worker's jobs and their last runs.
+    Operate = "operate": [Owner, Admin];
 }

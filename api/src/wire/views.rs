@@ -162,6 +162,9 @@ pub struct LedgerLine {
     pub reason: Option<String>,
     /// The record's hash (hex).
     pub record_hash: String,
+    /// False when the stored row fails its hash or its columns differ from its signed
+    /// record (edited behind Charter's back). The fields shown are the signed record's.
+    pub verified: bool,
 }
 
 impl From<store::LedgerLine> for LedgerLine {
@@ -179,6 +182,7 @@ impl From<store::LedgerLine> for LedgerLine {
             decision: l.decision,
             reason: l.reason,
             record_hash: l.record_hash,
+            verified: l.verified,
         }
     }
 }

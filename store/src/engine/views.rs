@@ -12,6 +12,9 @@ use uuid::Uuid;
 
 use super::reviews::{agent_party, load_graph};
 use super::workflows::{GateCheck, check_gates_in};
+use charter_core::ledger::record::{Record, hash_bytes};
+use charter_core::scanner::ledger_integrity::Columns;
+
 use crate::error::state;
 use crate::{Result, StoreError, TenantTx};
 
@@ -78,24 +81,53 @@ pub struct LedgerLine {
     pub reason: Option<String>,
     /// The record's hash (hex).
     pub record_hash: String,
+    /// False when the stored row fails its hash or its columns differ from its signed
+    /// record (edited behind Charter's back; the scanner reports it). The fields above are
+    /// always the signed record's: columns only find rows.
+    pub verified: bool,
 }
 
-pub(crate) const LEDGER_LINE_COLUMNS: &str = "seq, recorded_at, kind, actor_type, actor_id, on_behalf_of, action, resource, gate, decision, reason, record_hash";
+pub(crate) const LEDGER_LINE_COLUMNS: &str = "seq, recorded_at, kind, actor_type, actor_id, on_behalf_of, action, resource, initiative, gate, decision, reason, record, record_hash";
 
-pub(crate) fn ledger_line(r: &QueryResult) -> Result<LedgerLine> {
-    Ok(LedgerLine {
-        seq: r.try_get("", "seq")?,
-        recorded_at: r.try_get("", "recorded_at")?,
+/// A ledger row's queryable columns.
+pub(crate) fn columns(r: &QueryResult) -> Result<Columns> {
+    Ok(Columns {
         kind: r.try_get("", "kind")?,
         actor_type: r.try_get("", "actor_type")?,
         actor_id: r.try_get("", "actor_id")?,
         on_behalf_of: r.try_get("", "on_behalf_of")?,
         action: r.try_get("", "action")?,
         resource: r.try_get("", "resource")?,
+        initiative: r.try_get("", "initiative")?,
         gate: r.try_get("", "gate")?,
         decision: r.try_get("", "decision")?,
         reason: r.try_get("", "reason")?,
-        record_hash: hex::encode(r.try_get::<Vec<u8>>("", "record_hash")?),
+    })
+}
+
+pub(crate) fn ledger_line(r: &QueryResult) -> Result<LedgerLine> {
+    let hash: Vec<u8> = r.try_get("", "record_hash")?;
+    let text: String = r.try_get("", "record")?;
+    let columns = columns(r)?;
+    let signed = serde_json::from_str::<Record>(&text).ok();
+    let shown = signed.as_ref().map(Columns::of);
+    let verified = hash_bytes(text.as_bytes())[..] == hash[..] && shown.as_ref() == Some(&columns);
+    // An unreadable record shows its columns, flagged.
+    let c = shown.unwrap_or(columns);
+    Ok(LedgerLine {
+        seq: r.try_get("", "seq")?,
+        recorded_at: r.try_get("", "recorded_at")?,
+        kind: c.kind,
+        actor_type: c.actor_type,
+        actor_id: c.actor_id,
+        on_behalf_of: c.on_behalf_of,
+        action: c.action,
+        resource: c.resource,
+        gate: c.gate,
+        decision: c.decision,
+        reason: c.reason,
+        record_hash: hex::encode(hash),
+        verified,
     })
 }
 

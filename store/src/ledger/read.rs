@@ -19,6 +19,14 @@ pub struct StoredRecord {
     pub key_id: String,
 }
 
+impl StoredRecord {
+    /// Whether the stored text is what its hash was made from (false: edited after it was
+    /// signed; never show it as valid).
+    pub fn hash_matches(&self) -> bool {
+        charter_core::ledger::record::hash_bytes(self.record.as_bytes()) == self.record_hash
+    }
+}
+
 fn record_from_row(r: &QueryResult) -> Result<StoredRecord> {
     let hash: Vec<u8> = r.try_get("", "record_hash")?;
     Ok(StoredRecord {

@@ -1,0 +1,65 @@
+-- The worker's jobs: the last run of each (a platform table: job names and counts, no
+-- tenant data), the forensic scanner's place in each tenant's log, and violations found
+-- by the scanner, deduplicated by a stable key per rule and subject.
+
+CREATE TABLE job_runs (
+    job          text PRIMARY KEY,
+    started_at   timestamptz NOT NULL,
+    finished_at  timestamptz NOT NULL,
+    outcome      text NOT NULL CHECK (outcome IN ('ok', 'failed')),
+    summary      text NOT NULL,
+    duration_ms  bigint NOT NULL,
+    runs         bigint NOT NULL DEFAULT 1,
+    failures     bigint NOT NULL DEFAULT 0
+);
+GRANT SELECT, INSERT, UPDATE ON job_runs TO charter_app;
+
+-- Where the scanner stands in a tenant's log: the next record to read, the hash of the
+-- one before it and the Merkle frontier of the records read so far (tree_size leaves: one
+-- 32-byte hash per set bit of tree_size, largest subtree first; tree_size differs from
+-- next_seq only when rows are missing), so an incremental scan reads only what is new and
+-- still checks chain, tree and checkpoints.
+CREATE TABLE scan_state (
+    tenant_id       uuid PRIMARY KEY REFERENCES tenants (id) ON DELETE RESTRICT,
+    next_seq        bigint NOT NULL DEFAULT 0 CHECK (next_seq >= 0),
+    prev_hash       bytea NOT NULL CHECK (length(prev_hash) = 32),
+    tree_size       bigint NOT NULL DEFAULT 0 CHECK (tree_size >= 0),
+    frontier        bytea NOT NULL DEFAULT '\x' CHECK (length(frontier) % 32 = 0),
+    scanned_at      timestamptz,
+    full_scanned_at timestamptz
+);
+SELECT charter_isolate_by_tenant('scan_state');
+GRANT SELECT, INSERT, UPDATE ON scan_state TO charter_app;
+
+ALTER TABLE violations
+    ADD COLUMN rule_version integer,
+    ADD COLUMN dedup_key    text,
+    ADD COLUMN last_seen_at timestamptz,
+    ADD COLUMN occurrences  integer NOT NULL DEFAULT 1;
+CREATE UNIQUE INDEX violations_dedup ON violations (tenant_id, dedup_key) WHERE dedup_key IS NOT NULL;
+
+-- Every tenant with a log, and when its last full pass was (each scan also looks at
+-- tables, e.g. for work open past its deadline, so a quiet log is still scanned).
+CREATE FUNCTION charter_scan_tenants()
+RETURNS TABLE (tenant_id uuid, full_scanned_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+AS $$
+    SELECT h.tenant_id, s.full_scanned_at
+    FROM public.ledger_heads h
+    LEFT JOIN public.scan_state s ON s.tenant_id = h.tenant_id
+$$;
+ALTER FUNCTION charter_scan_tenants() OWNER TO charter_platform;
+REVOKE ALL ON FUNCTION charter_scan_tenants() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION charter_scan_tenants() TO charter_app;
+
+-- Scanner findings across tenants, by rule and severity, for /metrics (counts only).
+CREATE FUNCTION charter_scanner_findings()
+RETURNS TABLE (rule text, severity text, n bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+AS $$
+    SELECT kind, severity, count(*) FROM public.violations
+    WHERE dedup_key IS NOT NULL GROUP BY kind, severity
+$$;
+ALTER FUNCTION charter_scanner_findings() OWNER TO charter_platform;
+REVOKE ALL ON FUNCTION charter_scanner_findings() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION charter_scanner_findings() TO charter_app;
