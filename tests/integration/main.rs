@@ -10,6 +10,7 @@ mod engine;
 mod hardening;
 mod http;
 mod isolation;
+mod jobs;
 mod keys;
 mod ledger;
 mod mcp;

@@ -32,6 +32,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "violations", description = "Findings and their handling"),
         (name = "ledger", description = "Entries, proofs, checkpoints"),
         (name = "jobs", description = "The worker's jobs and their last runs"),
+        (name = "self-audits", description = "Daily signed summaries of what needs review"),
     )
 )]
 struct Base;

@@ -22,6 +22,7 @@ pub mod me;
 pub mod permissions;
 pub mod policies;
 pub mod reviews;
+pub mod self_audits;
 pub mod sessions;
 pub mod signup;
 pub mod tokens;
@@ -87,6 +88,7 @@ pub fn services(cfg: &mut ServiceConfig) {
     violations::services(cfg);
     ledger::services(cfg);
     jobs::services(cfg);
+    self_audits::services(cfg);
 }
 
 /// The `/api/v1` scope, with its limits and error handlers.

@@ -52,6 +52,50 @@ ALTER FUNCTION charter_scan_tenants() OWNER TO charter_platform;
 REVOKE ALL ON FUNCTION charter_scan_tenants() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION charter_scan_tenants() TO charter_app;
 
+-- The daily self-audit: a signed summary per tenant (its SHA-256 is in the ledger record).
+CREATE TABLE self_audits (
+    tenant_id  uuid NOT NULL REFERENCES tenants (id) ON DELETE RESTRICT,
+    id         uuid NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    report     jsonb NOT NULL,
+    sha256     text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    seq        bigint,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX self_audits_time ON self_audits (tenant_id, created_at);
+SELECT charter_isolate_by_tenant('self_audits');
+GRANT SELECT, INSERT ON self_audits TO charter_app;
+-- The record's seq is known once the record is written.
+GRANT UPDATE (seq) ON self_audits TO charter_app;
+
+-- What the cross-tenant functions below read (counts and ids, nothing else leaves them).
+GRANT SELECT ON scan_state, self_audits, breakers, violations TO charter_platform;
+
+-- Every tenant with a log, and when its last self-audit was.
+CREATE FUNCTION charter_self_audit_tenants()
+RETURNS TABLE (tenant_id uuid, last_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+AS $$
+    SELECT h.tenant_id, (SELECT max(a.created_at) FROM public.self_audits a WHERE a.tenant_id = h.tenant_id)
+    FROM public.ledger_heads h
+$$;
+ALTER FUNCTION charter_self_audit_tenants() OWNER TO charter_platform;
+REVOKE ALL ON FUNCTION charter_self_audit_tenants() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION charter_self_audit_tenants() TO charter_app;
+
+-- Open breakers whose cool-down has passed: the worker turns them half-open (otherwise
+-- that happens only at the agent's next request, and the state shown would be stale).
+CREATE FUNCTION charter_breakers_cooled()
+RETURNS TABLE (tenant_id uuid, agent_id uuid)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+AS $$
+    SELECT b.tenant_id, b.agent_id FROM public.breakers b
+    WHERE b.state = 'open' AND b.opened_at + make_interval(secs => b.cooldown_secs) <= now()
+$$;
+ALTER FUNCTION charter_breakers_cooled() OWNER TO charter_platform;
+REVOKE ALL ON FUNCTION charter_breakers_cooled() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION charter_breakers_cooled() TO charter_app;
+
 -- Scanner findings across tenants, by rule and severity, for /metrics (counts only).
 CREATE FUNCTION charter_scanner_findings()
 RETURNS TABLE (rule text, severity text, n bigint)

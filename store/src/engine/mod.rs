@@ -145,11 +145,11 @@ fn answer(id: Uuid, decision: Decision, r: &Receipt) -> Answer {
     }
 }
 
-struct BreakerRow {
-    breaker: Breaker,
+pub(crate) struct BreakerRow {
+    pub(crate) breaker: Breaker,
 }
 
-async fn breaker(tx: &TenantTx, agent: Uuid) -> Result<BreakerRow> {
+pub(crate) async fn breaker(tx: &TenantTx, agent: Uuid) -> Result<BreakerRow> {
     tx.exec(
         "INSERT INTO breakers (tenant_id, agent_id) VALUES ($1, $2)
          ON CONFLICT (tenant_id, agent_id) DO NOTHING",
@@ -175,7 +175,7 @@ async fn breaker(tx: &TenantTx, agent: Uuid) -> Result<BreakerRow> {
     })
 }
 
-async fn save_breaker(tx: &TenantTx, agent: Uuid, b: &Breaker) -> Result<()> {
+pub(crate) async fn save_breaker(tx: &TenantTx, agent: Uuid, b: &Breaker) -> Result<()> {
     tx.exec(
         "UPDATE breakers SET state = $3, consecutive_failures = $4, opened_at = $5, updated_at = now()
          WHERE tenant_id = $1 AND agent_id = $2",

@@ -2,7 +2,9 @@
 //! forensic scanner's passes over each tenant's log and tables, and the findings it
 //! records as violations.
 
+pub mod breakers;
 pub mod findings;
 pub mod job_runs;
 pub mod scan;
 mod scan_reads;
+pub mod self_audit;

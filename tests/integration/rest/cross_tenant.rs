@@ -130,6 +130,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         .list_violations(bt.tenant_id, Default::default())
         .await
         .unwrap();
+    let audit = store.worker().self_audit(bt.tenant_id).await.unwrap().id;
     let tx = store.tenant_tx(bt.tenant_id).await.unwrap();
     let key = charter_store::api_keys::list(&tx, bt.agent_id)
         .await
@@ -153,6 +154,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         },
         request,
         violation: violations[0].id,
+        audit,
         seq: b_size - 1,
     };
 
@@ -181,6 +183,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         ids.approval,
         ids.request,
         ids.violation,
+        ids.audit,
         bt.tenant_id,
         bt.owner_id,
         b.reviewer_id,

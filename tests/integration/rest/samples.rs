@@ -18,6 +18,7 @@ pub struct Ids {
     pub approval: Uuid,
     pub request: Uuid,
     pub violation: Uuid,
+    pub audit: Uuid,
     pub seq: u64,
 }
 
@@ -36,6 +37,7 @@ impl Ids {
             approval: r(),
             request: r(),
             violation: r(),
+            audit: r(),
             seq: 1 << 40,
         }
     }
@@ -78,6 +80,7 @@ impl Op {
             ("{approval_id}", ids.approval.to_string()),
             ("{request_id}", ids.request.to_string()),
             ("{violation_id}", ids.violation.to_string()),
+            ("{audit_id}", ids.audit.to_string()),
             ("{seq}", ids.seq.to_string()),
             ("{name}", "ci".to_string()),
         ] {

@@ -11,6 +11,23 @@ use futures::FutureExt;
 use crate::{Job, JobResult};
 
 pub mod scanner;
+pub mod self_audit;
+
+use chrono::{DateTime, Timelike, Utc};
+
+/// Whether a daily job last run at `last` is due now: at the daily hour (UTC) once it is
+/// 20 hours old, or whenever it is two days old (a worker down at that hour does not
+/// skip a day), or when it never ran.
+pub fn daily_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>, daily_hour: u32) -> bool {
+    match last {
+        None => true,
+        Some(t) => {
+            let age = now - t;
+            age > chrono::Duration::hours(47)
+                || (age > chrono::Duration::hours(20) && now.hour() == daily_hour)
+        }
+    }
+}
 
 /// Every scheduled job for this configuration.
 pub fn all(config: &Config) -> Vec<Job> {
@@ -30,11 +47,27 @@ pub fn all(config: &Config) -> Vec<Job> {
             run: Arc::new(move |store| checkpoints(store, interval).boxed()),
         },
         Job {
+            name: "self-audit",
+            every: Duration::from_secs(300),
+            run: Arc::new(move |store| self_audit::run(store, daily_hour).boxed()),
+        },
+        Job {
+            name: "breakers",
+            every: Duration::from_secs(15),
+            run: Arc::new(|store| half_open_breakers(store).boxed()),
+        },
+        Job {
             name: "task-expiry",
             every: Duration::from_secs(30),
             run: Arc::new(|store| expire_tasks(store).boxed()),
         },
     ]
+}
+
+/// Turns breakers whose cool-down has passed half-open.
+pub async fn half_open_breakers(store: Store) -> JobResult {
+    let n = store.worker().half_open_cooled_breakers().await?;
+    Ok((n > 0).then(|| format!("{n} breakers half-opened")))
 }
 
 /// Expires open tasks past their deadline.

@@ -6,20 +6,10 @@
 use std::collections::BTreeMap;
 
 use charter_store::Store;
-use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono::Utc;
 
+use super::daily_due;
 use crate::JobResult;
-
-/// Whether a tenant whose last full pass was `last` is due one now.
-pub fn full_pass_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>, daily_hour: u32) -> bool {
-    match last {
-        None => true,
-        Some(t) => {
-            let age = now - t;
-            age > Duration::hours(47) || (age > Duration::hours(20) && now.hour() == daily_hour)
-        }
-    }
-}
 
 pub async fn run(store: Store, daily_hour: u32) -> JobResult {
     let now = Utc::now();
@@ -28,7 +18,7 @@ pub async fn run(store: Store, daily_hour: u32) -> JobResult {
     let mut new: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut failed = 0usize;
     for (tenant, last_full) in store.worker().scan_tenants().await? {
-        let is_full = full_pass_due(last_full, now, daily_hour);
+        let is_full = daily_due(last_full, now, daily_hour);
         match store.worker().scan_tenant(tenant, is_full).await {
             Ok(None) => {}
             Ok(Some(r)) => {
