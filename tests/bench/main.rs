@@ -11,7 +11,8 @@
 //! 1,000,000-record export with the verifier's peak memory (in a child process, next to a
 //! 100,000-record export to show memory is flat).
 //!
-//! `engine` measures in-process decisions; `mcp` measures `authorize_action` over the MCP
+//! `scanner` measures the forensic scanner's full and incremental passes (see
+//! [`scanner`]). `engine` measures in-process decisions; `mcp` measures `authorize_action` over the MCP
 //! endpoint (stateless 2026-07-28 requests over HTTP) next to both, after `server/discover`
 //! for the transport's own cost, and the rate the two costs would allow if they simply
 //! added up; it prints the mean records per group-commit transaction, since batch size is
@@ -41,6 +42,8 @@ use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::json;
 use uuid::Uuid;
 
+mod scanner;
+
 const RUN: Duration = Duration::from_secs(8);
 
 fn main() {
@@ -53,13 +56,14 @@ fn main() {
         Some("ledger") => rt.block_on(ledger()),
         Some("engine") => rt.block_on(engine()),
         Some("mcp") => rt.block_on(mcp()),
+        Some("scanner") => rt.block_on(scanner::scanner()),
         Some("verify-file") => verify_file(&args[1]),
         Some("gen-export") => {
             generate_export(std::path::Path::new(&args[2]), args[1].parse().unwrap())
         }
         _ => {
             eprintln!(
-                "usage: charter-bench ledger | engine | mcp | gen-export N FILE | verify-file FILE"
+                "usage: charter-bench ledger | engine | mcp | scanner | gen-export N FILE | verify-file FILE"
             );
             std::process::exit(2);
         }

@@ -191,8 +191,9 @@ impl Scan {
         });
     }
 
-    /// Checks the next stored row.
-    pub fn push(&mut self, row: &StoredRow) {
+    /// Checks the next stored row; returns its record when it can be read (the other
+    /// rules look at its payload without parsing it again).
+    pub fn push(&mut self, row: &StoredRow) -> Option<Record> {
         self.read += 1;
         let seq = row.seq;
         if seq != self.at.next_seq {
@@ -211,14 +212,20 @@ impl Scan {
                 json!({"problem": "the record's text does not match its hash: the record was edited after it was signed"}),
             ));
         }
-        match serde_json::from_str::<Record>(&row.record) {
-            Ok(r) => self.check_record(row, &r),
-            Err(e) => self.findings.push(finding(
-                seq,
-                "unreadable",
-                json!({"problem": format!("the stored record cannot be read: {e}")}),
-            )),
-        }
+        let record = match serde_json::from_str::<Record>(&row.record) {
+            Ok(r) => {
+                self.check_record(row, &r);
+                Some(r)
+            }
+            Err(e) => {
+                self.findings.push(finding(
+                    seq,
+                    "unreadable",
+                    json!({"problem": format!("the stored record cannot be read: {e}")}),
+                ));
+                None
+            }
+        };
         match self.keys.get(&row.key_id) {
             Some(k) => {
                 self.pending
@@ -239,6 +246,7 @@ impl Scan {
         if let Some(cp) = self.checkpoints.remove(&self.at.tree.size()) {
             self.check_root(&cp);
         }
+        record
     }
 
     fn check_record(&mut self, row: &StoredRow, r: &Record) {

@@ -63,7 +63,9 @@ fn scan(key: &SigningKey, rows: &[StoredRow], checkpoints: Vec<StoredCheckpoint>
         keys,
         checkpoints,
     );
-    rows.iter().for_each(|r| s.push(r));
+    rows.iter().for_each(|r| {
+        s.push(r);
+    });
     s.finish().2
 }
 
@@ -108,7 +110,9 @@ fn a_scan_resumed_midway_finds_what_a_whole_one_finds() {
         keys.clone(),
         vec![],
     );
-    rows[..200].iter().for_each(|r| first.push(r));
+    rows[..200].iter().for_each(|r| {
+        first.push(r);
+    });
     let (at, read, found) = first.finish();
     assert_eq!((at.next_seq, read, found.len()), (200, 200, 0));
     // Resume from what a scan keeps: next seq, the last hash, the frontier.
@@ -124,7 +128,9 @@ fn a_scan_resumed_midway_finds_what_a_whole_one_finds() {
         signature_valid: true,
     };
     let mut second = Scan::resume(Uuid::nil().to_string(), at, keys, vec![cp]);
-    rows[200..].iter().for_each(|r| second.push(r));
+    rows[200..].iter().for_each(|r| {
+        second.push(r);
+    });
     assert_eq!(
         keys_of(&second.finish().2),
         vec!["ledger_integrity:columns:250"]

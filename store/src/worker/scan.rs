@@ -236,12 +236,14 @@ impl crate::handles::Worker<'_> {
             let Some(last) = rows.last() else { break };
             next = last.seq + 1;
             for row in &rows {
-                scan.push(row);
+                let record = scan.push(row);
                 if row.columns.kind != "scan.completed" {
                     others += 1;
                 }
-                for s in reads::payload_texts(row.seq, &row.record) {
-                    found.extend(credential_exposure::check(&s));
+                if let Some(r) = record {
+                    for s in reads::payload_texts(row.seq, &r.payload) {
+                        found.extend(credential_exposure::check(&s));
+                    }
                 }
             }
         }

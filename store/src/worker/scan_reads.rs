@@ -272,12 +272,9 @@ pub(crate) async fn stored_texts(
 }
 
 /// The strings of a ledger record's payload, as places the scanner checks.
-pub(crate) fn payload_texts(seq: u64, record: &str) -> Vec<Stored> {
-    let Ok(v) = serde_json::from_str::<Value>(record) else {
-        return Vec::new();
-    };
+pub(crate) fn payload_texts(seq: u64, payload: &Value) -> Vec<Stored> {
     let mut strings = Vec::new();
-    charter_core::scanner::credential_exposure::strings(&v["payload"], "/payload", &mut strings);
+    charter_core::scanner::credential_exposure::strings(payload, "/payload", &mut strings);
     strings
         .into_iter()
         .map(|(path, text)| Stored {
