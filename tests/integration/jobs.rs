@@ -177,3 +177,47 @@ async fn job_runs_are_listed_for_administrators_and_counted_on_metrics() {
     assert!(metrics.contains("charter_job_duration_seconds{job=\"expire-tasks-probe\"}"));
     assert!(metrics.trim_end().ends_with("# EOF"));
 }
+
+#[tokio::test]
+async fn an_ended_budget_cycle_is_closed_once_with_each_agents_usage() {
+    let store = store().await;
+    let t = tenant(&store, "Cycles").await;
+    let su = superuser().await;
+    execute(
+        &su,
+        "INSERT INTO budget_usage (tenant_id, subject, cycle_start, spend, dispatches)
+         VALUES ($1, $2, date_trunc('day', now()) - interval '2 days', 750, 12)",
+        vec![t.tenant_id.into(), t.agent_id.to_string().into()],
+    )
+    .await
+    .unwrap();
+    assert!(store.worker().close_budget_cycles().await.unwrap() >= 1);
+    store.worker().close_budget_cycles().await.unwrap();
+    let page = store
+        .engine()
+        .query_ledger(
+            t.tenant_id,
+            LedgerFilter {
+                kind: Some("budget.cycle_closed".into()),
+                limit: 5,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.entries.len(), 1, "closed once");
+    let entry = store
+        .ledger()
+        .ledger_entry(t.tenant_id, page.entries[0].seq as u64)
+        .await
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_str(&entry.record.record).unwrap();
+    let agents = record["payload"]["agents"].as_array().unwrap();
+    assert_eq!(
+        (
+            agents[0]["spend"].as_i64(),
+            agents[0]["dispatches"].as_i64()
+        ),
+        (Some(750), Some(12))
+    );
+}

@@ -96,6 +96,34 @@ ALTER FUNCTION charter_breakers_cooled() OWNER TO charter_platform;
 REVOKE ALL ON FUNCTION charter_breakers_cooled() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION charter_breakers_cooled() TO charter_app;
 
+-- Budget cycles whose usage is on record (`budget.cycle_closed`), so each is closed once.
+CREATE TABLE budget_cycles_closed (
+    tenant_id   uuid NOT NULL REFERENCES tenants (id) ON DELETE RESTRICT,
+    cycle_start timestamptz NOT NULL,
+    closed_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, cycle_start)
+);
+SELECT charter_isolate_by_tenant('budget_cycles_closed');
+GRANT SELECT, INSERT ON budget_cycles_closed TO charter_app;
+GRANT SELECT ON budget_usage, tenant_policy, budget_cycles_closed TO charter_platform;
+
+-- Budget cycles of the last week that have ended, had usage and are not closed yet.
+CREATE FUNCTION charter_cycles_due()
+RETURNS TABLE (tenant_id uuid, cycle_start timestamptz, cycle_secs integer)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+AS $$
+    SELECT DISTINCT u.tenant_id, u.cycle_start, COALESCE(p.cycle_secs, 86400)
+    FROM public.budget_usage u
+    LEFT JOIN public.tenant_policy p ON p.tenant_id = u.tenant_id
+    WHERE u.cycle_start > now() - interval '8 days'
+      AND u.cycle_start + make_interval(secs => COALESCE(p.cycle_secs, 86400)) <= now()
+      AND NOT EXISTS (SELECT 1 FROM public.budget_cycles_closed c
+                      WHERE c.tenant_id = u.tenant_id AND c.cycle_start = u.cycle_start)
+$$;
+ALTER FUNCTION charter_cycles_due() OWNER TO charter_platform;
+REVOKE ALL ON FUNCTION charter_cycles_due() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION charter_cycles_due() TO charter_app;
+
 -- Scanner findings across tenants, by rule and severity, for /metrics (counts only).
 CREATE FUNCTION charter_scanner_findings()
 RETURNS TABLE (rule text, severity text, n bigint)

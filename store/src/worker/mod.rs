@@ -3,6 +3,7 @@
 //! records as violations.
 
 pub mod breakers;
+pub mod cycles;
 pub mod findings;
 pub mod job_runs;
 pub mod scan;

@@ -57,6 +57,11 @@ pub fn all(config: &Config) -> Vec<Job> {
             run: Arc::new(|store| half_open_breakers(store).boxed()),
         },
         Job {
+            name: "budget-cycles",
+            every: Duration::from_secs(60),
+            run: Arc::new(|store| close_budget_cycles(store).boxed()),
+        },
+        Job {
             name: "task-expiry",
             every: Duration::from_secs(30),
             run: Arc::new(|store| expire_tasks(store).boxed()),
@@ -68,6 +73,12 @@ pub fn all(config: &Config) -> Vec<Job> {
 pub async fn half_open_breakers(store: Store) -> JobResult {
     let n = store.worker().half_open_cooled_breakers().await?;
     Ok((n > 0).then(|| format!("{n} breakers half-opened")))
+}
+
+/// Records each ended budget cycle's usage per agent.
+pub async fn close_budget_cycles(store: Store) -> JobResult {
+    let n = store.worker().close_budget_cycles().await?;
+    Ok((n > 0).then(|| format!("{n} budget cycles closed")))
 }
 
 /// Expires open tasks past their deadline.
