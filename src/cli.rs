@@ -378,9 +378,13 @@ async fn run_app_and_worker(
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
+    let jobs = if work {
+        charter_worker::jobs::all(&config).context("the webhook sender's HTTP client")?
+    } else {
+        Vec::new()
+    };
     let worker = work.then(|| {
-        let scheduler =
-            charter_worker::Scheduler::new(store.clone(), charter_worker::jobs::all(&config));
+        let scheduler = charter_worker::Scheduler::new(store.clone(), jobs);
         tokio::spawn(scheduler.run(stop_rx.clone()))
     });
     let handle = app.as_ref().map(Application::handle);

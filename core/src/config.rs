@@ -64,6 +64,8 @@ pub struct Config {
     pub checkpoint_interval: Duration,
     /// How often the forensic scanner reads what is new in each tenant's log and tables.
     pub scan_interval: Duration,
+    /// How long a webhook receiver has to answer one attempt.
+    pub webhook_timeout: Duration,
     /// The hour (UTC) the daily jobs run: the scanner's full pass, the self-audit.
     pub daily_jobs_hour: u32,
     pub shutdown_timeout: Duration,
@@ -274,6 +276,12 @@ const SETTINGS: &[Setting] = &[
         false,
     ),
     s(
+        "webhook_timeout_secs",
+        &["CHARTER_WEBHOOK_TIMEOUT_SECS"],
+        "an integer from 1 to 60",
+        false,
+    ),
+    s(
         "daily_jobs_hour",
         &["CHARTER_DAILY_JOBS_HOUR"],
         "an hour of the day (UTC), 0 to 23",
@@ -430,6 +438,7 @@ impl Config {
         let checkpoint_interval =
             p.get("checkpoint_interval_secs", 60, |v| int_in(v, 1, 86_400))?;
         let scan_interval = p.get("scan_interval_secs", 300, |v| int_in(v, 1, 86_400))?;
+        let webhook_timeout = p.get("webhook_timeout_secs", 10, |v| int_in(v, 1, 60))?;
         let daily_jobs_hour = p.get("daily_jobs_hour", 3, |v| int_in(v, 0, 23))?;
         let shutdown_timeout = p.get("shutdown_timeout_secs", 30, |v| int_in(v, 1, 600))?;
         let allowed_hosts = p.get("allowed_hosts", Vec::new(), |v| {
@@ -491,6 +500,7 @@ impl Config {
             checkpoint_origin_prefix,
             checkpoint_interval: Duration::from_secs(checkpoint_interval),
             scan_interval: Duration::from_secs(scan_interval),
+            webhook_timeout: Duration::from_secs(webhook_timeout),
             daily_jobs_hour: daily_jobs_hour as u32,
             shutdown_timeout: Duration::from_secs(shutdown_timeout),
             allowed_hosts,

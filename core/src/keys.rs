@@ -151,17 +151,56 @@ pub fn seal(
     key_id: &str,
     key: &SigningKey,
 ) -> Result<Vec<u8>, KeyError> {
+    let plaintext = Zeroizing::new(key.to_bytes());
+    seal_bytes(
+        master,
+        &associated_data(SEAL_CONTEXT, tenant_id, key_id),
+        plaintext.as_slice(),
+    )
+}
+
+/// Seals another secret of a tenant (e.g. a webhook endpoint's) the same way, with its own
+/// context so that no sealed value opens as another kind.
+pub fn seal_secret(
+    master: &MasterKey,
+    context: &str,
+    tenant_id: &str,
+    id: &str,
+    secret: &[u8],
+) -> Result<Vec<u8>, KeyError> {
+    seal_bytes(
+        master,
+        &associated_data(context.as_bytes(), tenant_id, id),
+        secret,
+    )
+}
+
+/// Opens what [`seal_secret`] sealed.
+pub fn open_secret(
+    master: &MasterKey,
+    context: &str,
+    tenant_id: &str,
+    id: &str,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    open_bytes(
+        master,
+        &associated_data(context.as_bytes(), tenant_id, id),
+        sealed,
+    )
+    .map_err(|e| e.for_key(tenant_id, id))
+}
+
+fn seal_bytes(master: &MasterKey, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce)?;
-    let aad = associated_data(tenant_id, key_id);
-    let plaintext = Zeroizing::new(key.to_bytes());
     let ciphertext = master
         .cipher()
         .encrypt(
             &Nonce::from(nonce),
             Payload {
-                msg: plaintext.as_slice(),
-                aad: &aad,
+                msg: plaintext,
+                aad,
             },
         )
         .map_err(|_| KeyError::Random("AES-GCM encryption failed".into()))?;
@@ -171,8 +210,48 @@ pub fn seal(
     Ok(out)
 }
 
-/// Opens a sealed signing key. A wrong master key, another tenant's or key's row, or any
-/// altered byte gives [`KeyError::Unseal`].
+/// Opens `nonce ‖ ciphertext`; errors name no key yet (the caller adds it).
+fn open_bytes(
+    master: &MasterKey,
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    if sealed.len() <= NONCE_LEN {
+        return Err(KeyError::Truncated {
+            tenant_id: String::new(),
+            key_id: String::new(),
+        });
+    }
+    let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+    let mut nonce_bytes = [0u8; NONCE_LEN];
+    nonce_bytes.copy_from_slice(nonce);
+    master
+        .cipher()
+        .decrypt(
+            &Nonce::from(nonce_bytes),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| KeyError::Unseal {
+            tenant_id: String::new(),
+            key_id: String::new(),
+        })
+}
+
+impl KeyError {
+    fn for_key(self, tenant_id: &str, key_id: &str) -> KeyError {
+        let (tenant_id, key_id) = (tenant_id.to_string(), key_id.to_string());
+        match self {
+            KeyError::Truncated { .. } => KeyError::Truncated { tenant_id, key_id },
+            KeyError::Unseal { .. } => KeyError::Unseal { tenant_id, key_id },
+            other => other,
+        }
+    }
+}
+
 /// The key a tenant's argument digests are keyed with, derived from its first signing
 /// key's secret (kept sealed for good, so the digest key survives key and master-key
 /// rotations and is never stored).
@@ -184,46 +263,32 @@ pub fn digest_key(first_signing_key: &SigningKey) -> Zeroizing<[u8; 32]> {
     Zeroizing::new(digest.into())
 }
 
+/// Opens a sealed signing key. A wrong master key, another tenant's or key's row, or any
+/// altered byte gives [`KeyError::Unseal`].
 pub fn open(
     master: &MasterKey,
     tenant_id: &str,
     key_id: &str,
     sealed: &[u8],
 ) -> Result<SigningKey, KeyError> {
-    if sealed.len() <= NONCE_LEN {
-        return Err(KeyError::Truncated {
+    let plaintext = open_bytes(
+        master,
+        &associated_data(SEAL_CONTEXT, tenant_id, key_id),
+        sealed,
+    )
+    .map_err(|e| e.for_key(tenant_id, key_id))?;
+    let bytes: Zeroizing<[u8; 32]> = Zeroizing::new(plaintext.as_slice().try_into().map_err(
+        |_| KeyError::Unseal {
             tenant_id: tenant_id.into(),
             key_id: key_id.into(),
-        });
-    }
-    let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-    let mut nonce_bytes = [0u8; NONCE_LEN];
-    nonce_bytes.copy_from_slice(nonce);
-    let aad = associated_data(tenant_id, key_id);
-    let unseal_err = || KeyError::Unseal {
-        tenant_id: tenant_id.into(),
-        key_id: key_id.into(),
-    };
-    let plaintext = Zeroizing::new(
-        master
-            .cipher()
-            .decrypt(
-                &Nonce::from(nonce_bytes),
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| unseal_err())?,
-    );
-    let bytes: Zeroizing<[u8; 32]> =
-        Zeroizing::new(plaintext.as_slice().try_into().map_err(|_| unseal_err())?);
+        },
+    )?);
     Ok(SigningKey::from_bytes(&bytes))
 }
 
-fn associated_data(tenant_id: &str, key_id: &str) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(SEAL_CONTEXT.len() + tenant_id.len() + key_id.len() + 2);
-    aad.extend_from_slice(SEAL_CONTEXT);
+fn associated_data(context: &[u8], tenant_id: &str, key_id: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(context.len() + tenant_id.len() + key_id.len() + 2);
+    aad.extend_from_slice(context);
     aad.push(0);
     aad.extend_from_slice(tenant_id.as_bytes());
     aad.push(0);

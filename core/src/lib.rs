@@ -18,6 +18,8 @@
 //!   master key, `kid` for rotation).
 //! - [`tenant_token`] — refresh, API and invitation tokens (name their tenant; stored
 //!   only hashed).
+//! - [`webhook`] — notification events, Standard Webhooks signatures, the retry schedule,
+//!   which targets a webhook may reach.
 
 pub mod access_token;
 pub mod api_key;
@@ -33,3 +35,4 @@ pub mod secret;
 pub mod status;
 pub mod tenant;
 pub mod tenant_token;
+pub mod webhook;

@@ -119,6 +119,16 @@ states!(
     }
 );
 
+states!(
+    /// A webhook delivery: `pending` (waiting for its next attempt) `→ delivered` (a 2xx
+    /// answer) `| dead` (every attempt failed, or its endpoint was deleted).
+    DeliveryStatus {
+        Pending => "pending",
+        Delivered => "delivered",
+        Dead => "dead",
+    }
+);
+
 impl SubscriptionStatus {
     /// Whether agents may act (reading and exporting never depend on it).
     pub fn allows_actions(self) -> bool {

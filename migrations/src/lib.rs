@@ -67,6 +67,7 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261203_000014_chains_and_retries"),
             sql_migration!("m20261203_000015_hardening"),
             sql_migration!("m20261203_000016_worker"),
+            sql_migration!("m20261204_000017_webhooks"),
         ]
     }
 }

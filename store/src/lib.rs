@@ -38,6 +38,7 @@ pub mod job_lock;
 pub mod ledger;
 pub mod limits;
 pub mod mcp_sessions;
+pub(crate) mod notifications;
 pub mod passwords;
 pub mod platform;
 pub mod principals;
@@ -46,6 +47,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod tenant_tx;
 pub mod tenants;
+pub mod webhooks;
 pub mod worker;
 
 use std::sync::Arc;
@@ -71,6 +73,8 @@ pub struct Store {
     identities: Arc<identity_cache::IdentityCache>,
     counters: Arc<limits::LocalCounters>,
     digest_keys: Arc<signing_keys::DigestKeys>,
+    /// Where webhooks may be sent (public https only in production).
+    webhook_targets: charter_core::webhook::target::Targets,
     /// The runtime `connect` ran on. The ledger writer's batches run there, not on the
     /// caller's (an HTTP worker's) thread, so signing and encoding never stall a worker's
     /// other requests.
@@ -94,6 +98,14 @@ impl Store {
             identities: Arc::default(),
             counters: Arc::default(),
             digest_keys: Arc::default(),
+            webhook_targets: match config.mode {
+                charter_core::config::Mode::Production => {
+                    charter_core::webhook::target::Targets::Public
+                }
+                charter_core::config::Mode::Development => {
+                    charter_core::webhook::target::Targets::Any
+                }
+            },
             runtime: tokio::runtime::Handle::current(),
         };
         let policies = store.policies.clone();
@@ -121,6 +133,11 @@ impl Store {
 
     pub fn master_key(&self) -> &MasterKey {
         &self.master_key
+    }
+
+    /// Where webhooks may be sent.
+    pub fn webhook_targets(&self) -> charter_core::webhook::target::Targets {
+        self.webhook_targets
     }
 
     /// Prefix of every tenant's checkpoint origin (the slug follows).

@@ -12,7 +12,7 @@
 //! 100,000-record export to show memory is flat).
 //!
 //! `scanner` measures the forensic scanner's full and incremental passes (see
-//! [`scanner`]). `engine` measures in-process decisions; `mcp` measures `authorize_action` over the MCP
+//! [`scanner`]), `webhooks` the webhook delivery rate (see [`webhooks`]). `engine` measures in-process decisions; `mcp` measures `authorize_action` over the MCP
 //! endpoint (stateless 2026-07-28 requests over HTTP) next to both, after `server/discover`
 //! for the transport's own cost, and the rate the two costs would allow if they simply
 //! added up; it prints the mean records per group-commit transaction, since batch size is
@@ -43,6 +43,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 mod scanner;
+mod webhooks;
 
 const RUN: Duration = Duration::from_secs(8);
 
@@ -57,13 +58,14 @@ fn main() {
         Some("engine") => rt.block_on(engine()),
         Some("mcp") => rt.block_on(mcp()),
         Some("scanner") => rt.block_on(scanner::scanner()),
+        Some("webhooks") => rt.block_on(webhooks::webhooks()),
         Some("verify-file") => verify_file(&args[1]),
         Some("gen-export") => {
             generate_export(std::path::Path::new(&args[2]), args[1].parse().unwrap())
         }
         _ => {
             eprintln!(
-                "usage: charter-bench ledger | engine | mcp | scanner | gen-export N FILE | verify-file FILE"
+                "usage: charter-bench ledger | engine | mcp | scanner | webhooks | gen-export N FILE | verify-file FILE"
             );
             std::process::exit(2);
         }
@@ -599,7 +601,7 @@ async fn mcp() {
     let app = charter_api::Application::build(cfg.clone(), store.clone()).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
+    let client = charter_tests::http()
         .pool_max_idle_per_host(clients * 2)
         .build()
         .unwrap();

@@ -170,6 +170,13 @@ async fn laundering_is_refused_at(template: &str, gate: &str) {
     let r = approve(&mut co, &review, &digest).await;
     assert_eq!(r["isError"], false, "{r}");
     assert_eq!(r["structuredContent"]["status"], "approved");
+    // The request and each refusal were queued for the tenant's webhooks.
+    let requested = charter_tests::outbox(&app.store, t.tenant_id, "review.requested").await;
+    assert_eq!(requested.len(), 1);
+    assert_eq!(requested[0]["review_id"], review.as_str());
+    let found = charter_tests::outbox(&app.store, t.tenant_id, "violation.found").await;
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert!(found.iter().all(|f| f["kind"] == "self_approval"));
 }
 
 #[tokio::test]
@@ -263,6 +270,10 @@ async fn a_person_who_directed_the_producer_neither_sees_nor_approves_its_work()
         .as_str()
         .unwrap()
         .to_string();
+    let queued = charter_tests::outbox(&app.store, t.tenant_id, "action_approval.requested").await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0]["approval_id"], approval.as_str());
+    assert_eq!(queued[0]["resource"], "Service:api");
     let approvals = |token: &str| call(&app, Some(token), "GET", "/api/v1/action-approvals", None);
     let offered = |body: &Value| {
         body.as_array()

@@ -141,7 +141,11 @@ async fn up_creates_its_database_and_one_demo_tenant_and_is_idempotent() {
         "{first}"
     );
     assert!(first.contains("Agent key:    chtr_ak_"), "{first}");
-    let health = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+    let health = charter_tests::http()
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
         .await
         .unwrap();
     assert_eq!(health.status(), 200);

@@ -19,5 +19,6 @@ mod retries;
 mod reviews;
 mod scanner;
 mod sessions;
+mod webhooks;
 mod worker;
 mod workflows;

@@ -313,6 +313,14 @@ async fn tampered_ledger_rows_are_found_once_and_never_shown_as_valid() {
     let after = violations(&store, tenant, "ledger_integrity").await;
     assert_eq!(after.len(), n);
     assert!(after.iter().all(|(_, seen)| *seen == 2), "{after:?}");
+    // Each new violation was queued once for the tenant's webhooks, in its transaction.
+    let queued = charter_tests::outbox(&store, tenant, "violation.found").await;
+    assert_eq!(queued.len(), n, "{queued:?}");
+    assert!(
+        queued
+            .iter()
+            .all(|q| q["kind"] == "ledger_integrity" && q["severity"] == "critical")
+    );
 }
 
 #[tokio::test]

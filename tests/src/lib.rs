@@ -10,6 +10,7 @@
 
 pub mod mcp;
 pub mod proxy;
+pub mod receiver;
 pub mod rest;
 
 use std::path::PathBuf;
@@ -239,15 +240,18 @@ pub async fn spawn_app_on(mut config: Config, store: Store) -> TestApp {
     }
 }
 
+/// A client builder; reqwest is built without a TLS provider, so ours is installed first.
+pub fn http() -> reqwest::ClientBuilder {
+    charter_worker::jobs::webhooks::install_tls_provider();
+    reqwest::Client::builder()
+}
+
 /// An HTTP client on a loopback address of its own (127.x.y.z): the limits Charter keeps
 /// per client address then count this test's requests only, not every test's at once.
 pub fn own_address_client() -> reqwest::Client {
     let b = uuid::Uuid::new_v4().into_bytes();
     let addr = std::net::IpAddr::from([127, 1 + b[0] % 250, b[1], 1 + b[2] % 250]);
-    reqwest::Client::builder()
-        .local_address(addr)
-        .build()
-        .unwrap()
+    http().local_address(addr).build().unwrap()
 }
 
 /// The `charter` binary built alongside this test binary (target/<profile>/charter).
@@ -354,4 +358,20 @@ pub async fn scenario_tenant(store: &Store, name: &str) -> ScenarioTenant {
         reviewer_id,
         reviewer_key: key.expose().to_string(),
     }
+}
+
+/// The payloads of a tenant's outbox events of `kind` (`notifications`), oldest first.
+pub async fn outbox(store: &Store, tenant: uuid::Uuid, kind: &str) -> Vec<serde_json::Value> {
+    let tx = store.tenant_tx(tenant).await.unwrap();
+    let rows = query(
+        tx.raw(),
+        "SELECT payload FROM notifications WHERE kind = $1 ORDER BY created_at, id",
+        vec![kind.into()],
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    rows.iter()
+        .map(|r| r.try_get("", "payload").unwrap())
+        .collect()
 }

@@ -45,27 +45,32 @@ impl Scheduler {
         }
     }
 
-    /// Runs until `shutdown` turns true; a job in progress finishes first.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Runs until `shutdown` turns true; a job in progress finishes first. Each job has its
+    /// own loop, so a long scanner pass does not hold back webhooks or checkpoints.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
         tracing::info!(jobs = self.jobs.len(), "worker started");
-        let start = tokio::time::Instant::now();
-        let mut next_due: Vec<tokio::time::Instant> = self.jobs.iter().map(|_| start).collect();
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            let now = tokio::time::Instant::now();
-            for (job, due) in self.jobs.iter().zip(next_due.iter_mut()) {
-                if now >= *due {
-                    run_once(&self.store, job).await;
-                    *due = tokio::time::Instant::now() + job.every;
+        let loops = self.jobs.iter().map(|job| {
+            let (store, mut shutdown) = (self.store.clone(), shutdown.clone());
+            let tick = self.tick;
+            async move {
+                loop {
+                    if *shutdown.borrow() {
+                        break;
+                    }
+                    run_once(&store, job).await;
+                    // Sleep in ticks, so a stop is seen within one.
+                    let due = tokio::time::Instant::now() + job.every;
+                    while tokio::time::Instant::now() < due && !*shutdown.borrow() {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(due.min(tokio::time::Instant::now() + tick)) => {}
+                            // A dropped sender can never say stop: treat it as one.
+                            r = shutdown.changed() => if r.is_err() { return; }
+                        }
+                    }
                 }
             }
-            tokio::select! {
-                _ = tokio::time::sleep(self.tick) => {}
-                _ = shutdown.changed() => {}
-            }
-        }
+        });
+        futures::future::join_all(loops).await;
         tracing::info!("worker stopped");
     }
 }

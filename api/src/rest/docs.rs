@@ -33,6 +33,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "ledger", description = "Entries, proofs, checkpoints"),
         (name = "jobs", description = "The worker's jobs and their last runs"),
         (name = "self-audits", description = "Daily signed summaries of what needs review"),
+        (name = "webhooks", description = "Notification endpoints (Standard Webhooks) and their deliveries"),
     )
 )]
 struct Base;

@@ -9,7 +9,7 @@
 //! - [`docs`] — `/api/openapi.json` and the interactive page `/api/docs/`.
 //! - one file per resource: [`signup`], [`sessions`], [`me`], [`users`], [`tokens`],
 //!   [`agents`], [`keys`], [`policies`], [`workflow`], [`reviews`], [`breakers`],
-//!   [`violations`], [`ledger`].
+//!   [`violations`], [`ledger`], [`jobs`], [`self_audits`], [`webhooks`].
 
 pub mod agents;
 pub mod breakers;
@@ -28,6 +28,7 @@ pub mod signup;
 pub mod tokens;
 pub mod users;
 pub mod violations;
+pub mod webhooks;
 pub mod workflow;
 
 use actix_web::web;
@@ -89,6 +90,7 @@ pub fn services(cfg: &mut ServiceConfig) {
     ledger::services(cfg);
     jobs::services(cfg);
     self_audits::services(cfg);
+    webhooks::services(cfg);
 }
 
 /// The `/api/v1` scope, with its limits and error handlers.

@@ -47,4 +47,6 @@ permissions! {
     HandleViolations = "handle_violations": [Owner, Admin, ComplianceOfficer];
     /// See the worker's jobs and their last runs.
     Operate = "operate": [Owner, Admin];
+    /// Add, change, test and remove webhook endpoints; see their deliveries.
+    ManageWebhooks = "manage_webhooks": [Owner, Admin];
 }

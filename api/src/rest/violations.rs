@@ -87,7 +87,10 @@ pub struct ViolationPage {
 }
 
 /// A filter's state word as its type: an unknown word is a 400, not an empty page.
-fn word<T: std::str::FromStr>(field: &str, w: Option<&str>) -> Result<Option<T>, ApiError>
+pub(crate) fn word<T: std::str::FromStr>(
+    field: &str,
+    w: Option<&str>,
+) -> Result<Option<T>, ApiError>
 where
     T::Err: std::fmt::Display,
 {

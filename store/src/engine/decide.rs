@@ -59,7 +59,7 @@ impl Grouped for Decide {
 
 /// Everything a run changes, as CTEs for the ledger writer's statement ([`Deferred`]):
 /// `$2` the cycle, `$3` usage, `$4` breakers, `$5` authorizations, `$6` task budgets, `$7`
-/// approvals used, `$8` approval requests opened.
+/// approvals used, `$8` approval requests opened (each also queues its notification).
 const WRITE: &str = "
 d_usage AS (
     INSERT INTO budget_usage AS b (tenant_id, subject, cycle_start, spend, dispatches)
@@ -101,6 +101,18 @@ d_usage AS (
     INSERT INTO action_approvals (tenant_id, id, agent_id, action, resource_type, resource_id,
                                   args_digest, initiative_id)
     SELECT $1, x.id, x.agent_id, x.action, x.resource_type, x.resource_id, x.digest, x.initiative
+    FROM jsonb_to_recordset($8::jsonb) AS x(id uuid, agent_id uuid, action text,
+        resource_type text, resource_id text, digest text, initiative uuid)
+), d_notified AS (
+    -- `action_approval.requested` enters the outbox with the request (its id is the
+    -- approval's: one notification per approval).
+    INSERT INTO notifications (tenant_id, id, principal_id, kind, payload)
+    SELECT $1, x.id, (SELECT a.responsible_principal_id FROM agents a
+                      WHERE a.tenant_id = $1 AND a.id = x.agent_id),
+           'action_approval.requested',
+           jsonb_build_object('approval_id', x.id, 'agent_id', x.agent_id, 'action', x.action,
+               'resource', x.resource_type || ':' || x.resource_id, 'args_digest', x.digest,
+               'initiative_id', x.initiative)
     FROM jsonb_to_recordset($8::jsonb) AS x(id uuid, agent_id uuid, action text,
         resource_type text, resource_id text, digest text, initiative uuid)
 )";

@@ -8,6 +8,7 @@ use charter_core::engine::breaker::State;
 use charter_core::engine::decision::canonical_digest;
 use charter_core::ledger::{Actor, Entry};
 use charter_core::status::AgentStatus;
+use charter_core::webhook::Event;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -177,16 +178,13 @@ async fn outcome(tx: &TenantTx, r: Report, seq: u64) -> Result<Entry> {
             .await?;
         }
         if t.to == State::Open {
-            // The responsible principal is told (delivery comes with the worker).
-            tx.exec(
-                "INSERT INTO notifications (tenant_id, id, principal_id, kind, payload)
-                 VALUES ($1, $2, $3, 'breaker.tripped', $4)",
-                vec![
-                    tx.tenant_id().into(),
-                    Uuid::now_v7().into(),
-                    agent.responsible_principal_id.into(),
-                    json!({"agent_id": agent_id, "consecutive_failures": b.breaker.consecutive_failures}).into(),
-                ],
+            // The responsible principal is told (the worker delivers it).
+            crate::notifications::enqueue(
+                tx,
+                Event::BreakerTripped,
+                Some(agent.responsible_principal_id),
+                json!({"agent_id": agent_id, "agent_name": agent.name,
+                       "consecutive_failures": b.breaker.consecutive_failures}),
             )
             .await?;
         }

@@ -15,6 +15,7 @@ use charter_core::engine::provenance::{
 use charter_core::ledger::Entry;
 use charter_core::policy::DIRECT;
 use charter_core::status::{AgentStatus, ReviewStatus};
+use charter_core::webhook::Event;
 use sea_orm::QueryResult;
 use serde_json::json;
 use uuid::Uuid;
@@ -507,10 +508,19 @@ impl crate::handles::Engine<'_> {
                         vec![tx.tenant_id().into(), id.into(), artifact.into(), digest.clone().into(), gate.clone().into(), sep.into(), requester.actor().into()],
                     )
                     .await?;
+                    let initiative = a.try_get::<Option<Uuid>>("", "initiative_id")?;
+                    crate::notifications::enqueue(
+                        tx,
+                        Event::ReviewRequested,
+                        Some(requester.principal()),
+                        json!({"review_id": id, "artifact_id": artifact, "digest": digest, "gate": gate,
+                               "initiative_id": initiative, "separation": sep}),
+                    )
+                    .await?;
                     let mut e = Entry::new("review.requested", requester.ledger_actor())
                         .payload(json!({"review_id": id, "artifact_id": artifact, "digest": digest, "separation": sep}));
                     e.gate = gate;
-                    e.initiative = a.try_get::<Option<Uuid>>("", "initiative_id")?.map(|i| i.to_string());
+                    e.initiative = initiative.map(|i| i.to_string());
                     e.decision = Some("PENDING_APPROVAL".into());
                     Ok((e, ()))
                 })
@@ -809,6 +819,14 @@ pub(crate) async fn self_approval_violation(
             json!({"type": who.kind(), "id": who.actor()}).into(),
             details.clone().into(),
         ],
+    )
+    .await?;
+    crate::notifications::enqueue(
+        tx,
+        Event::ViolationFound,
+        Some(who.principal()),
+        json!({"violation_id": violation, "kind": "self_approval", "severity": "high",
+               "subject": {"type": who.kind(), "id": who.actor()}}),
     )
     .await?;
     let mut e = Entry::new("violation", who.ledger_actor()).payload(json!({

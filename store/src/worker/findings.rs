@@ -42,6 +42,14 @@ pub(crate) async fn record(store: &Store, tenant: Uuid, f: Finding) -> Result<bo
                     ],
                 )
                 .await?;
+                crate::notifications::enqueue(
+                    tx,
+                    charter_core::webhook::Event::ViolationFound,
+                    None,
+                    json!({"violation_id": id, "kind": f.rule, "rule_version": f.version,
+                           "severity": f.severity, "subject": f.subject}),
+                )
+                .await?;
                 let e = Entry::new("violation.found", Actor::system()).payload(json!({
                     "violation_id": id, "rule": f.rule, "rule_version": f.version,
                     "severity": f.severity, "key": f.key, "subject": f.subject, "details": f.details,

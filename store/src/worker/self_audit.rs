@@ -189,6 +189,13 @@ impl crate::handles::Worker<'_> {
                         ],
                     )
                     .await?;
+                    crate::notifications::enqueue(
+                        tx,
+                        charter_core::webhook::Event::SelfAuditCompleted,
+                        None,
+                        json!({"audit_id": id, "sha256": sha256, "flagged": report["flagged"]}),
+                    )
+                    .await?;
                     let e = Entry::new("self_audit.completed", Actor::system()).payload(json!({
                         "audit_id": id, "sha256": sha256, "flagged": report["flagged"],
                     }));

@@ -159,7 +159,7 @@ async fn made_up_credentials_and_foreign_work_do_not_fail_another_tenants_decisi
         let (app_url, stop) = (app.address.clone(), stop.clone());
         let store = app.store.clone();
         attackers.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = charter_tests::http().build().unwrap();
             let mut sent = 0u32;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let nowhere = Uuid::new_v4();

@@ -302,10 +302,7 @@ async fn failed_logins_are_limited_per_account_and_per_address() {
     .parse()
     .unwrap();
     let mut app = spawn_app().await;
-    app.client = reqwest::Client::builder()
-        .local_address(addr)
-        .build()
-        .unwrap();
+    app.client = charter_tests::http().local_address(addr).build().unwrap();
     let t = charter_tests::tenant(&app.store, "Limits").await;
     let attempt = |pw: &str| {
         call(

@@ -131,6 +131,19 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         .await
         .unwrap();
     let audit = store.worker().self_audit(bt.tenant_id).await.unwrap().id;
+    let (webhook, _) = store
+        .admin()
+        .create_webhook(
+            bt.tenant_id,
+            bt.owner_id,
+            charter_store::webhooks::endpoints::NewEndpoint {
+                url: "https://hooks.b.example/charter".into(),
+                description: "B's receiver".into(),
+                events: vec!["violation.found".into()],
+            },
+        )
+        .await
+        .unwrap();
     let tx = store.tenant_tx(bt.tenant_id).await.unwrap();
     let key = charter_store::api_keys::list(&tx, bt.agent_id)
         .await
@@ -155,6 +168,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         request,
         violation: violations[0].id,
         audit,
+        webhook: webhook.id,
         seq: b_size - 1,
     };
 
@@ -184,6 +198,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         ids.request,
         ids.violation,
         ids.audit,
+        ids.webhook,
         bt.tenant_id,
         bt.owner_id,
         b.reviewer_id,
@@ -194,6 +209,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         bt.slug.clone(),
         "b-admin@b.example".into(),
         "B launch".into(),
+        "hooks.b.example".into(),
     ])
     .collect();
 

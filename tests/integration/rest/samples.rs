@@ -19,6 +19,7 @@ pub struct Ids {
     pub request: Uuid,
     pub violation: Uuid,
     pub audit: Uuid,
+    pub webhook: Uuid,
     pub seq: u64,
 }
 
@@ -38,6 +39,7 @@ impl Ids {
             request: r(),
             violation: r(),
             audit: r(),
+            webhook: r(),
             seq: 1 << 40,
         }
     }
@@ -81,6 +83,7 @@ impl Op {
             ("{request_id}", ids.request.to_string()),
             ("{violation_id}", ids.violation.to_string()),
             ("{audit_id}", ids.audit.to_string()),
+            ("{webhook_id}", ids.webhook.to_string()),
             ("{seq}", ids.seq.to_string()),
             ("{name}", "ci".to_string()),
         ] {
@@ -148,6 +151,10 @@ impl Op {
             | ("POST", "/api/v1/scope-change-requests/{request_id}/verdict") => {
                 json!({"verdict": "approve"})
             }
+            ("POST", "/api/v1/webhooks") => json!({
+                "url": "https://hooks.example.com/charter", "events": ["violation.found"],
+            }),
+            ("PATCH", "/api/v1/webhooks/{webhook_id}") => json!({"description": "renamed"}),
             ("POST", "/api/v1/violations/{violation_id}/resolve") => {
                 json!({"resolution": "handled"})
             }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use charter_core::config::Config;
+use charter_core::config::{Config, Mode};
+use charter_core::webhook::target::Targets;
 use charter_store::Store;
 use futures::FutureExt;
 
@@ -12,6 +13,7 @@ use crate::{Job, JobResult};
 
 pub mod scanner;
 pub mod self_audit;
+pub mod webhooks;
 
 use chrono::{DateTime, Timelike, Utc};
 
@@ -29,11 +31,27 @@ pub fn daily_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>, daily_hour: u3
     }
 }
 
-/// Every scheduled job for this configuration.
-pub fn all(config: &Config) -> Vec<Job> {
+/// Every scheduled job for this configuration (an error if the webhook sender's HTTP
+/// client cannot be built).
+pub fn all(config: &Config) -> Result<Vec<Job>, reqwest::Error> {
     let interval = config.checkpoint_interval;
     let daily_hour = config.daily_jobs_hour;
-    vec![
+    let targets = match config.mode {
+        Mode::Production => Targets::Public,
+        Mode::Development => Targets::Any,
+    };
+    let sender = Arc::new(webhooks::Sender::new(targets, config.webhook_timeout)?);
+    Ok(vec![
+        Job {
+            name: "webhooks",
+            every: Duration::from_secs(1),
+            run: Arc::new(move |store| webhooks::run(store, sender.clone()).boxed()),
+        },
+        Job {
+            name: "trial-notices",
+            every: Duration::from_secs(600),
+            run: Arc::new(|store| webhooks::trials_ending(store).boxed()),
+        },
         Job {
             name: "scanner",
             every: config.scan_interval,
@@ -66,7 +84,7 @@ pub fn all(config: &Config) -> Vec<Job> {
             every: Duration::from_secs(30),
             run: Arc::new(|store| expire_tasks(store).boxed()),
         },
-    ]
+    ])
 }
 
 /// Turns breakers whose cool-down has passed half-open.
