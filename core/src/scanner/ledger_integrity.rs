@@ -149,7 +149,7 @@ impl Scan {
             tenant_id,
             keys,
             checkpoints: HashMap::new(),
-            pending: Vec::with_capacity(BATCH),
+            pending: Vec::new(),
             findings: Vec::new(),
             read: 0,
             at,
@@ -230,9 +230,6 @@ impl Scan {
             Some(k) => {
                 self.pending
                     .push((seq, row.hash, Signature::from_bytes(&row.signature), *k));
-                if self.pending.len() >= BATCH {
-                    self.flush();
-                }
             }
             None => self.findings.push(finding(
                 seq,
@@ -283,26 +280,39 @@ impl Scan {
         }
     }
 
-    fn flush(&mut self) {
-        let items: Vec<(Hash, Signature, VerifyingKey)> = self
-            .pending
-            .iter()
-            .map(|(_, h, s, k)| (*h, *s, *k))
-            .collect();
-        for i in failing_signatures(&items) {
-            let seq = self.pending[i].0;
-            self.findings.push(finding(
-                seq,
-                "signature",
-                json!({"problem": "the signature does not verify with the tenant's key (signature replaced, or record and hash both edited)"}),
-            ));
-        }
-        self.pending.clear();
+    /// The signatures of the rows pushed since the last call, to verify apart (on another
+    /// thread while the next rows are read, say); [`SignatureBatch::verify`] gives the
+    /// findings. Those not taken are verified by [`Scan::finish`].
+    pub fn take_signatures(&mut self) -> SignatureBatch {
+        SignatureBatch(std::mem::take(&mut self.pending))
     }
 
     /// Ends the scan: where it stands, the rows read, and what it found.
     pub fn finish(mut self) -> (Position, u64, Vec<Finding>) {
-        self.flush();
+        let bad = self.take_signatures().verify();
+        self.findings.extend(bad);
         (self.at, self.read, self.findings)
+    }
+}
+
+/// Signatures of stored rows awaiting verification.
+pub struct SignatureBatch(Vec<(u64, Hash, Signature, VerifyingKey)>);
+
+impl SignatureBatch {
+    /// A finding for each signature that does not verify (checked in batches).
+    pub fn verify(self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for chunk in self.0.chunks(BATCH) {
+            let items: Vec<(Hash, Signature, VerifyingKey)> =
+                chunk.iter().map(|(_, h, s, k)| (*h, *s, *k)).collect();
+            for i in failing_signatures(&items) {
+                out.push(finding(
+                    chunk[i].0,
+                    "signature",
+                    json!({"problem": "the signature does not verify with the tenant's key (signature replaced, or record and hash both edited)"}),
+                ));
+            }
+        }
+        out
     }
 }

@@ -11,7 +11,7 @@ use charter_core::keys::verifying_key;
 use charter_core::ledger::checkpoint::Checkpoint;
 use charter_core::ledger::merkle::{CompactTree, Hash};
 use charter_core::ledger::{Actor, Entry};
-use charter_core::scanner::ledger_integrity::{Position, Scan, StoredCheckpoint};
+use charter_core::scanner::ledger_integrity::{Position, Scan, SignatureBatch, StoredCheckpoint};
 use charter_core::scanner::{
     Finding, RULES, budget_overrun, credential_exposure, gate_gap, self_approval, stale_job,
 };
@@ -230,22 +230,52 @@ impl crate::handles::Worker<'_> {
         let mut scan = Scan::resume(tenant.to_string(), at, keys, cps);
         let mut found = Vec::new();
         let mut others = 0u64;
-        let mut next = from;
-        while next < to {
-            let rows = reads::ledger_rows(&tx, next, PAGE.min(to - next)).await?;
-            let Some(last) = rows.last() else { break };
-            next = last.seq + 1;
-            for row in &rows {
-                let record = scan.push(row);
-                if row.columns.kind != "scan.completed" {
-                    others += 1;
-                }
-                if let Some(r) = record {
-                    for s in reads::payload_texts(row.seq, &r.payload) {
-                        found.extend(credential_exposure::check(&s));
-                    }
+        // Three things at once, one page apart: reading page N+1, checking page N, and
+        // verifying page N-1's signatures (the costliest part) on another thread.
+        let page = |from: u64| {
+            let tx = &tx;
+            async move {
+                if from < to {
+                    reads::ledger_rows(tx, from, PAGE.min(to - from)).await
+                } else {
+                    Ok(Vec::new())
                 }
             }
+        };
+        let mut rows = page(from).await?;
+        let mut signatures = None;
+        while let Some(last) = rows.last() {
+            let next = last.seq + 1;
+            let check = tokio::task::spawn_blocking(move || {
+                let (mut found, mut others) = (Vec::new(), 0u64);
+                for row in &rows {
+                    let record = scan.push(row);
+                    if row.columns.kind != "scan.completed" {
+                        others += 1;
+                    }
+                    if let Some(r) = record {
+                        for s in reads::payload_texts(row.seq, &r.payload) {
+                            found.extend(credential_exposure::check(&s));
+                        }
+                    }
+                }
+                let batch = scan.take_signatures();
+                (scan, found, others, batch)
+            });
+            let verify = signatures
+                .take()
+                .map(|b: SignatureBatch| tokio::task::spawn_blocking(move || b.verify()));
+            let (checked, fetched) = tokio::join!(check, page(next));
+            let (s, f, o, batch) = checked.map_err(task_failed)?;
+            if let Some(v) = verify {
+                found.extend(v.await.map_err(task_failed)?);
+            }
+            (scan, rows, signatures) = (s, fetched?, Some(batch));
+            found.extend(f);
+            others += o;
+        }
+        if let Some(b) = signatures {
+            found.extend(b.verify());
         }
         let (at, _, integrity) = scan.finish();
         found.extend(integrity);
@@ -337,4 +367,8 @@ fn completed(r: &ScanReport) -> Entry {
         "seen_again": r.seen_again,
         "duration_ms": r.millis as u64,
     }))
+}
+
+fn task_failed(e: tokio::task::JoinError) -> StoreError {
+    StoreError::Internal(format!("a scan task failed: {e}"))
 }
