@@ -58,6 +58,9 @@ impl Application {
                 .configure(routes::configure(&state, mcp.clone()))
         })
         .disable_signals()
+        // Streamed replies leave in several small writes; with Nagle's algorithm each
+        // would wait for the client's delayed ACK (~40 ms a call for many HTTP stacks).
+        .tcp_nodelay(true)
         .shutdown_timeout(shutdown)
         .listen(listener)?
         .run();

@@ -32,6 +32,7 @@ pub fn configure(
                 )
                 .service(
                     mcp.scope_with_path("/t/{slug}/mcp")
+                        .wrap(from_fn(mcp::session_end::no_content))
                         .wrap(from_fn(mcp::jsonrpc::validate))
                         .wrap(from_fn(mcp::auth::authenticate)),
                 )

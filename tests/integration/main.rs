@@ -12,6 +12,7 @@ mod http;
 mod isolation;
 mod jobs;
 mod keys;
+mod latency;
 mod ledger;
 mod mcp;
 mod rest;

@@ -475,6 +475,21 @@ async fn bad_webhook_input_is_a_422_naming_the_field() {
     )
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = call(
+        &dev,
+        Some(s.owner()),
+        "PATCH",
+        &format!("/api/v1/webhooks/{id}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("nothing to change")
+    );
 
     // … production only public https hosts.
     let prod = spawn_app_with(test_config(&[("CHARTER_MODE", "production")])).await;

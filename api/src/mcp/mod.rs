@@ -7,6 +7,7 @@
 //! - [`jsonrpc`] — body size and JSON-RPC framing checks before rmcp.
 //! - [`params`] — tool arguments whose errors name the field.
 //! - [`refusal`] — business refusals as tool results with a machine-readable `reason`.
+//! - [`session_end`] — ending a session answers 204, as the SDKs expect.
 //! - [`session_store`] — sessions kept in Redis, so any API node can continue one.
 //! - [`sse`] — the deprecated HTTP+SSE transport (2024-11-05), `/t/{slug}/sse`.
 //! - [`tools`] — the governance tools, one file each.
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod jsonrpc;
 pub mod params;
 pub mod refusal;
+pub mod session_end;
 pub mod session_store;
 pub mod sse;
 pub mod tools;

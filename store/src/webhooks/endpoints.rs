@@ -208,6 +208,15 @@ impl crate::handles::Admin<'_> {
         change: EndpointChange,
     ) -> Result<Endpoint> {
         let by: Acting = by.into();
+        if change.url.is_none()
+            && change.description.is_none()
+            && change.events.is_none()
+            && change.enabled.is_none()
+        {
+            return Err(StoreError::Invalid(
+                "nothing to change: give url, description, events or enabled".into(),
+            ));
+        }
         let url = change
             .url
             .as_deref()
