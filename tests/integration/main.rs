@@ -6,6 +6,7 @@ mod budgets;
 mod chains;
 mod cli;
 mod clients;
+mod deploy;
 mod engine;
 mod hardening;
 mod http;
