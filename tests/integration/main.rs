@@ -16,6 +16,7 @@ mod keys;
 mod latency;
 mod ledger;
 mod mcp;
+mod redis_down;
 mod rest;
 mod retries;
 mod reviews;
