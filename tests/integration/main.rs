@@ -8,6 +8,7 @@ mod cli;
 mod clients;
 mod deploy;
 mod engine;
+mod faults;
 mod hardening;
 mod http;
 mod isolation;
