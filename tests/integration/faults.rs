@@ -37,10 +37,10 @@ async fn serve(config: &charter_core::config::Config) -> (Child, String) {
     let base = format!("http://127.0.0.1:{port}");
     let client = charter_tests::http().build().unwrap();
     for _ in 0..200 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            if r.status().is_success() {
-                return (child, base);
-            }
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return (child, base);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
