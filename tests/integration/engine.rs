@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use charter_core::code::Code;
 use charter_core::engine::decision::{Decision, Reason};
 use charter_core::ledger::Actor;
 use charter_core::policy::{Grant, Scope};
@@ -658,22 +659,37 @@ async fn with_the_database_unreachable_nothing_is_allowed() {
         })
         .collect();
     proxy.cut();
-    let mut errors = 0;
     for task in tasks {
         match task.await.unwrap() {
             Ok(a) => assert!(a.seq > 0, "an answer given before the cut is durable"),
-            Err(_) => errors += 1,
+            // Retryable, never `internal`.
+            Err(e) => assert_eq!(e.code(), Code::Unavailable, "{e}"),
         }
     }
     let after = store
         .engine()
         .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
         .await;
-    assert!(
-        after.is_err(),
-        "no decision without the database: {after:?}"
-    );
-    let _ = errors;
+    match &after {
+        Err(e) => assert_eq!(e.code(), Code::Unavailable, "{e}"),
+        Ok(a) => panic!("no decision without the database: {a:?}"),
+    }
+    // The database returns: the same store decides again, with no restart.
+    proxy.restore();
+    let mut back = false;
+    for _ in 0..50 {
+        if let Ok(a) = store
+            .engine()
+            .authorize(t.tenant_id, t.agent_id, deploy("payments-api", 0))
+            .await
+        {
+            assert!(a.decision.is_allowed());
+            back = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(back, "decisions resume when the database returns");
     // Every ALLOWED given is in the ledger (checked through a healthy connection).
     let tx = base.tenant_tx(t.tenant_id).await.unwrap();
     let rows = query(tx.raw(), "SELECT count(*) AS n FROM authorizations a WHERE decision = 'ALLOWED' AND NOT EXISTS (SELECT 1 FROM ledger_records r WHERE r.kind = 'decision' AND r.record LIKE '%' || a.id::text || '%')", vec![]).await.unwrap();
