@@ -45,6 +45,9 @@ enum Command {
     /// Run the background worker (scheduled jobs, claimed with Postgres locks so several
     /// workers can run) until SIGTERM or SIGINT.
     Worker,
+    /// Ask the local server's /healthz (at the `bind` setting); exit 0 when it answers 200.
+    /// For container health checks.
+    Health,
     /// Everything in one process for a local start: migrate, generate a master key on first
     /// run, create a demo tenant with an owner and an agent on first run, print how to
     /// reach them, then serve and run the worker.
@@ -144,6 +147,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(config, Shutdown::install()?).await,
         Command::Worker => worker(config, Shutdown::install()?).await,
         Command::Up => up(config, Shutdown::install()?).await,
+        Command::Health => crate::health::check(config.bind).await,
         Command::Tenant {
             command:
                 TenantCommand::Create {

@@ -300,3 +300,29 @@ fn loopback_database_urls_skip_tls_unless_asked() {
         "postgres://db.internal:5432/charter"
     );
 }
+
+#[tokio::test]
+async fn health_asks_the_local_server_and_fails_when_it_does_not_answer() {
+    let app = charter_tests::spawn_app().await;
+    let out = charter_cmd(&app.config)
+        .arg("health")
+        .env("CHARTER_BIND", app.address.trim_start_matches("http://"))
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    // Nothing listens on port 1.
+    let out = charter_cmd(&app.config)
+        .arg("health")
+        .env("CHARTER_BIND", "127.0.0.1:1")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the server"));
+}
