@@ -98,14 +98,7 @@ impl Store {
             identities: Arc::default(),
             counters: Arc::default(),
             digest_keys: Arc::default(),
-            webhook_targets: match config.mode {
-                charter_core::config::Mode::Production => {
-                    charter_core::webhook::target::Targets::Public
-                }
-                charter_core::config::Mode::Development => {
-                    charter_core::webhook::target::Targets::Any
-                }
-            },
+            webhook_targets: charter_core::webhook::target::Targets::for_mode(config.mode),
             runtime: tokio::runtime::Handle::current(),
         };
         let policies = store.policies.clone();

@@ -18,6 +18,16 @@ pub enum Targets {
     Any,
 }
 
+impl Targets {
+    /// What a deployment mode allows.
+    pub fn for_mode(mode: crate::config::Mode) -> Targets {
+        match mode {
+            crate::config::Mode::Production => Targets::Public,
+            crate::config::Mode::Development => Targets::Any,
+        }
+    }
+}
+
 const MAX_URL_LEN: usize = 2_000;
 
 /// Checks a webhook URL; the error says what is wrong with it.

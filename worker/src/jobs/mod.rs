@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use charter_core::config::{Config, Mode};
+use charter_core::config::Config;
 use charter_core::webhook::target::Targets;
 use charter_store::Store;
 use futures::FutureExt;
@@ -36,10 +36,7 @@ pub fn daily_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>, daily_hour: u3
 pub fn all(config: &Config) -> Result<Vec<Job>, reqwest::Error> {
     let interval = config.checkpoint_interval;
     let daily_hour = config.daily_jobs_hour;
-    let targets = match config.mode {
-        Mode::Production => Targets::Public,
-        Mode::Development => Targets::Any,
-    };
+    let targets = Targets::for_mode(config.mode);
     let sender = Arc::new(webhooks::Sender::new(targets, config.webhook_timeout)?);
     Ok(vec![
         Job {
