@@ -7,8 +7,9 @@ use charter_core::tenant::{Acting, Role};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::graph::chains_of;
 use super::require_roles;
-use super::reviews::{chains_of, self_approval_violation};
+use super::reviews::self_approval_violation;
 use crate::ledger::Receipt;
 use crate::{Result, StoreError, TenantTx};
 use charter_core::code::Code;

@@ -16,6 +16,8 @@
 //! - [`approvals`] — action approvals bound to the arguments' digest, uses and expiry.
 //! - [`policies`] — compiled policies per tenant (cache checked against the version).
 //! - [`reviews`] — tasks, artifacts, reviews; separation of duties at each verdict.
+//! - [`graph`] — the provenance a separation-of-duties check reads (lineage, delegation
+//!   chains).
 //! - [`tasks`] — task completion and expiry.
 //! - [`views`] — what agents read: initiatives, lineage, reviews to act on, violations.
 //! - [`workflows`] — initiatives, evidence, promotion past gates, action→gate bindings.
@@ -27,6 +29,7 @@ pub mod approvals;
 pub mod context;
 mod decide;
 mod facts;
+pub(crate) mod graph;
 mod outcome;
 pub mod policies;
 pub mod reviews;

@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::reviews::{agent_party, load_graph};
+use super::graph::load_graph;
+use super::reviews::agent_party;
 use super::workflows::{GateCheck, check_gates_in};
 use charter_core::ledger::record::{Record, hash_bytes};
 use charter_core::scanner::ledger_integrity::Columns;

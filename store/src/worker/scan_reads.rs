@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::engine::reviews::load_graph;
+use crate::engine::graph::load_graph;
 use crate::ledger::append::to_hash;
 use crate::{Result, StoreError, TenantTx};
 
