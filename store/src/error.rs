@@ -82,12 +82,20 @@ fn rejected_value(err: &DbErr) -> Option<String> {
     Some(what.to_string())
 }
 
+/// The connection, not the statement, failed: the server went away, is shutting down or
+/// starting (SQLSTATE classes 08 and 57P: a restart terminates every session with 57P01),
+/// has no connection slot left (53300), or the conversation broke off. Retrying on another
+/// connection may succeed; nothing the statement did was committed.
 fn is_connection_error(e: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error as E;
-    matches!(
-        e,
-        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed
-    )
+    match e {
+        E::Io(_) | E::Tls(_) | E::Protocol(_) | E::PoolTimedOut | E::PoolClosed => true,
+        E::WorkerCrashed => true,
+        E::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c.as_ref() == "53300"),
+        _ => false,
+    }
 }
 
 impl From<redis::RedisError> for StoreError {

@@ -17,6 +17,7 @@ mod keys;
 mod latency;
 mod ledger;
 mod mcp;
+mod pg_restart;
 mod redis_down;
 mod rest;
 mod retries;

@@ -9,6 +9,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod mcp;
+pub mod nodes;
+pub mod postgres;
 pub mod proxy;
 pub mod receiver;
 pub mod rest;
@@ -252,6 +254,12 @@ pub fn own_address_client() -> reqwest::Client {
     let b = uuid::Uuid::new_v4().into_bytes();
     let addr = std::net::IpAddr::from([127, 1 + b[0] % 250, b[1], 1 + b[2] % 250]);
     http().local_address(addr).build().unwrap()
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 /// The `charter` binary built alongside this test binary (target/<profile>/charter).
