@@ -68,6 +68,7 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261203_000015_hardening"),
             sql_migration!("m20261203_000016_worker"),
             sql_migration!("m20261204_000017_webhooks"),
+            sql_migration!("m20261204_000018_job_claims"),
         ]
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! # Layout
 //! - [`Scheduler`] — runs each registered [`Job`] at its interval until shutdown. Several
-//!   worker processes may run at once: a run is claimed with a Postgres advisory lock, so
-//!   each due run happens on one worker only.
+//!   worker processes may run at once: a run is claimed with a Postgres advisory lock and
+//!   the time of the job's last run, so each due run happens on one worker only, once per
+//!   interval.
 //! - [`jobs`] — the job table (the jobs themselves arrive with the features they serve).
 
 pub mod jobs;
@@ -75,12 +76,13 @@ impl Scheduler {
     }
 }
 
-/// Runs `job` once if no other worker holds it; returns whether it ran.
+/// Runs `job` once if no other worker holds it and none ran it within its interval;
+/// returns whether it ran.
 pub async fn run_once(store: &Store, job: &Job) -> bool {
-    let lock = match store.try_job_lock(job.name).await {
+    let lock = match store.try_claim_job(job.name, job.every).await {
         Ok(Some(lock)) => lock,
         Ok(None) => {
-            tracing::debug!(job = job.name, "held by another worker; skipped");
+            tracing::debug!(job = job.name, "held or run by another worker; skipped");
             return false;
         }
         Err(e) => {
