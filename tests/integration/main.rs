@@ -6,6 +6,7 @@ mod budgets;
 mod chains;
 mod cli;
 mod clients;
+mod cluster;
 mod deploy;
 mod engine;
 mod faults;

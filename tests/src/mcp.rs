@@ -11,24 +11,34 @@ pub const CURRENT: &str = "2026-07-28";
 
 /// A client of one tenant's endpoint with one agent's key.
 pub struct Client<'a> {
-    pub app: &'a TestApp,
+    /// The server's base URL (a test app's, or any node's).
+    pub base: String,
+    pub http: reqwest::Client,
     pub slug: String,
     pub key: String,
     pub session: Option<String>,
     pub next_id: u64,
     /// Stateless 2026-07-28 requests (protocol version in `_meta`, no session).
     pub stateless: bool,
+    _app: std::marker::PhantomData<&'a TestApp>,
 }
 
 impl<'a> Client<'a> {
     pub fn new(app: &'a TestApp, slug: &str, key: &str) -> Client<'a> {
+        Client::at(&app.url(""), app.client.clone(), slug, key)
+    }
+
+    /// A client of the server at `base` (a `charter serve` process, a load balancer).
+    pub fn at(base: &str, http: reqwest::Client, slug: &str, key: &str) -> Client<'a> {
         Client {
-            app,
+            base: base.to_string(),
+            http,
             slug: slug.into(),
             key: key.into(),
             session: None,
             next_id: 1,
             stateless: false,
+            _app: std::marker::PhantomData,
         }
     }
 
@@ -42,9 +52,8 @@ impl<'a> Client<'a> {
     pub async fn post(&mut self, body: &Value) -> reqwest::Response {
         let version = if self.stateless { CURRENT } else { LEGACY };
         let mut r = self
-            .app
-            .client
-            .post(self.app.url(&format!("/t/{}/mcp", self.slug)))
+            .http
+            .post(format!("{}/t/{}/mcp", self.base, self.slug))
             .header("Accept", "application/json, text/event-stream")
             .header("Authorization", format!("Bearer {}", self.key))
             .header("MCP-Protocol-Version", version);
