@@ -12,6 +12,7 @@ mod engine;
 mod faults;
 mod hardening;
 mod http;
+mod image;
 mod isolation;
 mod jobs;
 mod keys;
