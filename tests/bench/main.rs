@@ -12,7 +12,8 @@
 //! 100,000-record export to show memory is flat).
 //!
 //! `scanner` measures the forensic scanner's full and incremental passes (see
-//! [`scanner`]), `webhooks` the webhook delivery rate (see [`webhooks`]). `engine` measures in-process decisions; `mcp` measures `authorize_action` over the MCP
+//! [`scanner`]), `webhooks` the webhook delivery rate (see [`webhooks`]), `soak` a
+//! ten-minute run at half the peak against a `charter serve` process (see [`soak`]). `engine` measures in-process decisions; `mcp` measures `authorize_action` over the MCP
 //! endpoint (stateless 2026-07-28 requests over HTTP) next to both, after `server/discover`
 //! for the transport's own cost, and the rate the two costs would allow if they simply
 //! added up; it prints the mean records per group-commit transaction, since batch size is
@@ -43,6 +44,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 mod scanner;
+mod soak;
 mod webhooks;
 
 const RUN: Duration = Duration::from_secs(8);
@@ -59,13 +61,14 @@ fn main() {
         Some("mcp") => rt.block_on(mcp()),
         Some("scanner") => rt.block_on(scanner::scanner()),
         Some("webhooks") => rt.block_on(webhooks::webhooks()),
+        Some("soak") => rt.block_on(soak::soak()),
         Some("verify-file") => verify_file(&args[1]),
         Some("gen-export") => {
             generate_export(std::path::Path::new(&args[2]), args[1].parse().unwrap())
         }
         _ => {
             eprintln!(
-                "usage: charter-bench ledger | engine | mcp | scanner | webhooks | gen-export N FILE | verify-file FILE"
+                "usage: charter-bench ledger | engine | mcp | scanner | webhooks | soak | gen-export N FILE | verify-file FILE"
             );
             std::process::exit(2);
         }
