@@ -14,6 +14,7 @@ use charter_store::Store;
 use charter_tests::mcp::Client;
 use charter_tests::nodes::{Load, Node, authorize, on_the_ledger, worker};
 use charter_tests::postgres::Postgres;
+use charter_tests::sse::Events;
 use charter_tests::{charter_cmd, free_port, query, tenant, test_config};
 use serde_json::{Value, json};
 use tokio::process::Child;
@@ -98,55 +99,13 @@ async fn job_runs(db: &sea_orm::DatabaseConnection) -> std::collections::HashMap
         .collect()
 }
 
-/// The events of an SSE stream, comments (keep-alives) skipped.
-struct Events {
-    res: reqwest::Response,
-    buffer: String,
-}
-
-impl Events {
-    async fn next(&mut self) -> String {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let event: String = self.buffer.drain(..end + 2).collect();
-                if !event.starts_with(':') {
-                    return event;
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), self.res.chunk())
-                .await
-                .expect("an event within 10 s")
-                .unwrap()
-                .expect("the stream stays open");
-            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    }
-}
-
 /// Opens an SSE stream through `base`, initialises over its POST endpoint and returns the
 /// answer that came back on the stream.
 async fn sse_initialize(base: &str, slug: &str, key: &str) -> Value {
-    let http = charter_tests::http().build().unwrap();
-    let res = http
-        .get(format!("{base}/t/{slug}/sse"))
-        .header("Authorization", format!("Bearer {key}"))
-        .header("Accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let mut events = Events {
-        res,
-        buffer: String::new(),
-    };
-    let endpoint = events.next().await;
-    let path = endpoint
-        .lines()
-        .find_map(|l| l.strip_prefix("data: "))
+    let (mut events, path) = Events::open(base, slug, key).await;
+    let posted = charter_tests::http()
+        .build()
         .unwrap()
-        .to_string();
-    let posted = http
         .post(format!("{base}{path}"))
         .header("Authorization", format!("Bearer {key}"))
         .json(
@@ -158,12 +117,7 @@ async fn sse_initialize(base: &str, slug: &str, key: &str) -> Value {
         .await
         .unwrap();
     assert_eq!(posted.status(), 202, "{}", posted.text().await.unwrap());
-    let message = events.next().await;
-    let data = message
-        .lines()
-        .find_map(|l| l.strip_prefix("data: "))
-        .unwrap();
-    serde_json::from_str(data).unwrap()
+    events.message().await
 }
 
 #[tokio::test]

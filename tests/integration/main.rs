@@ -29,3 +29,4 @@ mod sessions;
 mod webhooks;
 mod worker;
 mod workflows;
+mod writes;

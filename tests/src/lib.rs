@@ -14,6 +14,7 @@ pub mod postgres;
 pub mod proxy;
 pub mod receiver;
 pub mod rest;
+pub mod sse;
 
 use std::path::PathBuf;
 
