@@ -57,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// The master key that seals tenants' signing keys and webhook secrets.
+    MasterKey {
+        #[command(subcommand)]
+        command: MasterKeyCommand,
+    },
     /// Work with a tenant's signed ledger.
     Ledger {
         #[command(subcommand)]
@@ -77,6 +82,14 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum MasterKeyCommand {
+    /// After a rotation: open everything sealed under `previous_master_key` and seal it
+    /// again under `master_key`, in one transaction. Uses `database_url` (the user of
+    /// `charter migrate`). Safe to run again; a row neither key opens stops it unchanged.
+    Reseal,
 }
 
 #[derive(Subcommand)]
@@ -148,6 +161,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker => worker(config, Shutdown::install()?).await,
         Command::Up => up(config, Shutdown::install()?).await,
         Command::Health => crate::health::check(config.bind).await,
+        Command::MasterKey {
+            command: MasterKeyCommand::Reseal,
+        } => master_key::reseal(&config).await,
         Command::Tenant {
             command:
                 TenantCommand::Create {

@@ -16,7 +16,37 @@ pub enum Source {
     Generated,
 }
 
+/// The master key, carrying `previous_master_key` during a rotation (it opens what the
+/// previous key sealed; everything new is sealed under the current key).
 pub fn resolve(config: &Config, may_generate: bool) -> anyhow::Result<(MasterKey, Source)> {
+    let (key, source) = current(config, may_generate)?;
+    Ok((
+        key.with_previous(config.previous_master_key.as_ref()),
+        source,
+    ))
+}
+
+/// `charter master-key reseal`: everything sealed under the previous key, sealed again
+/// under the current one.
+pub async fn reseal(config: &Config) -> anyhow::Result<()> {
+    let (key, _) = resolve(config, false)?;
+    let report = charter_store::reseal::reseal(config, &key).await?;
+    println!(
+        "re-sealed {} tenant signing keys and {} webhook secrets under master key {}; \
+         nothing is sealed under another key now",
+        report.signing_keys,
+        report.webhook_secrets,
+        key.fingerprint()
+    );
+    if key.previous_fingerprint().is_some() {
+        println!(
+            "remove previous_master_key (CHARTER_PREVIOUS_MASTER_KEY) once every node runs with this key"
+        );
+    }
+    Ok(())
+}
+
+fn current(config: &Config, may_generate: bool) -> anyhow::Result<(MasterKey, Source)> {
     if let Some(key) = &config.master_key {
         return Ok((key.clone(), Source::Env));
     }

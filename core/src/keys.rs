@@ -39,16 +39,29 @@ pub enum KeyError {
     InvalidPublicKey,
 }
 
-/// The key that seals every tenant signing key. Zeroized on drop; never printed.
+/// The key that seals every tenant signing key and webhook secret. Zeroized on drop;
+/// never printed. During a rotation it also carries the previous key, which opens what
+/// was sealed before (sealing always uses the current key).
 #[derive(Clone, Zeroize)]
 #[zeroize(drop)]
-pub struct MasterKey([u8; 32]);
+pub struct MasterKey([u8; 32], Option<[u8; 32]>);
 
 impl MasterKey {
     pub fn generate() -> Result<MasterKey, KeyError> {
         let mut bytes = [0u8; 32];
         fill_random(&mut bytes)?;
-        Ok(MasterKey(bytes))
+        Ok(MasterKey(bytes, None))
+    }
+
+    /// This key, also opening what `previous` sealed (a master-key rotation in progress).
+    pub fn with_previous(mut self, previous: Option<&MasterKey>) -> MasterKey {
+        self.1 = previous.filter(|p| p.0 != self.0).map(|p| p.0);
+        self
+    }
+
+    /// The previous key's fingerprint, while a rotation is in progress.
+    pub fn previous_fingerprint(&self) -> Option<String> {
+        self.1.map(|k| MasterKey(k, None).fingerprint())
     }
 
     pub fn from_base64(text: &str) -> Result<MasterKey, KeyError> {
@@ -61,7 +74,7 @@ impl MasterKey {
             .as_slice()
             .try_into()
             .map_err(|_| KeyError::MalformedMasterKey)?;
-        Ok(MasterKey(bytes))
+        Ok(MasterKey(bytes, None))
     }
 
     pub fn to_base64(&self) -> Zeroizing<String> {
@@ -91,11 +104,12 @@ impl MasterKey {
     }
 
     fn cipher(&self) -> Aes256Gcm {
-        // A 32-byte slice is always a valid AES-256 key.
-        match Aes256Gcm::new_from_slice(&self.0) {
-            Ok(c) => c,
-            Err(_) => unreachable!("32-byte AES-256 key"),
-        }
+        cipher(&self.0)
+    }
+
+    /// The ciphers that may open a sealed value: the current key's, then the previous one's.
+    fn openers(&self) -> impl Iterator<Item = Aes256Gcm> + '_ {
+        std::iter::once(self.cipher()).chain(self.1.as_ref().map(cipher))
     }
 }
 
@@ -108,6 +122,14 @@ impl fmt::Debug for MasterKey {
 impl PartialEq for MasterKey {
     fn eq(&self, other: &Self) -> bool {
         self.fingerprint() == other.fingerprint()
+    }
+}
+
+fn cipher(key: &[u8; 32]) -> Aes256Gcm {
+    // A 32-byte slice is always a valid AES-256 key.
+    match Aes256Gcm::new_from_slice(key) {
+        Ok(c) => c,
+        Err(_) => unreachable!("32-byte AES-256 key"),
     }
 }
 
@@ -226,16 +248,16 @@ fn open_bytes(
     let mut nonce_bytes = [0u8; NONCE_LEN];
     nonce_bytes.copy_from_slice(nonce);
     master
-        .cipher()
-        .decrypt(
-            &Nonce::from(nonce_bytes),
-            Payload {
+        .openers()
+        .find_map(|cipher| {
+            let payload = Payload {
                 msg: ciphertext,
                 aad,
-            },
-        )
+            };
+            cipher.decrypt(&Nonce::from(nonce_bytes), payload).ok()
+        })
         .map(Zeroizing::new)
-        .map_err(|_| KeyError::Unseal {
+        .ok_or(KeyError::Unseal {
             tenant_id: String::new(),
             key_id: String::new(),
         })
@@ -368,6 +390,34 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("wrong master key or tampered ciphertext")
+        );
+    }
+
+    #[test]
+    fn during_a_rotation_the_previous_key_opens_and_the_new_one_seals() {
+        let old = MasterKey::generate().unwrap();
+        let sealed_before = generate_tenant_key(&old, TENANT).unwrap();
+        let new = MasterKey::generate().unwrap();
+        // Alone, the new key opens nothing sealed under the old one.
+        assert!(open(&new, TENANT, &sealed_before.key_id, &sealed_before.sealed).is_err());
+        let rotating = new.clone().with_previous(Some(&old));
+        assert_eq!(rotating.previous_fingerprint(), Some(old.fingerprint()));
+        assert_eq!(rotating.fingerprint(), new.fingerprint());
+        let key = open(
+            &rotating,
+            TENANT,
+            &sealed_before.key_id,
+            &sealed_before.sealed,
+        )
+        .unwrap();
+        // What it seals opens under the new key alone, not under the old one.
+        let resealed = seal(&rotating, TENANT, &sealed_before.key_id, &key).unwrap();
+        assert!(open(&new, TENANT, &sealed_before.key_id, &resealed).is_ok());
+        assert!(open(&old, TENANT, &sealed_before.key_id, &resealed).is_err());
+        // The same key as its own previous is no rotation.
+        assert_eq!(
+            new.clone().with_previous(Some(&new)).previous_fingerprint(),
+            None
         );
     }
 

@@ -43,6 +43,7 @@ pub mod passwords;
 pub mod platform;
 pub mod principals;
 pub mod provision;
+pub mod reseal;
 pub mod sessions;
 pub mod signing_keys;
 pub mod tenant_tx;

@@ -24,6 +24,7 @@ mod redis_down;
 mod rest;
 mod retries;
 mod reviews;
+mod rotation;
 mod scanner;
 mod sessions;
 mod webhooks;
