@@ -618,17 +618,7 @@ async fn mcp() {
         "_meta": meta}});
     let discover =
         json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}});
-    let targets: Arc<Vec<(String, String)>> = Arc::new(
-        tenants
-            .iter()
-            .map(|t| {
-                (
-                    format!("{base}/t/{}/mcp", t.slug),
-                    format!("Bearer {}", t.api_key.expose()),
-                )
-            })
-            .collect(),
-    );
+    let targets = mcp_targets(&base, &tenants);
     // One stateless request per call: `method`, and `name` for a tool call; the answer
     // must contain `expect`.
     let request = |body: serde_json::Value,
@@ -719,6 +709,24 @@ async fn mcp() {
         per_commit(counts)
     );
     clients_rt.shutdown_background();
+}
+
+/// Each tenant's MCP URL at `base` and its agent's `Authorization` header.
+fn mcp_targets(
+    base: &str,
+    tenants: &[charter_store::provision::Provisioned],
+) -> Arc<Vec<(String, String)>> {
+    Arc::new(
+        tenants
+            .iter()
+            .map(|t| {
+                (
+                    format!("{base}/t/{}/mcp", t.slug),
+                    format!("Bearer {}", t.api_key.expose()),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// Calls `call` at `rate` per second for [`RUN`], each on schedule whatever the previous

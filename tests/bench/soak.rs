@@ -13,7 +13,7 @@ use charter_store::Store;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::json;
 
-use super::{RUN, Stats, bench_url, config, decision_tenant, drive, ms};
+use super::{RUN, Stats, bench_url, config, decision_tenant, drive, mcp_targets, ms};
 
 fn env_secs(name: &str, default: u64) -> Duration {
     Duration::from_secs(
@@ -117,17 +117,7 @@ pub async fn soak() {
     assert!(ready, "charter serve did not become ready");
     let rss_boot = rss_kb(pid);
 
-    let targets: Arc<Vec<(String, String)>> = Arc::new(
-        tenants
-            .iter()
-            .map(|t| {
-                (
-                    format!("{base}/t/{}/mcp", t.slug),
-                    format!("Bearer {}", t.api_key.expose()),
-                )
-            })
-            .collect(),
-    );
+    let targets = mcp_targets(&base, &tenants);
     let body = Arc::new(
         serde_json::to_vec(
             &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {

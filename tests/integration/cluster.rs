@@ -10,12 +10,11 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use charter_store::Store;
 use charter_tests::mcp::Client;
 use charter_tests::nodes::{Load, Node, authorize, on_the_ledger, worker};
 use charter_tests::postgres::Postgres;
 use charter_tests::sse::Events;
-use charter_tests::{charter_cmd, free_port, query, tenant, test_config};
+use charter_tests::{free_port, query, tenant};
 use serde_json::{Value, json};
 use tokio::process::Child;
 
@@ -123,16 +122,7 @@ async fn sse_initialize(base: &str, slug: &str, key: &str) -> Value {
 #[tokio::test]
 async fn two_nodes_and_two_workers_behind_nginx_act_as_one() {
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
-    let config = test_config(&[("CHARTER_DATABASE_URL", &pg.url("charter"))]);
-    let out = charter_cmd(&config).arg("migrate").output().await.unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let store = Store::connect(&config, config.master_key.clone().unwrap())
-        .await
-        .unwrap();
+    let (config, store) = pg.charter().await;
     let db = sea_orm::Database::connect(config.database_url.expose())
         .await
         .unwrap();

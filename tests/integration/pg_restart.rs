@@ -5,10 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use charter_store::Store;
 use charter_tests::nodes::{Load, Node, on_the_ledger};
 use charter_tests::postgres::Postgres;
-use charter_tests::{charter_cmd, tenant, test_config};
+use charter_tests::tenant;
 
 /// Failures allowed while the database is away: each says the request may be retried.
 fn retryable(kind: &str) -> bool {
@@ -18,17 +17,7 @@ fn retryable(kind: &str) -> bool {
 #[tokio::test]
 async fn decisions_fail_closed_while_postgres_restarts_and_resume_by_themselves() {
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
-    let url = pg.url("charter");
-    let config = test_config(&[("CHARTER_DATABASE_URL", &url)]);
-    let out = charter_cmd(&config).arg("migrate").output().await.unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let store = Store::connect(&config, config.master_key.clone().unwrap())
-        .await
-        .unwrap();
+    let (config, store) = pg.charter().await;
     let t = tenant(&store, "PG restart").await;
     let node = Node::start(&config, &[("CHARTER_DB_CONNECT_TIMEOUT_SECS", "2")]).await;
     let client = charter_tests::http().build().unwrap();

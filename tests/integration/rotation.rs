@@ -76,12 +76,7 @@ async fn a_master_key_rotation_reseals_everything_and_never_stops_deciding() {
     let old = MasterKey::generate().unwrap();
     let new = MasterKey::generate().unwrap();
     let before = config(&url, &old);
-    let out = charter_cmd(&before).arg("migrate").output().await.unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    charter_tests::succeeds(charter_cmd(&before).arg("migrate")).await;
     let store = Store::connect(&before, old.clone()).await.unwrap();
     let t = tenant(&store, "Rotation").await;
     store

@@ -292,6 +292,18 @@ pub fn charter_cmd(config: &Config) -> tokio::process::Command {
     cmd
 }
 
+/// Runs a `charter` command to completion; panics with its output unless it succeeded.
+pub async fn succeeds(cmd: &mut tokio::process::Command) -> std::process::Output {
+    let out = cmd.output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A tenant set up for the MCP scenario: a producer agent allowed to deploy `payments-*`
 /// services (and to direct any agent), a reviewer agent with its own key, a template `ci`
 /// (`build → release`) whose `release` gate needs one approval, and `deploy` on `Service`

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::process::Child;
 
 use crate::mcp::CURRENT;
-use crate::{charter_cmd, free_port};
+use crate::{charter_cmd, free_port, succeeds};
 
 /// A `charter serve` process, its base URL and the file its log (warnings and errors)
 /// goes to.
@@ -236,29 +236,13 @@ pub async fn on_the_ledger(config: &Config, tenant: uuid::Uuid, slug: &str, rece
         );
     }
     let file = std::env::temp_dir().join(format!("ledger-{}.jsonl", uuid::Uuid::new_v4()));
-    let out = charter_cmd(config)
-        .args(["ledger", "export", "--tenant", slug, "--out"])
-        .arg(&file)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = charter_cmd(config)
-        .arg("verify")
-        .arg(&file)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(
+        charter_cmd(config)
+            .args(["ledger", "export", "--tenant", slug, "--out"])
+            .arg(&file),
+    )
+    .await;
+    succeeds(charter_cmd(config).arg("verify").arg(&file)).await;
     let _ = std::fs::remove_file(file);
 }
 

@@ -136,6 +136,19 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// Charter on this server: a test configuration for its database `charter`, migrated
+    /// by `charter migrate`, and a store connected to it.
+    pub async fn charter(&self) -> (charter_core::config::Config, charter_store::Store) {
+        let config = crate::test_config(&[("CHARTER_DATABASE_URL", &self.url("charter"))]);
+        crate::succeeds(crate::charter_cmd(&config).arg("migrate")).await;
+        let store = charter_store::Store::connect(&config, config.master_key.clone().unwrap())
+            .await
+            .unwrap();
+        (config, store)
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         let mut cmd = as_server_user(&self.bin.join("pg_ctl"));
