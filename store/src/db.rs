@@ -2,7 +2,10 @@
 
 use charter_core::config::Config;
 use charter_migrations::roles;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    TransactionTrait,
+};
 
 use crate::{Result, StoreError};
 
@@ -248,4 +251,34 @@ pub(crate) async fn ping(db: &DatabaseConnection) -> Result<()> {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// How many dead pooled connections one transaction may step over before giving up.
+const STALE_ATTEMPTS: usize = 64;
+
+/// Begins a transaction. Pooled connections that the server dropped (a restart, a
+/// failover) are found dead only when used; a transaction that failed to begin did
+/// nothing, so it begins again on another connection, and the dead one is discarded. A
+/// failure to connect at all (the pool's own timeout) is not retried here: it is
+/// `unavailable`, as before.
+pub(crate) async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    let mut attempt = 0;
+    loop {
+        match db.begin().await {
+            Ok(tx) => return Ok(tx),
+            Err(e) => {
+                let on_a_pooled_connection = !matches!(e, DbErr::ConnectionAcquire(_));
+                let e = StoreError::from(e);
+                if on_a_pooled_connection
+                    && matches!(e, StoreError::Unavailable(_))
+                    && attempt < STALE_ATTEMPTS
+                {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "dropped a dead pooled connection");
+                    continue;
+                }
+                return Err(e);
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use sha2::{Digest, Sha256};
 
 use crate::{Result, Store};
@@ -64,7 +64,7 @@ impl Store {
 
     /// Claims `name` if no other worker holds it.
     pub async fn try_job_lock(&self, name: &str) -> Result<Option<JobLock>> {
-        let tx = self.db().begin().await?;
+        let tx = crate::db::begin(self.db()).await?;
         let row = tx
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,

@@ -26,7 +26,7 @@ pub struct TenantTx {
 
 impl TenantTx {
     pub(crate) async fn begin(db: &DatabaseConnection, tenant_id: Uuid) -> Result<TenantTx> {
-        let tx = db.begin().await?;
+        let tx = crate::db::begin(db).await?;
         tx.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT set_config('charter.tenant_id', $1, true)",
@@ -46,7 +46,7 @@ impl TenantTx {
     /// security shows it no tenant's rows at all.
     pub(crate) async fn begin_unentered(db: &DatabaseConnection) -> Result<TenantTx> {
         Ok(TenantTx {
-            tx: db.begin().await?,
+            tx: crate::db::begin(db).await?,
             tenant_id: Uuid::nil(),
             next_seq: None,
         })

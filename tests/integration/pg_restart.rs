@@ -52,6 +52,18 @@ async fn decisions_fail_closed_while_postgres_restarts_and_resume_by_themselves(
         resumed.as_millis()
     );
     assert!(resumed < Duration::from_secs(5), "{resumed:?}");
+    // Connections the restart killed are dropped as they fail: no call sent once the
+    // server was back failed.
+    let late: Vec<&String> = seen
+        .failed
+        .iter()
+        .filter(|(sent, _)| *sent > back)
+        .map(|(_, kind)| kind)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "calls sent after the restart failed: {late:?}"
+    );
     for (kind, n) in &seen.failures {
         assert!(
             retryable(kind),
@@ -117,6 +129,28 @@ async fn decisions_fail_closed_while_postgres_restarts_and_resume_by_themselves(
     );
     let mut all = seen.receipts;
     all.push(receipt);
+
+    // 3. A restart while the node is idle: its pooled connections are all dead, and the
+    //    next calls are decided anyway (each dead connection is dropped as it fails, and
+    //    work that failed to begin begins again on another).
+    let burst = Load::start(vec![node.mcp_url(&t.slug)], t.api_key.expose(), 8);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    all.extend(burst.finish().await.receipts);
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.restart();
+        pg
+    })
+    .await
+    .unwrap();
+    let after = Load::start(vec![node.mcp_url(&t.slug)], t.api_key.expose(), 8);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seen = after.finish().await;
+    assert!(
+        seen.failures.is_empty(),
+        "after an idle restart: {:?}",
+        seen.failures
+    );
+    all.extend(seen.receipts);
     on_the_ledger(&config, t.tenant_id, &t.slug, &all).await;
     drop(node);
     drop(pg);

@@ -96,6 +96,8 @@ pub struct Receipt {
 pub struct Seen {
     pub receipts: Vec<Receipt>,
     pub failures: HashMap<String, usize>,
+    /// When each failed call was sent, and how it failed.
+    pub failed: Vec<(std::time::Instant, String)>,
 }
 
 /// `clients` tasks calling `authorize_action` through `urls` in turn until stopped.
@@ -178,10 +180,15 @@ impl Load {
                         n += 1;
                         let url = &urls[(c + n as usize) % urls.len()];
                         let resource = format!("svc-{c}-{n}");
+                        let sent = std::time::Instant::now();
                         match authorize(&client, url, &key, n, &resource).await {
                             Ok(r) => seen.lock().unwrap().receipts.push(r),
                             Err(kind) => {
-                                *seen.lock().unwrap().failures.entry(kind).or_default() += 1;
+                                {
+                                    let mut seen = seen.lock().unwrap();
+                                    *seen.failures.entry(kind.clone()).or_default() += 1;
+                                    seen.failed.push((sent, kind));
+                                }
                                 tokio::time::sleep(Duration::from_millis(20)).await;
                             }
                         }
