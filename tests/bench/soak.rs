@@ -49,9 +49,9 @@ async fn redis_used_memory(client: &redis::Client) -> u64 {
         .unwrap_or(0)
 }
 
-/// One finished call: when it finished, its latency from its scheduled start, whether the
-/// answer was the expected ALLOWED.
-type Done = (Instant, Duration, bool);
+/// One finished call: when it finished, its latency from its scheduled start, and why it
+/// failed (anything but the expected ALLOWED), if it did.
+type Done = (Instant, Duration, Option<String>);
 
 pub async fn soak() {
     let secs = env_secs("BENCH_SOAK_SECS", 600);
@@ -146,9 +146,18 @@ pub async fn soak() {
                     .body(body.to_vec())
                     .send()
                     .await;
-                match res {
-                    Ok(r) => r.text().await.is_ok_and(|t| t.contains("\"ALLOWED\"")),
-                    Err(_) => false,
+                let res = match res {
+                    Ok(r) => r,
+                    Err(e) => return Some(format!("transport: {e:?}")),
+                };
+                let status = res.status();
+                match res.text().await {
+                    Ok(t) if t.contains("\"ALLOWED\"") => None,
+                    Ok(t) => Some(format!(
+                        "{status}: {}",
+                        t.chars().take(300).collect::<String>()
+                    )),
+                    Err(e) => Some(format!("reading the answer: {e:?}")),
                 }
             }
         }
@@ -223,10 +232,10 @@ pub async fn soak() {
                 tokio::time::sleep_until(due.into()).await;
                 let (done, call) = (done.clone(), call.clone());
                 tokio::spawn(async move {
-                    let ok = call(n).await;
+                    let failure = call(n).await;
                     done.lock()
                         .unwrap()
-                        .push((Instant::now(), due.elapsed(), ok));
+                        .push((Instant::now(), due.elapsed(), failure));
                 });
                 n += 1;
             }
@@ -234,12 +243,14 @@ pub async fn soak() {
     };
     let mut totals = (0usize, 0usize);
     let mut rss_end;
+    let mut reasons: Vec<String> = Vec::new();
     let mut next = started + window;
     loop {
         tokio::time::sleep_until(next.into()).await;
         let mut batch: Vec<Done> = std::mem::take(&mut *done.lock().unwrap());
         batch.sort_by_key(|d| d.1);
-        let failed = batch.iter().filter(|d| !d.2).count();
+        let failed = batch.iter().filter(|d| d.2.is_some()).count();
+        reasons.extend(batch.iter().filter_map(|d| d.2.clone()));
         let pct = |p: f64| {
             batch
                 .get(((batch.len() as f64 * p) as usize).min(batch.len().saturating_sub(1)))
@@ -274,6 +285,9 @@ pub async fn soak() {
         rss_end as f64 / 1024.0,
         (rss_end as f64 - rss_start as f64) / 1024.0
     );
+    for reason in reasons.iter().take(10) {
+        println!("failed    {reason}");
+    }
     clients_rt.shutdown_background();
     let _ = server.kill();
     let _ = server.wait();
