@@ -22,6 +22,7 @@
 //!   which targets a webhook may reach.
 
 pub mod access_token;
+pub mod ai_system;
 pub mod api_key;
 pub mod code;
 pub mod config;

@@ -25,6 +25,7 @@
 
 pub mod admin;
 pub mod agents;
+pub mod ai_systems;
 pub mod api_keys;
 pub mod api_tokens;
 pub mod bootstrap;

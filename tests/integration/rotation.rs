@@ -8,10 +8,8 @@
 use charter_core::config::Config;
 use charter_core::keys::MasterKey;
 use charter_store::Store;
-use charter_store::engine::ActionRequest;
 use charter_store::webhooks::endpoints::NewEndpoint;
 use charter_tests::{charter_cmd, query, tenant, test_config};
-use serde_json::json;
 
 fn config(url: &str, key: &MasterKey) -> Config {
     test_config(&[
@@ -20,25 +18,12 @@ fn config(url: &str, key: &MasterKey) -> Config {
     ])
 }
 
-fn request() -> ActionRequest {
-    ActionRequest {
-        action: "deploy".into(),
-        resource_type: "Service".into(),
-        resource_id: "api".into(),
-        spend: 0,
-        idempotency_key: None,
-        arguments: json!({}),
-        initiative: None,
-        task: None,
-    }
-}
-
 /// Whether a store holding `key` can sign a decision for the tenant.
 async fn decides(config: &Config, key: MasterKey, t: &charter_tests::Provisioned) -> bool {
     let store = Store::connect(config, key).await.unwrap();
     store
         .engine()
-        .authorize(t.tenant_id, t.agent_id, request())
+        .authorize(t.tenant_id, t.agent_id, charter_tests::deploy("api"))
         .await
         .is_ok()
 }

@@ -292,6 +292,20 @@ pub fn charter_cmd(config: &Config) -> tokio::process::Command {
     cmd
 }
 
+/// A request to deploy the service `resource`, spending nothing, with no arguments.
+pub fn deploy(resource: &str) -> charter_store::engine::ActionRequest {
+    charter_store::engine::ActionRequest {
+        action: "deploy".into(),
+        resource_type: "Service".into(),
+        resource_id: resource.into(),
+        spend: 0,
+        idempotency_key: None,
+        arguments: serde_json::json!({}),
+        initiative: None,
+        task: None,
+    }
+}
+
 /// Runs a `charter` command to completion; panics with its output unless it succeeded.
 pub async fn succeeds(cmd: &mut tokio::process::Command) -> std::process::Output {
     let out = cmd.output().await.unwrap();

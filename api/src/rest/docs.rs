@@ -34,6 +34,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "jobs", description = "The worker's jobs and their last runs"),
         (name = "self-audits", description = "Daily signed summaries of what needs review"),
         (name = "webhooks", description = "Notification endpoints (Standard Webhooks) and their deliveries"),
+        (name = "ai-systems", description = "The AI systems the tenant operates (EU AI Act terms) and the agents acting for each"),
     )
 )]
 struct Base;

@@ -61,6 +61,8 @@ pub struct EntryFilter {
     pub initiative: Option<String>,
     /// Only `ALLOWED`, `BLOCKED` or `PENDING_APPROVAL`.
     pub decision: Option<String>,
+    /// Only records by the agents of this AI system (its agents now).
+    pub system: Option<uuid::Uuid>,
     /// Only records before this seq (the previous page's `next_before_seq`).
     #[param(minimum = 0)]
     pub before_seq: Option<i64>,
@@ -98,6 +100,7 @@ pub async fn entries(
                 action: f.action,
                 initiative: f.initiative,
                 decision: f.decision,
+                system: f.system,
                 before_seq: f.before_seq,
                 limit: f.limit.unwrap_or(50),
             },

@@ -9,9 +9,10 @@
 //! - [`docs`] — `/api/openapi.json` and the interactive page `/api/docs/`.
 //! - one file per resource: [`signup`], [`sessions`], [`me`], [`users`], [`tokens`],
 //!   [`agents`], [`keys`], [`policies`], [`workflow`], [`reviews`], [`breakers`],
-//!   [`violations`], [`ledger`], [`jobs`], [`self_audits`], [`webhooks`].
+//!   [`violations`], [`ledger`], [`jobs`], [`self_audits`], [`webhooks`], [`ai_systems`].
 
 pub mod agents;
+pub mod ai_systems;
 pub mod breakers;
 pub mod docs;
 pub mod extract;
@@ -91,6 +92,7 @@ pub fn services(cfg: &mut ServiceConfig) {
     jobs::services(cfg);
     self_audits::services(cfg);
     webhooks::services(cfg);
+    ai_systems::services(cfg);
 }
 
 /// The `/api/v1` scope, with its limits and error handlers.

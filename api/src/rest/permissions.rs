@@ -49,4 +49,6 @@ permissions! {
     Operate = "operate": [Owner, Admin];
     /// Add, change, test and remove webhook endpoints; see their deliveries.
     ManageWebhooks = "manage_webhooks": [Owner, Admin];
+    /// Register and change AI systems.
+    ManageAiSystems = "manage_ai_systems": [Owner, Admin];
 }

@@ -524,6 +524,8 @@ pub struct LedgerFilter {
     pub action: Option<String>,
     pub initiative: Option<String>,
     pub decision: Option<String>,
+    /// Only records by the agents of this AI system (its agents now).
+    pub system: Option<Uuid>,
     /// Only records before this position (the previous page's `next_before_seq`).
     pub before_seq: Option<i64>,
     pub limit: u32,
@@ -541,6 +543,11 @@ impl crate::handles::Engine<'_> {
     pub async fn query_ledger(self, tenant: Uuid, f: LedgerFilter) -> Result<LedgerPage> {
         let limit = f.limit.clamp(1, 200) as i64;
         let tx = self.tenant_tx(tenant).await?;
+        if let Some(system) = f.system
+            && !tx.exists("ai_systems", system).await?
+        {
+            return Err(StoreError::NotFound("AI system"));
+        }
         let rows = tx
             .all(
                 &format!(
@@ -549,6 +556,9 @@ impl crate::handles::Engine<'_> {
                        AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR actor_id = $4)
                        AND ($5::text IS NULL OR action = $5) AND ($6::text IS NULL OR initiative = $6)
                        AND ($7::text IS NULL OR decision = $7)
+                       AND ($9::uuid IS NULL OR actor_type = 'agent' AND actor_id IN (
+                           SELECT agent_id::text FROM ai_system_agents
+                           WHERE tenant_id = $1 AND system_id = $9))
                      ORDER BY seq DESC LIMIT $8"
                 ),
                 vec![
@@ -560,6 +570,7 @@ impl crate::handles::Engine<'_> {
                     f.initiative.into(),
                     f.decision.into(),
                     (limit + 1).into(),
+                    f.system.into(),
                 ],
             )
             .await?;

@@ -144,6 +144,24 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         )
         .await
         .unwrap();
+    let system = store
+        .admin()
+        .create_ai_system(
+            bt.tenant_id,
+            bt.owner_id,
+            charter_core::ai_system::Facts {
+                name: "B's assistant".into(),
+                intended_purpose: "Answers B's customers".into(),
+                provider: "B Labs".into(),
+                deployer: "B".into(),
+                high_risk: false,
+                annex_iii_point: None,
+                contact: "ai@b.example".into(),
+                agents: vec![bt.agent_id],
+            },
+        )
+        .await
+        .unwrap();
     let tx = store.tenant_tx(bt.tenant_id).await.unwrap();
     let key = charter_store::api_keys::list(&tx, bt.agent_id)
         .await
@@ -169,6 +187,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         violation: violations[0].id,
         audit,
         webhook: webhook.id,
+        system: system.id,
         seq: b_size - 1,
     };
 
@@ -199,6 +218,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         ids.violation,
         ids.audit,
         ids.webhook,
+        ids.system,
         bt.tenant_id,
         bt.owner_id,
         b.reviewer_id,
@@ -210,6 +230,7 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         "b-admin@b.example".into(),
         "B launch".into(),
         "hooks.b.example".into(),
+        "B Labs".into(),
     ])
     .collect();
 

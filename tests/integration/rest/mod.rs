@@ -4,6 +4,7 @@
 //! Schemathesis.
 
 mod admin;
+mod ai_systems;
 mod attacks;
 mod auth;
 mod cross_tenant;

@@ -20,6 +20,7 @@ pub struct Ids {
     pub violation: Uuid,
     pub audit: Uuid,
     pub webhook: Uuid,
+    pub system: Uuid,
     pub seq: u64,
 }
 
@@ -40,6 +41,7 @@ impl Ids {
             violation: r(),
             audit: r(),
             webhook: r(),
+            system: r(),
             seq: 1 << 40,
         }
     }
@@ -84,6 +86,7 @@ impl Op {
             ("{violation_id}", ids.violation.to_string()),
             ("{audit_id}", ids.audit.to_string()),
             ("{webhook_id}", ids.webhook.to_string()),
+            ("{system_id}", ids.system.to_string()),
             ("{seq}", ids.seq.to_string()),
             ("{name}", "ci".to_string()),
         ] {
@@ -155,6 +158,14 @@ impl Op {
                 "url": "https://hooks.example.com/charter", "events": ["violation.found"],
             }),
             ("PATCH", "/api/v1/webhooks/{webhook_id}") => json!({"description": "renamed"}),
+            ("POST", "/api/v1/ai-systems") => json!({
+                "name": format!("System {unique}"), "intended_purpose": "Triage of support tickets",
+                "provider": "Acme AI", "deployer": "Acme", "high_risk": false,
+                "contact": "ai@acme.example", "agents": [ids.agent],
+            }),
+            ("PATCH", "/api/v1/ai-systems/{system_id}") => {
+                json!({"contact": "office@acme.example"})
+            }
             ("POST", "/api/v1/violations/{violation_id}/resolve") => {
                 json!({"resolution": "handled"})
             }

@@ -57,6 +57,7 @@ impl CharterMcp {
             action: p.action,
             initiative: p.initiative_id.map(|i| i.to_string()),
             decision: p.decision,
+            system: None,
             before_seq: p.before_seq,
             limit: p.limit.unwrap_or(50),
         };
