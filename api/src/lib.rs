@@ -35,6 +35,12 @@ use charter_store::Store;
 
 pub use state::AppState;
 
+/// How long an idle keep-alive connection stays open: longer than load balancers keep
+/// theirs (nginx and most cloud balancers: 60 s), so it is they who close it. A request
+/// sent just as the server closes an idle connection is lost in flight (the soak
+/// benchmark saw it with actix's default of 5 s).
+pub const KEEP_ALIVE_SECS: u64 = 75;
+
 pub struct Application {
     server: Server,
     port: u16,
@@ -61,6 +67,7 @@ impl Application {
         // Streamed replies leave in several small writes; with Nagle's algorithm each
         // would wait for the client's delayed ACK (~40 ms a call for many HTTP stacks).
         .tcp_nodelay(true)
+        .keep_alive(std::time::Duration::from_secs(KEEP_ALIVE_SECS))
         .shutdown_timeout(shutdown)
         .listen(listener)?
         .run();

@@ -253,19 +253,24 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// How many dead pooled connections one transaction may step over before giving up.
+/// How many dead pooled connections one call may step over before giving up.
 const STALE_ATTEMPTS: usize = 64;
 
-/// Begins a transaction. Pooled connections that the server dropped (a restart, a
-/// failover) are found dead only when used; a transaction that failed to begin did
-/// nothing, so it begins again on another connection, and the dead one is discarded. A
-/// failure to connect at all (the pool's own timeout) is not retried here: it is
-/// `unavailable`, as before.
-pub(crate) async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+/// Runs `call` — a transaction's BEGIN, or a read — on a live connection. Pooled
+/// connections that the server dropped (a restart, a failover) are found dead only when
+/// used; a BEGIN or a read that failed on one changed nothing, so it runs again on another
+/// connection, and the dead one is discarded. A failure to connect at all (the pool's own
+/// timeout) is not retried here: it is `unavailable`, as before. Never for a statement
+/// that writes outside a transaction: it may have run before the connection broke.
+pub(crate) async fn on_a_live_connection<T, F, Fut>(mut call: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, DbErr>>,
+{
     let mut attempt = 0;
     loop {
-        match db.begin().await {
-            Ok(tx) => return Ok(tx),
+        match call().await {
+            Ok(v) => return Ok(v),
             Err(e) => {
                 let on_a_pooled_connection = !matches!(e, DbErr::ConnectionAcquire(_));
                 let e = StoreError::from(e);
@@ -281,4 +286,9 @@ pub(crate) async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction
             }
         }
     }
+}
+
+/// Begins a transaction on a live connection (see [`on_a_live_connection`]).
+pub(crate) async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    on_a_live_connection(|| db.begin()).await
 }

@@ -8,6 +8,7 @@ use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use uuid::Uuid;
 
 use crate::Result;
+use crate::db::on_a_live_connection;
 use crate::identity_cache::Miss;
 
 /// A tenant as resolved from its slug.
@@ -28,34 +29,37 @@ pub struct ApiKeyIdentity {
 }
 
 impl crate::Store {
+    /// A read through one of the narrow functions (retried on a dead pooled connection).
     pub(crate) async fn platform_one(
         &self,
         sql: &str,
         values: Vec<Value>,
     ) -> Result<Option<QueryResult>> {
-        Ok(self
-            .db()
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                values,
-            ))
-            .await?)
+        let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+        on_a_live_connection(|| self.db().query_one_raw(statement.clone())).await
     }
 
+    /// Reads through one of the narrow functions (retried on a dead pooled connection).
     pub(crate) async fn platform_all(
         &self,
         sql: &str,
         values: Vec<Value>,
     ) -> Result<Vec<QueryResult>> {
-        Ok(self
-            .db()
-            .query_all_raw(Statement::from_sql_and_values(
+        let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+        on_a_live_connection(|| self.db().query_all_raw(statement.clone())).await
+    }
+
+    /// A write to a platform table, run once: a statement outside a transaction may have
+    /// run before its connection broke, so it is never retried.
+    pub(crate) async fn platform_write(&self, sql: &str, values: Vec<Value>) -> Result<()> {
+        self.db()
+            .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 sql,
                 values,
             ))
-            .await?)
+            .await?;
+        Ok(())
     }
 }
 

@@ -117,3 +117,20 @@ async fn ending_a_session_answers_no_content() {
         .await;
     assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_outlives_the_load_balancers_idle_timeout() {
+    let app = spawn_app().await;
+    let stream = TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let mut conn = BufReader::new(stream);
+    let request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    conn.get_mut().write_all(request).await.unwrap();
+    assert_eq!(read_response(&mut conn).await.0, 200);
+    // Longer than actix's default of 5 s, after which the server closed idle connections
+    // and a request sent at that moment was lost.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    conn.get_mut().write_all(request).await.unwrap();
+    assert_eq!(read_response(&mut conn).await.0, 200);
+}

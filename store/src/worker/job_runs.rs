@@ -28,13 +28,12 @@ impl crate::handles::Worker<'_> {
     ) -> Result<()> {
         let finished = Utc::now();
         let ms = (finished - started_at).num_milliseconds().max(0);
-        self.platform_all(
+        self.platform_write(
             "INSERT INTO job_runs (job, started_at, finished_at, outcome, summary, duration_ms, failures)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (job) DO UPDATE SET started_at = $2, finished_at = $3, outcome = $4,
                  summary = $5, duration_ms = $6, runs = job_runs.runs + 1,
-                 failures = job_runs.failures + $7
-             RETURNING job",
+                 failures = job_runs.failures + $7",
             vec![
                 job.into(),
                 started_at.into(),
