@@ -19,13 +19,25 @@ use serde_json::{Value, json};
 use tokio::process::Child;
 
 struct Nginx {
-    _child: Child,
+    child: Child,
     dir: PathBuf,
     base: String,
 }
 
 impl Drop for Nginx {
+    /// SIGTERM to the master, which stops its workers (a SIGKILL would leave them behind).
     fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            for _ in 0..50 {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -69,11 +81,7 @@ async fn nginx(nodes: [&Node; 2]) -> Nginx {
         if let Ok(r) = client.get(format!("{base}/healthz")).send().await
             && r.status().is_success()
         {
-            return Nginx {
-                _child: child,
-                dir,
-                base,
-            };
+            return Nginx { child, dir, base };
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
