@@ -498,16 +498,21 @@ fn verify_file(path: &str) {
     );
 }
 
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// A size in kB from `/proc/{process}/status` (`VmRSS`, `VmHWM`, …); 0 if it cannot be read.
+fn status_kb(process: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|l| l.split_whitespace().next())
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+fn peak_rss_kb() -> u64 {
+    status_kb("self", "VmHWM")
 }
 
 /// A tenant whose agent may deploy `payments-*` services, for the decision benchmarks.

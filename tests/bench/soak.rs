@@ -13,7 +13,7 @@ use charter_store::Store;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::json;
 
-use super::{RUN, Stats, bench_url, config, decision_tenant, drive, mcp_targets, ms};
+use super::{RUN, Stats, bench_url, config, decision_tenant, drive, mcp_targets, ms, status_kb};
 
 fn env_secs(name: &str, default: u64) -> Duration {
     Duration::from_secs(
@@ -25,15 +25,7 @@ fn env_secs(name: &str, default: u64) -> Duration {
 }
 
 fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    status_kb(&pid.to_string(), "VmRSS")
 }
 
 async fn redis_used_memory(client: &redis::Client) -> u64 {
@@ -74,10 +66,7 @@ pub async fn soak() {
         "{} is missing: cargo build --release -p charter",
         bin.display()
     );
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = charter_tests::free_port();
     let mut server = std::process::Command::new(&bin)
         .arg("serve")
         .env_clear()
@@ -102,18 +91,7 @@ pub async fn soak() {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let mut ready = false;
-    for _ in 0..200 {
-        ready = client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ready = charter_tests::answers(&format!("{base}/readyz"), Duration::from_secs(10)).await;
     assert!(ready, "charter serve did not become ready");
     let rss_boot = rss_kb(pid);
 

@@ -117,9 +117,7 @@ async fn up_creates_its_database_and_one_demo_tenant_and_is_idempotent() {
     let url = charter_tests::database_url();
     let url = format!("{}/{db_name}", url.rsplit_once('/').unwrap().0);
     let data = std::env::temp_dir().join(&db_name);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let port = charter_tests::free_port();
     let make = || {
         let mut cmd = charter_cmd(&base);
         cmd.arg("up")
@@ -304,17 +302,12 @@ fn loopback_database_urls_skip_tls_unless_asked() {
 #[tokio::test]
 async fn health_asks_the_local_server_and_fails_when_it_does_not_answer() {
     let app = charter_tests::spawn_app().await;
-    let out = charter_cmd(&app.config)
-        .arg("health")
-        .env("CHARTER_BIND", app.address.trim_start_matches("http://"))
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = charter_tests::succeeds(
+        charter_cmd(&app.config)
+            .arg("health")
+            .env("CHARTER_BIND", app.address.trim_start_matches("http://")),
+    )
+    .await;
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
     // Nothing listens on port 1.
     let out = charter_cmd(&app.config)

@@ -76,19 +76,13 @@ async fn nginx(nodes: [&Node; 2]) -> Nginx {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let client = charter_tests::http().build().unwrap();
-    for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
-            && r.status().is_success()
-        {
-            return Nginx { child, dir, base };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
+    let started = charter_tests::answers(&format!("{base}/healthz"), Duration::from_secs(5)).await;
+    assert!(
+        started,
         "nginx did not start: {}",
         std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
     );
+    Nginx { child, dir, base }
 }
 
 /// How many times each job has run, by name.

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use charter_tests::nodes::terminate;
-use charter_tests::{free_port, test_config};
+use charter_tests::{free_port, is_root, runs, test_config};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -48,23 +48,6 @@ fn words(exec_form: &str) -> Vec<String> {
     serde_json::from_str(exec_form).unwrap()
 }
 
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:\t0\t"))
-}
-
 /// `cmd` run as `user` (`uid:gid`) when this test may switch users.
 fn as_user(program: &Path, user: &str) -> Command {
     if !is_root() {
@@ -96,17 +79,21 @@ async fn the_image_steps_install_a_binary_that_serves_as_uid_10001_and_passes_it
     // The same steps, into a directory standing for the image's root.
     let work = std::env::temp_dir().join(format!("charter-image-{}", uuid::Uuid::new_v4()));
     let root = work.join("root");
-    run(Command::new(repo().join("deploy/image"))
-        .args(["build", "dev"])
-        .arg(work.join("out"))
-        .current_dir(repo()));
-    run(Command::new(repo().join("deploy/image"))
-        .arg("install")
-        .arg(work.join("out/charter"))
-        .arg(&root));
+    runs(
+        Command::new(repo().join("deploy/image"))
+            .args(["build", "dev"])
+            .arg(work.join("out"))
+            .current_dir(repo()),
+    );
+    runs(
+        Command::new(repo().join("deploy/image"))
+            .arg("install")
+            .arg(work.join("out/charter"))
+            .arg(&root),
+    );
     if is_root() {
         // The image's root is readable by everyone, as in a container.
-        run(Command::new("chmod").args(["755"]).arg(&work));
+        runs(Command::new("chmod").args(["755"]).arg(&work));
     }
     let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
     assert!(passwd.contains("charter:x:10001:10001:"), "{passwd}");

@@ -47,17 +47,8 @@ impl Node {
     }
 
     pub async fn wait_ready(&self, within: Duration) {
-        let client = crate::http().build().unwrap();
-        let deadline = tokio::time::Instant::now() + within;
-        while tokio::time::Instant::now() < deadline {
-            if let Ok(r) = client.get(format!("{}/readyz", self.base)).send().await
-                && r.status().is_success()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("charter serve at {} did not become ready", self.base);
+        let ready = crate::answers(&format!("{}/readyz", self.base), within).await;
+        assert!(ready, "charter serve at {} did not become ready", self.base);
     }
 
     /// What the node logged so far.

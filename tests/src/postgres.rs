@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::{is_root, runs};
+
 pub struct Postgres {
     dir: PathBuf,
     bin: PathBuf,
@@ -28,12 +30,6 @@ fn bin_dir() -> PathBuf {
     }
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")))
-        .unwrap_or(false)
-}
-
 /// PostgreSQL refuses to run as root: there its commands run as the `postgres` user.
 fn as_server_user(program: &Path) -> Command {
     if is_root() {
@@ -45,16 +41,6 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
-fn run(mut cmd: Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 impl Postgres {
     /// Initialises and starts a cluster with trust authentication on 127.0.0.1.
     pub fn start() -> Postgres {
@@ -64,7 +50,7 @@ impl Postgres {
         if is_root() {
             let mut chown = Command::new("chown");
             chown.arg("postgres").arg(&dir);
-            run(chown, "chown of the cluster's directory");
+            runs(&mut chown);
         }
         let pg = Postgres {
             dir,
@@ -75,7 +61,7 @@ impl Postgres {
         initdb
             .args(["--auth=trust", "--username=postgres", "--no-sync", "-D"])
             .arg(pg.data());
-        run(initdb, "initdb");
+        runs(&mut initdb);
         pg.pg_ctl("start");
         pg
     }
@@ -96,7 +82,7 @@ impl Postgres {
             .args(["-l"])
             .arg(self.dir.join("log"))
             .args(["-o", &options]);
-        run(cmd, &format!("pg_ctl {action}"));
+        runs(&mut cmd);
     }
 
     /// The superuser URL of `database` on this server.
