@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use charter_tests::mcp::Client;
 use charter_tests::nodes::{Load, Node, authorize, on_the_ledger, worker};
 use charter_tests::postgres::Postgres;
-use charter_tests::sse::Events;
+use charter_tests::sse::SseClient;
 use charter_tests::{free_port, query, tenant};
 use serde_json::{Value, json};
 use tokio::process::Child;
@@ -100,27 +100,6 @@ async fn job_runs(db: &sea_orm::DatabaseConnection) -> std::collections::HashMap
         .collect()
 }
 
-/// Opens an SSE stream through `base`, initialises over its POST endpoint and returns the
-/// answer that came back on the stream.
-async fn sse_initialize(base: &str, slug: &str, key: &str) -> Value {
-    let (mut events, path) = Events::open(base, slug, key).await;
-    let posted = charter_tests::http()
-        .build()
-        .unwrap()
-        .post(format!("{base}{path}"))
-        .header("Authorization", format!("Bearer {key}"))
-        .json(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2024-11-05", "capabilities": {},
-            "clientInfo": {"name": "charter-tests", "version": "1"}}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(posted.status(), 202, "{}", posted.text().await.unwrap());
-    events.message().await
-}
-
 #[tokio::test]
 async fn two_nodes_and_two_workers_behind_nginx_act_as_one() {
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
@@ -162,7 +141,15 @@ async fn two_nodes_and_two_workers_behind_nginx_act_as_one() {
 
     // The SSE transport's stream and its POSTs reach the same node through nginx.
     for _ in 0..4 {
-        let init = sse_initialize(&lb.base, &t.slug, key).await;
+        let mut sse = SseClient::connect(&lb.base, &t.slug, key).await;
+        let init = sse
+            .call(
+                1,
+                "initialize",
+                json!({"protocolVersion": "2024-11-05", "capabilities": {},
+                       "clientInfo": {"name": "charter-tests", "version": "1"}}),
+            )
+            .await;
         assert_eq!(init["result"]["serverInfo"]["name"], "charter", "{init}");
     }
 

@@ -5,6 +5,7 @@
 use charter_core::policy::{Grant, Scope};
 use charter_store::provision::Provisioned;
 use charter_tests::mcp::{CURRENT, Client, LEGACY, message};
+use charter_tests::sse::SseClient;
 use charter_tests::{
     SCENARIO_GATE, SCENARIO_TEMPLATE, TestApp, add_agent, scenario_tenant, spawn_app, tenant,
 };
@@ -573,101 +574,6 @@ async fn the_scenario_over_stateless_requests() {
     scenario(true).await;
 }
 
-/// A client of the deprecated HTTP+SSE transport.
-struct SseClient {
-    stream: reqwest::Response,
-    buf: String,
-    post_url: String,
-    key: String,
-}
-
-impl SseClient {
-    async fn connect(app: &TestApp, slug: &str, key: &str) -> SseClient {
-        let stream = app
-            .client
-            .get(app.url(&format!("/t/{slug}/sse")))
-            .header("Authorization", format!("Bearer {key}"))
-            .header("Accept", "text/event-stream")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(stream.status(), StatusCode::OK);
-        assert_eq!(stream.headers()["x-accel-buffering"], "no");
-        let mut c = SseClient {
-            stream,
-            buf: String::new(),
-            post_url: String::new(),
-            key: key.into(),
-        };
-        let (name, data) = c.next_event().await;
-        assert_eq!(name, "endpoint");
-        assert!(
-            data.starts_with(&format!("/t/{slug}/sse/messages?sessionId=")),
-            "{data}"
-        );
-        c.post_url = app.url(&data);
-        c
-    }
-
-    async fn next_event(&mut self) -> (String, String) {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let mut name = String::from("message");
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(n) = line.strip_prefix("event: ") {
-                        name = n.to_string();
-                    } else if let Some(d) = line.strip_prefix("data: ") {
-                        data.push_str(d);
-                    }
-                }
-                if !data.is_empty() {
-                    return (name, data);
-                }
-                continue;
-            }
-            let chunk =
-                tokio::time::timeout(std::time::Duration::from_secs(10), self.stream.chunk())
-                    .await
-                    .expect("an SSE event within 10 s")
-                    .unwrap()
-                    .expect("the stream stays open");
-            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    }
-
-    async fn post(&self, app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
-        app.client
-            .post(&self.post_url)
-            .header("Authorization", format!("Bearer {key}"))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Sends a request and reads its answer from the stream.
-    async fn call(&mut self, app: &TestApp, id: u64, method: &str, params: Value) -> Value {
-        let key = self.key.clone();
-        let res = self
-            .post(
-                app,
-                &key,
-                &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::ACCEPTED);
-        loop {
-            let (name, data) = self.next_event().await;
-            let msg: Value = serde_json::from_str(&data).unwrap();
-            if name == "message" && msg["id"] == id {
-                return msg;
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_legacy_sse_transport_serves_the_same_tools() {
     let app = spawn_app().await;
@@ -682,10 +588,10 @@ async fn the_legacy_sse_transport_serves_the_same_tools() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let mut c = SseClient::connect(&app, &a.slug, &key).await;
+    let mut c = SseClient::connect(&app.url(""), &a.slug, &key).await;
+    assert_eq!(c.headers["x-accel-buffering"], "no");
     let init = c
         .call(
-            &app,
             1,
             "initialize",
             json!({"protocolVersion": "2024-11-05", "capabilities": {},
@@ -695,17 +601,15 @@ async fn the_legacy_sse_transport_serves_the_same_tools() {
     assert_eq!(init["result"]["protocolVersion"], "2024-11-05");
     let res = c
         .post(
-            &app,
             &key,
             &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
         )
         .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let list = c.call(&app, 2, "tools/list", json!({})).await;
+    let list = c.call(2, "tools/list", json!({})).await;
     assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 21);
     let ctx = c
         .call(
-            &app,
             3,
             "tools/call",
             json!({"name": "get_context", "arguments": {}}),
@@ -717,7 +621,6 @@ async fn the_legacy_sse_transport_serves_the_same_tools() {
     );
     let blocked = c
         .call(
-            &app,
             4,
             "tools/call",
             json!({"name": "authorize_action", "arguments":
@@ -751,7 +654,7 @@ async fn the_legacy_sse_transport_serves_the_same_tools() {
         .unwrap();
     tx.commit().await.unwrap();
     let ping = json!({"jsonrpc": "2.0", "id": 9, "method": "ping"});
-    let res = c.post(&app, other_key.expose(), &ping).await;
+    let res = c.post(other_key.expose(), &ping).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let foreign = c
         .post_url

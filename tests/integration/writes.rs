@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use charter_tests::nodes::Node;
-use charter_tests::sse::Events;
+use charter_tests::sse::SseClient;
 use charter_tests::{store_with, tenant, test_config};
 use serde_json::json;
 
@@ -21,18 +21,10 @@ async fn each_sse_event_is_one_write() {
     let t = tenant(&store, "Writes").await;
     let node = Node::start(&config, &[]).await;
     let key = t.api_key.expose();
-    let (mut events, path) = Events::open(&node.base, &t.slug, key).await;
-    let http = charter_tests::http().build().unwrap();
-    let post = |id: u64, method: &str, params: serde_json::Value| {
-        http.post(format!("{}{path}", node.base))
-            .header("Authorization", format!("Bearer {key}"))
-            .json(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .send()
-    };
+    let mut sse = SseClient::connect(&node.base, &t.slug, key).await;
     let init = json!({"protocolVersion": "2024-11-05", "capabilities": {},
                       "clientInfo": {"name": "charter-tests", "version": "1"}});
-    assert_eq!(post(1, "initialize", init).await.unwrap().status(), 202);
-    events.message().await;
+    sse.call(1, "initialize", init).await;
 
     let trace = std::env::temp_dir().join(format!("strace-{}.txt", uuid::Uuid::new_v4()));
     let mut strace = tokio::process::Command::new("strace")
@@ -63,14 +55,8 @@ async fn each_sse_event_is_one_write() {
 
     const CALLS: u64 = 5;
     for id in 0..CALLS {
-        assert_eq!(
-            post(10 + id, "tools/list", json!({}))
-                .await
-                .unwrap()
-                .status(),
-            202
-        );
-        let answer = events.message().await;
+        // Answered 202, the answer read from the stream.
+        let answer = sse.call(10 + id, "tools/list", json!({})).await;
         assert!(answer["result"]["tools"].is_array(), "{answer}");
     }
     let pid = strace.id().unwrap();
