@@ -67,11 +67,18 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
-    /// Verify a ledger export offline (no database, no network): every record's hash,
-    /// chain link and signature, the Merkle root against the signed checkpoint, the
-    /// consistency of every checkpoint. Exits non-zero on the first failure, naming it.
+    /// Make evidence bundles for auditors.
+    Export {
+        #[command(subcommand)]
+        command: crate::evidence::ExportCommand,
+    },
+    /// Verify a ledger export or an evidence bundle offline (no database, no network):
+    /// every record's hash, chain link and signature, the Merkle root against the signed
+    /// checkpoint, the consistency of every checkpoint; for a bundle also the signed
+    /// manifest and every file's hash. Exits non-zero on the first failure, naming it.
     Verify {
-        /// The export file (from `charter ledger export`).
+        /// The export file (from `charter ledger export`) or bundle (a zip, from
+        /// `charter export art12` or the API).
         file: PathBuf,
         /// Pin the tenant's public key (hex, base64, signed-note verifier key, or a file
         /// holding one): the export's checkpoint must be signed by it.
@@ -232,11 +239,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Export { command } => {
+            let store = connect(&config, false).await?;
+            crate::evidence::export(store, command).await
+        }
         Command::Verify { .. } => Ok(()),
     }
 }
 
-async fn find_tenant(
+pub(crate) async fn find_tenant(
     store: &Store,
     slug: &str,
 ) -> anyhow::Result<charter_store::platform::TenantRef> {
@@ -266,6 +277,13 @@ fn verify(file: &Path, key: Option<&str>, checkpoint: Option<&Path>) -> anyhow::
         }
         None => None,
     };
+    if crate::evidence::is_bundle(file) {
+        let opts = charter_core::bundle::verify::VerifyOptions {
+            pinned_key: pinned,
+            kept_checkpoint: kept,
+        };
+        return crate::evidence::verify(file, opts);
+    }
     let input = fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let opts = VerifyOptions {
         pinned_key: pinned,

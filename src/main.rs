@@ -1,6 +1,7 @@
 //! `charter`: the command line. It only composes the crates; nothing here decides policy.
 
 mod cli;
+mod evidence;
 mod health;
 mod master_key;
 

@@ -14,6 +14,8 @@
 //! - [`status`] — the states of agents, people, tasks, reviews, violations, subscriptions.
 //! - [`tenant`] — validated tenant slugs and principal roles.
 //! - [`api_key`] — agent API key tokens (generation, parsing, hashing).
+//! - [`bundle`] — Article 12 evidence bundles: the format, its writer and its offline
+//!   verifier, the report and the field-to-Article map.
 //! - [`access_token`] — the REST API's short-lived JWTs (HS256, key derived from the
 //!   master key, `kid` for rotation).
 //! - [`tenant_token`] — refresh, API and invitation tokens (name their tenant; stored
@@ -24,6 +26,7 @@
 pub mod access_token;
 pub mod ai_system;
 pub mod api_key;
+pub mod bundle;
 pub mod code;
 pub mod config;
 pub mod engine;

@@ -62,7 +62,7 @@ fn invalid(e: charter_core::ai_system::Invalid) -> StoreError {
     StoreError::Invalid(e.to_string())
 }
 
-async fn one(tx: &TenantTx, id: Uuid, lock: bool) -> Result<AiSystem> {
+pub(crate) async fn one(tx: &TenantTx, id: Uuid, lock: bool) -> Result<AiSystem> {
     let sql = format!(
         "SELECT {COLUMNS} FROM ai_systems s WHERE tenant_id = $1 AND id = $2{}",
         if lock { " FOR UPDATE" } else { "" }

@@ -33,6 +33,7 @@ pub mod cache;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod evidence;
 pub mod handles;
 pub mod identity_cache;
 pub mod job_lock;

@@ -80,7 +80,7 @@ async fn the_self_audit_is_stored_signed_and_served() {
         .ledger_entry(tenant, audit.seq.unwrap() as u64)
         .await
         .unwrap();
-    let record: serde_json::Value = serde_json::from_str(&entry.record.record).unwrap();
+    let record: serde_json::Value = serde_json::from_str(entry.record.body()).unwrap();
     assert_eq!(record["kind"], "self_audit.completed");
     assert_eq!(record["payload"]["sha256"], audit.sha256.as_str());
     // After a scan the report says how far the ledger is verified.
@@ -217,7 +217,7 @@ async fn an_ended_budget_cycle_is_closed_once_with_each_agents_usage() {
         .ledger_entry(t.tenant_id, page.entries[0].seq as u64)
         .await
         .unwrap();
-    let record: serde_json::Value = serde_json::from_str(&entry.record.record).unwrap();
+    let record: serde_json::Value = serde_json::from_str(entry.record.body()).unwrap();
     let agents = record["payload"]["agents"].as_array().unwrap();
     assert_eq!(
         (

@@ -35,6 +35,8 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "self-audits", description = "Daily signed summaries of what needs review"),
         (name = "webhooks", description = "Notification endpoints (Standard Webhooks) and their deliveries"),
         (name = "ai-systems", description = "The AI systems the tenant operates (EU AI Act terms) and the agents acting for each"),
+        (name = "exports", description = "Article 12 evidence bundles: ask, follow the progress, download"),
+        (name = "retention", description = "Retention of record bodies (at least six months) and legal holds"),
     )
 )]
 struct Base;

@@ -137,7 +137,8 @@ impl From<StoredCheckpoint> for CheckpointView {
 pub struct ProvenEntryView {
     pub seq: u64,
     /// The record, as canonical JSON (RFC 8785): hash these bytes to check `record_hash`.
-    pub record: String,
+    /// Null once retention removed the body (the hash, signature and proof remain).
+    pub record: Option<String>,
     /// SHA-256 of `record`, hex.
     pub record_hash: String,
     /// False when `record` does not hash to `record_hash`: the stored record was edited

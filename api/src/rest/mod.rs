@@ -9,12 +9,14 @@
 //! - [`docs`] — `/api/openapi.json` and the interactive page `/api/docs/`.
 //! - one file per resource: [`signup`], [`sessions`], [`me`], [`users`], [`tokens`],
 //!   [`agents`], [`keys`], [`policies`], [`workflow`], [`reviews`], [`breakers`],
-//!   [`violations`], [`ledger`], [`jobs`], [`self_audits`], [`webhooks`], [`ai_systems`].
+//!   [`violations`], [`ledger`], [`jobs`], [`self_audits`], [`webhooks`], [`ai_systems`],
+//!   [`exports`], [`retention`].
 
 pub mod agents;
 pub mod ai_systems;
 pub mod breakers;
 pub mod docs;
+pub mod exports;
 pub mod extract;
 pub mod jobs;
 pub mod keys;
@@ -22,6 +24,7 @@ pub mod ledger;
 pub mod me;
 pub mod permissions;
 pub mod policies;
+pub mod retention;
 pub mod reviews;
 pub mod self_audits;
 pub mod sessions;
@@ -93,6 +96,8 @@ pub fn services(cfg: &mut ServiceConfig) {
     self_audits::services(cfg);
     webhooks::services(cfg);
     ai_systems::services(cfg);
+    exports::services(cfg);
+    retention::services(cfg);
 }
 
 /// The `/api/v1` scope, with its limits and error handlers.

@@ -51,4 +51,8 @@ permissions! {
     ManageWebhooks = "manage_webhooks": [Owner, Admin];
     /// Register and change AI systems.
     ManageAiSystems = "manage_ai_systems": [Owner, Admin];
+    /// Make and download Article 12 evidence bundles.
+    Export = "export": [Owner, Admin, ComplianceOfficer];
+    /// Set the retention of record bodies; place and release legal holds.
+    ManageRetention = "manage_retention": [Owner, Admin];
 }

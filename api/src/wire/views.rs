@@ -165,6 +165,10 @@ pub struct LedgerLine {
     /// False when the stored row fails its hash or its columns differ from its signed
     /// record (edited behind Charter's back). The fields shown are the signed record's.
     pub verified: bool,
+    /// The body was removed by retention (past the tenant's retention, not held): seq,
+    /// time, kind, actor, hash and signature remain and still verify; `verified` is false
+    /// as there is no body left to check.
+    pub pruned: bool,
 }
 
 impl From<store::LedgerLine> for LedgerLine {
@@ -183,6 +187,7 @@ impl From<store::LedgerLine> for LedgerLine {
             reason: l.reason,
             record_hash: l.record_hash,
             verified: l.verified,
+            pruned: l.pruned,
         }
     }
 }

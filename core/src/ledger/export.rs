@@ -85,7 +85,17 @@ pub enum Line {
     Checkpoint(CheckpointLine),
     Consistency(ConsistencyLine),
     Record(Box<RecordLine>),
+    /// A record whose body retention removed: its place in the chain and the tree.
+    Elided(ElidedLine),
     Inclusion(InclusionLine),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElidedLine {
+    pub seq: u64,
+    /// Hex record hash.
+    pub hash: String,
 }
 
 /// A record line. The record is written last and in canonical form, so the line is
@@ -155,20 +165,20 @@ pub struct Summary {
     pub kept_checkpoint: Option<u64>,
 }
 
-struct Key {
-    public: VerifyingKey,
-    valid_from: DateTime<Utc>,
-    valid_until: Option<DateTime<Utc>>,
+pub(crate) struct Key {
+    pub(crate) public: VerifyingKey,
+    pub(crate) valid_from: DateTime<Utc>,
+    pub(crate) valid_until: Option<DateTime<Utc>>,
 }
 
 /// Signatures are checked in batches of this many (batch verification is ~2.4× faster).
-const BATCH: usize = 64;
+pub(crate) const BATCH: usize = 64;
 
-struct Pending {
-    seq: u64,
-    hash: Hash,
-    signature: Signature,
-    key: VerifyingKey,
+pub(crate) struct Pending {
+    pub(crate) seq: u64,
+    pub(crate) hash: Hash,
+    pub(crate) signature: Signature,
+    pub(crate) key: VerifyingKey,
 }
 
 /// Verifies an export read line by line. Memory stays flat in the number of records.
@@ -259,16 +269,15 @@ pub fn verify_export(input: impl BufRead, opts: &VerifyOptions) -> Result<Summar
                 flush(&mut batch)?;
             }
             let hash = prev_hash.unwrap_or_default();
-            if first_hash.is_none() {
-                first_hash = Some(hash);
-            }
-            last_hash = Some(hash);
-            if header.from_seq == 0 {
-                tree.push_leaf(leaf_hash(&hash));
-                if wanted_sizes.contains(&tree.size()) {
-                    roots_at.insert(tree.size(), tree.root());
-                }
-            }
+            let at = (header.from_seq == 0).then_some(&mut tree);
+            place(
+                hash,
+                &mut first_hash,
+                &mut last_hash,
+                at,
+                &wanted_sizes,
+                &mut roots_at,
+            );
             expect_seq += 1;
             continue;
         }
@@ -294,6 +303,34 @@ pub fn verify_export(input: impl BufRead, opts: &VerifyOptions) -> Result<Summar
             }
             Line::Consistency(c) => consistency.push(c),
             Line::Inclusion(i) => inclusion.push(i),
+            Line::Elided(e) => {
+                records_started = true;
+                if e.seq != expect_seq {
+                    return Err(VerifyError::Record {
+                        seq: expect_seq,
+                        message: format!(
+                            "found elided seq {} where seq {expect_seq} belongs",
+                            e.seq
+                        ),
+                    });
+                }
+                let hash: Hash = hex::decode(&e.hash)
+                    .ok()
+                    .and_then(|h| h.try_into().ok())
+                    .ok_or_else(|| fmt_err(reader.n, "an elided hash is not 32 bytes of hex"))?;
+                // Its body is gone; the next record's prev_hash and the root still bind it.
+                prev_hash = Some(hash);
+                let at = (header.from_seq == 0).then_some(&mut tree);
+                place(
+                    hash,
+                    &mut first_hash,
+                    &mut last_hash,
+                    at,
+                    &wanted_sizes,
+                    &mut roots_at,
+                );
+                expect_seq += 1;
+            }
             Line::Record(_) => {
                 return Err(fmt_err(
                     reader.n,
@@ -421,6 +458,26 @@ pub fn verify_export(input: impl BufRead, opts: &VerifyOptions) -> Result<Summar
     })
 }
 
+/// Notes a record's hash as the first/last of the export and, for an export from seq 0,
+/// folds it into the tree, keeping the roots at the sizes checkpoints need.
+fn place(
+    hash: Hash,
+    first: &mut Option<Hash>,
+    last: &mut Option<Hash>,
+    tree: Option<&mut CompactTree>,
+    wanted: &[u64],
+    roots_at: &mut HashMap<u64, Hash>,
+) {
+    first.get_or_insert(hash);
+    *last = Some(hash);
+    if let Some(tree) = tree {
+        tree.push_leaf(leaf_hash(&hash));
+        if wanted.contains(&tree.size()) {
+            roots_at.insert(tree.size(), tree.root());
+        }
+    }
+}
+
 struct LineReader<R> {
     lines: std::io::Lines<R>,
     /// 1-based number of the line last read.
@@ -439,7 +496,7 @@ impl<R: BufRead> LineReader<R> {
 }
 
 /// The signed text of a note: everything before the blank line, with its newline.
-fn note_body(note: &str) -> &str {
+pub(crate) fn note_body(note: &str) -> &str {
     match note.find("\n\n") {
         Some(i) => &note[..i + 1],
         None => note,
@@ -464,13 +521,13 @@ fn fmt_err(line: u64, message: &str) -> VerifyError {
     }
 }
 
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn parse_key(k: &KeyLine) -> Result<(String, Key), VerifyError> {
+pub(crate) fn parse_key(k: &KeyLine) -> Result<(String, Key), VerifyError> {
     let err = |m: &str| VerifyError::Key {
         key_id: k.key_id.clone(),
         message: m.to_string(),
@@ -581,7 +638,7 @@ fn check_record(
 
 /// Verifies the pending signatures as one batch; on failure finds the first bad one with
 /// `verify_strict` so the message names its seq.
-fn flush(batch: &mut Vec<Pending>) -> Result<(), VerifyError> {
+pub(crate) fn flush(batch: &mut Vec<Pending>) -> Result<(), VerifyError> {
     let items: Vec<(Hash, Signature, VerifyingKey)> =
         batch.iter().map(|p| (p.hash, p.signature, p.key)).collect();
     if let Some(&i) = failing_signatures(&items).first() {
@@ -664,7 +721,7 @@ static SMALL_ORDER_ENCODINGS: std::sync::LazyLock<Vec<[u8; 32]>> = std::sync::La
     out
 });
 
-fn open_checkpoint(
+pub(crate) fn open_checkpoint(
     note: &str,
     keys: &HashMap<String, Key>,
     pinned: Option<&VerifyingKey>,
@@ -751,7 +808,7 @@ fn check_consistent(
     })
 }
 
-fn decode_hashes(hex_hashes: &[String]) -> Result<Vec<Hash>, String> {
+pub(crate) fn decode_hashes(hex_hashes: &[String]) -> Result<Vec<Hash>, String> {
     hex_hashes
         .iter()
         .map(|h| {

@@ -46,7 +46,7 @@ fn chain(key: &SigningKey, n: u64) -> Vec<StoredRow> {
             StoredRow {
                 seq,
                 columns: Columns::of(&s.record),
-                record: String::from_utf8(s.canonical).unwrap(),
+                record: Some(String::from_utf8(s.canonical).unwrap()),
                 hash: s.hash,
                 signature: s.signature,
                 key_id: KEY_ID.into(),
@@ -159,7 +159,10 @@ fn each_kind_of_tampering_is_found_at_its_seq() {
 
     // The record's text edited (the hash column left alone).
     let mut rows = clean.clone();
-    rows[4].record = rows[4].record.replace("BLOCKED", "ALLOWED");
+    rows[4].record = rows[4]
+        .record
+        .as_ref()
+        .map(|r| r.replace("BLOCKED", "ALLOWED"));
     let found = keys_of(&scan(&key, &rows, cp(&clean)));
     assert!(
         found.contains(&"ledger_integrity:edited:4".to_string()),
@@ -168,8 +171,11 @@ fn each_kind_of_tampering_is_found_at_its_seq() {
 
     // Text and hash both rewritten: the signature and the next link fail, so does the root.
     let mut rows = clean.clone();
-    rows[4].record = rows[4].record.replace("BLOCKED", "ALLOWED");
-    rows[4].hash = crate::ledger::record::hash_bytes(rows[4].record.as_bytes());
+    rows[4].record = rows[4]
+        .record
+        .as_ref()
+        .map(|r| r.replace("BLOCKED", "ALLOWED"));
+    rows[4].hash = crate::ledger::record::hash_bytes(rows[4].record.as_ref().unwrap().as_bytes());
     let found = keys_of(&scan(&key, &rows, cp(&clean)));
     for k in [
         "ledger_integrity:signature:4",

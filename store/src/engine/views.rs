@@ -86,6 +86,9 @@ pub struct LedgerLine {
     /// record (edited behind Charter's back; the scanner reports it). The fields above are
     /// always the signed record's: columns only find rows.
     pub verified: bool,
+    /// The body was removed by retention: seq, time, kind, actor, hash and signature
+    /// remain (and still verify in the chain and the Merkle tree); the rest is gone.
+    pub pruned: bool,
 }
 
 pub(crate) const LEDGER_LINE_COLUMNS: &str = "seq, recorded_at, kind, actor_type, actor_id, on_behalf_of, action, resource, initiative, gate, decision, reason, record, record_hash";
@@ -108,11 +111,16 @@ pub(crate) fn columns(r: &QueryResult) -> Result<Columns> {
 
 pub(crate) fn ledger_line(r: &QueryResult) -> Result<LedgerLine> {
     let hash: Vec<u8> = r.try_get("", "record_hash")?;
-    let text: String = r.try_get("", "record")?;
+    let text: Option<String> = r.try_get("", "record")?;
     let columns = columns(r)?;
-    let signed = serde_json::from_str::<Record>(&text).ok();
+    let signed = text
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Record>(t).ok());
     let shown = signed.as_ref().map(Columns::of);
-    let verified = hash_bytes(text.as_bytes())[..] == hash[..] && shown.as_ref() == Some(&columns);
+    let verified = text
+        .as_deref()
+        .is_some_and(|t| hash_bytes(t.as_bytes())[..] == hash[..])
+        && shown.as_ref() == Some(&columns);
     // An unreadable record shows its columns, flagged.
     let c = shown.unwrap_or(columns);
     Ok(LedgerLine {
@@ -129,6 +137,7 @@ pub(crate) fn ledger_line(r: &QueryResult) -> Result<LedgerLine> {
         reason: c.reason,
         record_hash: hex::encode(hash),
         verified,
+        pruned: text.is_none(),
     })
 }
 
@@ -556,9 +565,10 @@ impl crate::handles::Engine<'_> {
                        AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR actor_id = $4)
                        AND ($5::text IS NULL OR action = $5) AND ($6::text IS NULL OR initiative = $6)
                        AND ($7::text IS NULL OR decision = $7)
-                       AND ($9::uuid IS NULL OR actor_type = 'agent' AND actor_id IN (
-                           SELECT agent_id::text FROM ai_system_agents
-                           WHERE tenant_id = $1 AND system_id = $9))
+                       AND ($9::uuid IS NULL OR charter_record_concerns(
+                           actor_type, actor_id, resource, record,
+                           (SELECT charter_system_agents($9)),
+                           (SELECT charter_concern_resources(charter_system_agents($9), $9))))
                      ORDER BY seq DESC LIMIT $8"
                 ),
                 vec![

@@ -5,8 +5,8 @@ use std::io::Write;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use charter_core::ledger::export::{
-    CheckpointLine, ConsistencyLine, FORMAT, FORMAT_VERSION, Header, InclusionLine, KeyLine, Line,
-    line, record_line,
+    CheckpointLine, ConsistencyLine, ElidedLine, FORMAT, FORMAT_VERSION, Header, InclusionLine,
+    KeyLine, Line, line, record_line,
 };
 use charter_core::ledger::record::format_time;
 use charter_core::ledger::{Actor, Entry};
@@ -106,7 +106,13 @@ impl crate::handles::Ledger<'_> {
             let Some(last) = page.last() else { break };
             next = last.seq + 1;
             for r in &page {
-                emit(&record_line(&r.record, &r.record_hash, &r.signature))?;
+                match &r.record {
+                    Some(body) => emit(&record_line(body, &r.record_hash, &r.signature))?,
+                    None => emit(&line(&Line::Elided(ElidedLine {
+                        seq: r.seq,
+                        hash: hex::encode(r.record_hash),
+                    })))?,
+                }
                 count += 1;
             }
         }

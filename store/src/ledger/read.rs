@@ -13,17 +13,25 @@ use crate::{Result, StoreError, TenantTx};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
     pub seq: u64,
-    pub record: String,
+    /// The canonical bytes; None once retention removed the body.
+    pub record: Option<String>,
     pub record_hash: Hash,
     pub signature: Vec<u8>,
     pub key_id: String,
 }
 
 impl StoredRecord {
+    /// The canonical text, or "" once retention removed it.
+    pub fn body(&self) -> &str {
+        self.record.as_deref().unwrap_or_default()
+    }
+
     /// Whether the stored text is what its hash was made from (false: edited after it was
     /// signed; never show it as valid).
     pub fn hash_matches(&self) -> bool {
-        charter_core::ledger::record::hash_bytes(self.record.as_bytes()) == self.record_hash
+        self.record.as_ref().is_some_and(|r| {
+            charter_core::ledger::record::hash_bytes(r.as_bytes()) == self.record_hash
+        })
     }
 }
 

@@ -106,7 +106,7 @@ impl crate::handles::Ledger<'_> {
             checkpoint_tree_size: checkpoint.map(|c| c.tree_size),
             included_in_checkpoint: included,
             problems,
-            record: stored.and_then(|r| serde_json::from_str(&r.record).ok()),
+            record: stored.and_then(|r| serde_json::from_str(r.record.as_deref()?).ok()),
         })
     }
 }

@@ -91,16 +91,16 @@ async fn an_agent_cannot_widen_its_own_scope_only_a_principal_with_authority_can
     let asked = charter_store::ledger::read::record(&tx, receipt.seq)
         .await
         .unwrap();
-    assert!(asked.record.contains("\"kind\":\"scope_change.requested\""));
-    assert!(asked.record.contains(&format!(
+    assert!(asked.body().contains("\"kind\":\"scope_change.requested\""));
+    assert!(asked.body().contains(&format!(
         "\"actor\":{{\"id\":\"{}\",\"type\":\"agent\"}}",
         t.agent_id
     )));
     let ok = charter_store::ledger::read::record(&tx, approved.seq)
         .await
         .unwrap();
-    assert!(ok.record.contains("\"kind\":\"scope_change.approved\""));
-    assert!(ok.record.contains(&t.owner_id.to_string()));
+    assert!(ok.body().contains("\"kind\":\"scope_change.approved\""));
+    assert!(ok.body().contains(&t.owner_id.to_string()));
 }
 
 #[tokio::test]

@@ -104,10 +104,10 @@ async fn scope_decides_and_every_decision_is_recorded() {
             .unwrap();
         assert_eq!(hex::encode(r.record_hash), ans.record_hash);
         assert!(
-            r.record
+            r.body()
                 .contains(&format!("\"decision\":\"{}\"", ans.decision.label())),
             "{}",
-            r.record
+            r.body()
         );
     }
     let rows = query(
@@ -324,7 +324,7 @@ async fn concurrent_requests_of_many_agents_are_each_decided_on_their_own() {
         let rec = charter_store::ledger::read::record(&tx, a.seq)
             .await
             .unwrap();
-        assert!(rec.record.contains(&a.authorization_id.to_string()));
+        assert!(rec.body().contains(&a.authorization_id.to_string()));
         assert_eq!(hex::encode(rec.record_hash), a.record_hash);
     }
     tx.rollback().await.unwrap();
@@ -489,8 +489,8 @@ async fn the_breaker_trips_blocks_half_opens_and_resets() {
     let rec = charter_store::ledger::read::record(&tx, r.seq)
         .await
         .unwrap();
-    assert!(rec.record.contains("\"kind\":\"breaker.reset\""));
-    assert!(rec.record.contains(&t.owner_id.to_string()));
+    assert!(rec.body().contains("\"kind\":\"breaker.reset\""));
+    assert!(rec.body().contains(&t.owner_id.to_string()));
     tx.rollback().await.unwrap();
     let a = store
         .engine()

@@ -266,9 +266,9 @@ async fn partial_exports_verify_with_inclusion_proofs() {
     let size = read::tree_size(&tx).await.unwrap();
     let last = read::record(&tx, size - 1).await.unwrap();
     assert!(
-        last.record.contains("\"kind\":\"ledger.exported\""),
+        last.body().contains("\"kind\":\"ledger.exported\""),
         "{}",
-        last.record
+        last.body()
     );
 }
 

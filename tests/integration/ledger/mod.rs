@@ -320,12 +320,12 @@ async fn secrets_are_redacted_before_they_reach_the_ledger() {
         "abcdefghijklmnop12345",
     ] {
         assert!(
-            !stored.record.contains(leaked),
+            !stored.body().contains(leaked),
             "{leaked} leaked into {}",
-            stored.record
+            stored.body()
         );
     }
-    let record: Value = serde_json::from_str(&stored.record).unwrap();
+    let record: Value = serde_json::from_str(stored.body()).unwrap();
     assert_eq!(record["payload"]["clean"], "deploy api v2");
     let rules: HashSet<&str> = record["redactions"]
         .as_array()

@@ -162,6 +162,31 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         )
         .await
         .unwrap();
+    let export = store
+        .admin()
+        .request_export(
+            bt.tenant_id,
+            bt.owner_id,
+            charter_store::evidence::exports::ExportRequest {
+                system: Some(system.id),
+                agents: vec![],
+                from: chrono::Utc::now() - chrono::Duration::days(1),
+                to: chrono::Utc::now(),
+                purpose: charter_core::bundle::Purpose::RiskSituations,
+            },
+        )
+        .await
+        .unwrap();
+    let hold = store
+        .admin()
+        .place_legal_hold(
+            bt.tenant_id,
+            bt.owner_id,
+            Some(system.id),
+            "B's matter".into(),
+        )
+        .await
+        .unwrap();
     let tx = store.tenant_tx(bt.tenant_id).await.unwrap();
     let key = charter_store::api_keys::list(&tx, bt.agent_id)
         .await
@@ -188,6 +213,8 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         audit,
         webhook: webhook.id,
         system: system.id,
+        export: export.id,
+        hold: hold.id,
         seq: b_size - 1,
     };
 
@@ -219,6 +246,8 @@ async fn another_tenants_ids_get_nothing_anywhere() {
         ids.audit,
         ids.webhook,
         ids.system,
+        ids.export,
+        ids.hold,
         bt.tenant_id,
         bt.owner_id,
         b.reviewer_id,

@@ -21,6 +21,8 @@ pub struct Ids {
     pub audit: Uuid,
     pub webhook: Uuid,
     pub system: Uuid,
+    pub export: Uuid,
+    pub hold: Uuid,
     pub seq: u64,
 }
 
@@ -42,6 +44,8 @@ impl Ids {
             audit: r(),
             webhook: r(),
             system: r(),
+            export: r(),
+            hold: r(),
             seq: 1 << 40,
         }
     }
@@ -87,6 +91,8 @@ impl Op {
             ("{audit_id}", ids.audit.to_string()),
             ("{webhook_id}", ids.webhook.to_string()),
             ("{system_id}", ids.system.to_string()),
+            ("{export_id}", ids.export.to_string()),
+            ("{hold_id}", ids.hold.to_string()),
             ("{seq}", ids.seq.to_string()),
             ("{name}", "ci".to_string()),
         ] {
@@ -165,6 +171,14 @@ impl Op {
             }),
             ("PATCH", "/api/v1/ai-systems/{system_id}") => {
                 json!({"contact": "office@acme.example"})
+            }
+            ("POST", "/api/v1/exports") => json!({
+                "system_id": ids.system, "from": "2026-01-01", "to": "2026-12-31",
+                "purpose": "operation_monitoring",
+            }),
+            ("PUT", "/api/v1/retention") => json!({"retention_days": 3653}),
+            ("POST", "/api/v1/legal-holds") => {
+                json!({"system_id": ids.system, "reason": "a matter"})
             }
             ("POST", "/api/v1/violations/{violation_id}/resolve") => {
                 json!({"resolution": "handled"})

@@ -77,6 +77,16 @@ pub fn all(config: &Config) -> Result<Vec<Job>, reqwest::Error> {
             run: Arc::new(|store| close_budget_cycles(store).boxed()),
         },
         Job {
+            name: "exports",
+            every: Duration::from_secs(2),
+            run: Arc::new(|store| exports(store).boxed()),
+        },
+        Job {
+            name: "retention",
+            every: Duration::from_secs(3600),
+            run: Arc::new(|store| retention(store).boxed()),
+        },
+        Job {
             name: "task-expiry",
             every: Duration::from_secs(30),
             run: Arc::new(|store| expire_tasks(store).boxed()),
@@ -94,6 +104,19 @@ pub async fn half_open_breakers(store: Store) -> JobResult {
 pub async fn close_budget_cycles(store: Store) -> JobResult {
     let n = store.worker().close_budget_cycles().await?;
     Ok((n > 0).then(|| format!("{n} budget cycles closed")))
+}
+
+/// Makes the evidence bundles people asked for.
+pub async fn exports(store: Store) -> JobResult {
+    let n = store.worker().run_due_exports().await?;
+    Ok((n > 0).then(|| format!("{n} evidence bundles made")))
+}
+
+/// Removes record bodies past each tenant's retention (not held); hourly, so a record
+/// goes within an hour of passing it.
+pub async fn retention(store: Store) -> JobResult {
+    let n = store.worker().prune_ledgers().await?;
+    Ok((n > 0).then(|| format!("{n} record bodies pruned past retention")))
 }
 
 /// Expires open tasks past their deadline.

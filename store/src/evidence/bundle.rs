@@ -1,0 +1,522 @@
+//! Writing an evidence bundle (format: `charter_core::bundle`) from the ledger, streamed:
+//! records are read a page at a time, and the zip's bytes are handed to a [`Sink`] as
+//! they accumulate, so memory does not grow with the bundle.
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use charter_core::bundle::report::{self, Names, Stats};
+use charter_core::bundle::writer::BundleWriter;
+use charter_core::bundle::{self, Counts, Elided, Manifest, Purpose, SeqRange};
+use charter_core::ledger::export::KeyLine;
+use charter_core::ledger::merkle::frontier_ids;
+use charter_core::ledger::record::format_time;
+use charter_core::ledger::{Actor, Entry, Record};
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use sea_orm::QueryResult;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::ledger::append::to_hash;
+use crate::ledger::checkpoints::{self, between, issue};
+use crate::ledger::read::{consistency_proof, fetch_nodes};
+use crate::{Result, StoreError, TenantTx, signing_keys, tenants};
+
+/// Records read per query.
+const PAGE: i64 = 5000;
+/// Bytes gathered before they are handed to the sink.
+const FLUSH_AT: usize = 1 << 20;
+/// The advisory lock pruning takes exclusively (see `charter_ledger_prune`).
+const PRUNE_LOCK: i32 = 1_128_812_626;
+
+/// What to put in a bundle.
+#[derive(Debug, Clone)]
+pub struct BundleRequest {
+    pub export_id: Uuid,
+    /// The records that concern this system's agents (at export time) are in full …
+    pub system: Option<Uuid>,
+    /// … or those that concern these agents; neither: every record.
+    pub agents: Vec<Uuid>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub purpose: Purpose,
+    pub requested_by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleOutcome {
+    pub manifest_sha256: String,
+    pub range: SeqRange,
+    pub counts: Counts,
+    pub tree_size: u64,
+    pub bytes: u64,
+}
+
+/// Where the zip's bytes go, in order.
+pub trait Sink: Send {
+    fn put(&mut self, bytes: Vec<u8>) -> BoxFuture<'_, Result<()>>;
+    /// Records written so far (two passes: the JSON lines, then the CSV and report).
+    fn progress(&mut self, _done: u64, _total: u64) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The zip writer's output, drained into the sink between pages.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("bundle buffer poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn take(&self, at_least: usize) -> Option<Vec<u8>> {
+        let mut b = self.0.lock().ok()?;
+        (b.len() >= at_least && !b.is_empty()).then(|| std::mem::take(&mut *b))
+    }
+}
+
+struct Drain<'a> {
+    buf: Shared,
+    sink: &'a mut dyn Sink,
+    bytes: u64,
+}
+
+impl Drain<'_> {
+    async fn drain(&mut self, at_least: usize) -> Result<()> {
+        if let Some(b) = self.buf.take(at_least) {
+            self.bytes += b.len() as u64;
+            self.sink.put(b).await?;
+        }
+        Ok(())
+    }
+}
+
+fn io(e: std::io::Error) -> StoreError {
+    StoreError::Internal(format!("writing the bundle: {e}"))
+}
+
+fn invalid(e: bundle::Invalid) -> StoreError {
+    StoreError::Invalid(e.to_string())
+}
+
+/// The agents in full and the resources that concern them (see `charter_record_concerns`).
+struct Scope {
+    all: bool,
+    agents: Vec<String>,
+    resources: Vec<String>,
+    system: Option<serde_json::Value>,
+}
+
+async fn scope(tx: &TenantTx, req: &BundleRequest) -> Result<Scope> {
+    let system = match req.system {
+        Some(id) => Some(
+            crate::ai_systems::one(tx, id, false)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound(_) => {
+                        StoreError::Invalid("system: no such AI system in this tenant".into())
+                    }
+                    e => e,
+                })?,
+        ),
+        None => None,
+    };
+    let mut agents: Vec<Uuid> = match &system {
+        Some(s) => s.facts.agents.clone(),
+        None => req.agents.clone(),
+    };
+    agents.sort();
+    agents.dedup();
+    if system.is_none() {
+        for (i, a) in agents.iter().enumerate() {
+            if !tx.exists("agents", *a).await? {
+                return Err(StoreError::Invalid(format!(
+                    "agents[{i}]: not an agent of this tenant"
+                )));
+            }
+        }
+    }
+    let agents: Vec<String> = agents.iter().map(Uuid::to_string).collect();
+    let mut resources: Vec<String> = agents.iter().map(|a| format!("agent:{a}")).collect();
+    resources.extend(req.system.map(|s| format!("ai_system:{s}")));
+    Ok(Scope {
+        all: system.is_none() && agents.is_empty(),
+        agents,
+        resources,
+        system: system.map(|s| {
+            let mut v = json!(s.facts);
+            v["id"] = json!(s.id);
+            v
+        }),
+    })
+}
+
+/// The first and last seq recorded in `[from, to)` below `size`.
+async fn seq_range(tx: &TenantTx, req: &BundleRequest, size: u64) -> Result<SeqRange> {
+    let bound = |sql: &'static str, at: DateTime<Utc>| async move {
+        let row = tx
+            .one(
+                sql,
+                vec![tx.tenant_id().into(), at.into(), (size as i64).into()],
+            )
+            .await?;
+        row.map(|r| r.try_get::<i64>("", "seq").map(|s| s as u64))
+            .transpose()
+            .map_err(StoreError::from)
+    };
+    let first = bound(
+        "SELECT seq FROM ledger_records WHERE tenant_id = $1 AND recorded_at >= $2 AND seq < $3
+         ORDER BY recorded_at, seq LIMIT 1",
+        req.from,
+    )
+    .await?;
+    let last = bound(
+        "SELECT seq FROM ledger_records WHERE tenant_id = $1 AND recorded_at < $2 AND seq < $3
+         ORDER BY recorded_at DESC, seq DESC LIMIT 1",
+        req.to,
+    )
+    .await?;
+    match (first, last) {
+        (Some(a), Some(b)) if a <= b => Ok(SeqRange {
+            from_seq: a,
+            to_seq: b,
+        }),
+        _ => Err(StoreError::Invalid(format!(
+            "from: the ledger has no records between {} and {}",
+            format_time(req.from),
+            format_time(req.to)
+        ))),
+    }
+}
+
+/// One page of the range: seq, hash, signature, and the body when it is in full.
+struct Row {
+    seq: u64,
+    hash: [u8; 32],
+    signature: Vec<u8>,
+    body: std::result::Result<String, Elided>,
+}
+
+async fn page(tx: &TenantTx, scope: &Scope, from: u64, to: u64) -> Result<Vec<Row>> {
+    let rows = tx
+        .all(
+            "SELECT seq, record_hash, signature,
+                    CASE WHEN $4 OR charter_record_concerns(actor_type, actor_id, resource, record, $5, $6)
+                         THEN record END AS body,
+                    record IS NULL AS pruned
+             FROM ledger_records WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3
+             ORDER BY seq LIMIT $7",
+            vec![
+                tx.tenant_id().into(),
+                (from as i64).into(),
+                (to as i64).into(),
+                scope.all.into(),
+                scope.agents.clone().into(),
+                scope.resources.clone().into(),
+                PAGE.into(),
+            ],
+        )
+        .await?;
+    rows.iter().map(row).collect()
+}
+
+fn row(r: &QueryResult) -> Result<Row> {
+    let body: Option<String> = r.try_get("", "body")?;
+    let pruned: bool = r.try_get("", "pruned")?;
+    Ok(Row {
+        seq: r.try_get::<i64>("", "seq")? as u64,
+        hash: to_hash(&r.try_get::<Vec<u8>>("", "record_hash")?)?,
+        signature: r.try_get("", "signature")?,
+        body: match (body, pruned) {
+            (_, true) => Err(Elided::Retention),
+            (Some(b), false) => Ok(b),
+            (None, false) => Err(Elided::Filter),
+        },
+    })
+}
+
+/// People and agents by id, as they are named now.
+async fn names(tx: &TenantTx) -> Result<Names> {
+    let rows = tx
+        .all(
+            "SELECT id::text AS id, COALESCE(NULLIF(display_name, ''), email) AS name
+             FROM principals WHERE tenant_id = $1
+             UNION ALL SELECT id::text, name FROM agents WHERE tenant_id = $1",
+            vec![tx.tenant_id().into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("", "id")?, r.try_get("", "name")?)))
+        .collect()
+}
+
+fn pretty(v: &impl serde::Serialize) -> Result<Vec<u8>> {
+    let mut b = serde_json::to_vec_pretty(v)
+        .map_err(|e| StoreError::Internal(format!("bundle JSON: {e}")))?;
+    b.push(b'\n');
+    Ok(b)
+}
+
+impl crate::handles::Ledger<'_> {
+    /// Writes an evidence bundle into `sink` and records it (`export.created`, with the
+    /// manifest's SHA-256, the requester and the purpose). A fresh checkpoint of the whole
+    /// log is issued first; it is the bundle's end checkpoint.
+    pub async fn write_bundle(
+        self,
+        tenant_id: Uuid,
+        req: &BundleRequest,
+        sink: &mut dyn Sink,
+    ) -> Result<BundleOutcome> {
+        bundle::check_period(req.from, req.to, Utc::now()).map_err(invalid)?;
+        let tx = self.tenant_tx(tenant_id).await?;
+        let end = issue(&tx, self.0).await?;
+        tx.commit().await?;
+
+        let tx = self.tenant_tx(tenant_id).await?;
+        tx.exec(
+            "SELECT pg_advisory_xact_lock_shared($1, hashtext($2::text))",
+            vec![PRUNE_LOCK.into(), tenant_id.to_string().into()],
+        )
+        .await?;
+        let scope = scope(&tx, req).await?;
+        let n = end.tree_size;
+        let range = seq_range(&tx, req, n).await?;
+        let (a, b) = (range.from_seq, range.to_seq);
+        let tenant = tenants::get(&tx).await?;
+        let origin = checkpoints::origin(self.origin_prefix(), &tenant.slug);
+        let start = between(&tx, 1, a, 1).await?.pop();
+        let left = fetch_nodes(&tx, &frontier_ids(a)).await?;
+        let left: Vec<String> = frontier_ids(a)
+            .iter()
+            .map(|id| left.get(id).map(hex::encode))
+            .collect::<Option<_>>()
+            .ok_or_else(|| StoreError::Internal("a frontier node is missing".into()))?;
+        let right = if b + 1 < n {
+            consistency_proof(&tx, b + 1, n).await?
+        } else {
+            Vec::new()
+        };
+        let names = names(&tx).await?;
+        let (key_id, key) = signing_keys::open_current(&tx, self.master_key()).await?;
+
+        let buf = Shared::default();
+        let mut w = BundleWriter::new(buf.clone());
+        let mut out = Drain {
+            buf,
+            sink,
+            bytes: 0,
+        };
+        let total = b - a + 1;
+
+        // Pass 1: records.jsonl.
+        let mut counts = Counts::default();
+        w.start(bundle::RECORDS, true).map_err(io)?;
+        let mut next = a;
+        while next <= b {
+            let rows = page(&tx, &scope, next, b).await?;
+            let Some(last) = rows.last() else { break };
+            next = last.seq + 1;
+            for r in &rows {
+                let line = match &r.body {
+                    Ok(body) => {
+                        counts.full += 1;
+                        bundle::full_line(r.seq, &r.hash, &r.signature, body)
+                    }
+                    Err(why) => {
+                        match why {
+                            Elided::Filter => counts.elided_filter += 1,
+                            Elided::Retention => counts.elided_retention += 1,
+                        }
+                        bundle::elided_line(r.seq, &r.hash, *why)
+                    }
+                };
+                w.write(line.as_bytes()).map_err(io)?;
+            }
+            out.drain(FLUSH_AT).await?;
+            out.sink.progress(next - a, 2 * total).await?;
+        }
+        counts.records = counts.full + counts.elided_filter + counts.elided_retention;
+        if counts.records != total {
+            return Err(StoreError::Internal(format!(
+                "the range {a}..={b} read {} records",
+                counts.records
+            )));
+        }
+
+        // Pass 2: records.csv, and the report's figures.
+        let mut stats = Stats::default();
+        w.start(bundle::RECORDS_CSV, true).map_err(io)?;
+        w.write(report::CSV_HEADER.as_bytes()).map_err(io)?;
+        let mut next = a;
+        while next <= b {
+            let rows = page(&tx, &scope, next, b).await?;
+            let Some(last) = rows.last() else { break };
+            next = last.seq + 1;
+            for r in &rows {
+                let hash = hex::encode(r.hash);
+                let line = match &r.body {
+                    Ok(body) => {
+                        let rec: Record = serde_json::from_str(body).map_err(|e| {
+                            StoreError::Internal(format!(
+                                "stored record {} is unreadable: {e}",
+                                r.seq
+                            ))
+                        })?;
+                        stats.add(&rec);
+                        report::csv_row(&rec, &hash, &names)
+                    }
+                    Err(why) => {
+                        stats.add_elided(r.seq, *why);
+                        report::csv_elided_row(r.seq, &hash, *why)
+                    }
+                };
+                w.write(line.as_bytes()).map_err(io)?;
+            }
+            out.drain(FLUSH_AT).await?;
+            out.sink.progress(total + next - a, 2 * total).await?;
+        }
+
+        let consistency = match &start {
+            Some(s) if s.tree_size < n => Some(consistency_proof(&tx, s.tree_size, n).await?),
+            _ => None,
+        };
+        let keys = signing_keys::list_public(&tx).await?;
+        tx.rollback().await?;
+
+        let mut manifest = Manifest {
+            format: bundle::FORMAT.into(),
+            version: bundle::FORMAT_VERSION,
+            export_id: req.export_id.to_string(),
+            tenant: bundle::TenantRef {
+                id: tenant_id.to_string(),
+                slug: tenant.slug.clone(),
+                name: tenant.name.clone(),
+            },
+            origin: origin.clone(),
+            created_at: format_time(Utc::now()),
+            requested_by: req.requested_by.clone(),
+            purpose: req.purpose,
+            purpose_article: req.purpose.article().into(),
+            scope: bundle::Scope {
+                system: scope.system.clone(),
+                agents: scope.agents.clone(),
+                rule: bundle::SCOPE_RULE.into(),
+            },
+            period: bundle::Period {
+                from: format_time(req.from),
+                to: format_time(req.to),
+            },
+            range,
+            counts,
+            tree_size: n,
+            checkpoints: bundle::Checkpoints {
+                start: start.as_ref().map(|s| bundle::CheckpointRef {
+                    file: bundle::START_CHECKPOINT.into(),
+                    tree_size: s.tree_size,
+                }),
+                end: bundle::CheckpointRef {
+                    file: bundle::END_CHECKPOINT.into(),
+                    tree_size: n,
+                },
+            },
+            key_id,
+            files: Vec::new(),
+            disclaimer: bundle::DISCLAIMER.into(),
+        };
+        w.file(
+            bundle::REPORT,
+            report::render(&manifest, &stats, &names).as_bytes(),
+        )
+        .map_err(io)?;
+        let key_lines: Vec<KeyLine> = keys
+            .into_iter()
+            .map(|k| KeyLine {
+                key_id: k.key_id,
+                algorithm: k.algorithm,
+                public_key: STANDARD.encode(k.public_key),
+                valid_from: format_time(k.valid_from),
+                valid_until: k.valid_until.map(format_time),
+            })
+            .collect();
+        let keys_file = bundle::Keys {
+            tenant_id: tenant_id.to_string(),
+            origin,
+            keys: key_lines,
+        };
+        w.file(bundle::KEYS, &pretty(&keys_file)?).map_err(io)?;
+        w.file(bundle::END_CHECKPOINT, end.note.as_bytes())
+            .map_err(io)?;
+        if let Some(s) = &start {
+            w.file(bundle::START_CHECKPOINT, s.note.as_bytes())
+                .map_err(io)?;
+            let c = bundle::Consistency {
+                from_size: s.tree_size,
+                to_size: n,
+                proof: consistency
+                    .unwrap_or_default()
+                    .iter()
+                    .map(hex::encode)
+                    .collect(),
+            };
+            w.file(bundle::CONSISTENCY, &pretty(&c)?).map_err(io)?;
+        }
+        let range_proof = bundle::RangeProof {
+            from_seq: a,
+            to_seq: b,
+            tree_size: n,
+            left,
+            right: right.iter().map(hex::encode).collect(),
+        };
+        w.file(bundle::RANGE_PROOF, &pretty(&range_proof)?)
+            .map_err(io)?;
+        w.file(
+            bundle::RECORD_SCHEMA,
+            bundle::articles::RECORD_SCHEMA.as_bytes(),
+        )
+        .map_err(io)?;
+        w.file(
+            bundle::FIELD_TO_ARTICLE,
+            bundle::articles::FIELD_TO_ARTICLE.as_bytes(),
+        )
+        .map_err(io)?;
+        manifest.files = w.files().to_vec();
+        w.file(bundle::README, bundle::readme(&manifest).as_bytes())
+            .map_err(io)?;
+        let manifest_sha256 = w.finish(manifest, &key).map_err(io)?;
+        drop(key);
+        out.drain(0).await?;
+
+        let mut e = Entry::new("export.created", req.requested_by.clone()).payload(json!({
+            "export_id": req.export_id,
+            "manifest_sha256": manifest_sha256,
+            "purpose": req.purpose,
+            "system_id": req.system,
+            "agents": scope.agents,
+            "period": {"from": format_time(req.from), "to": format_time(req.to)},
+            "from_seq": a, "to_seq": b, "tree_size": n,
+            "counts": counts,
+            "bytes": out.bytes,
+        }));
+        e.resource = req.system.map(|s| format!("ai_system:{s}"));
+        self.append(tenant_id, e).await?;
+        Ok(BundleOutcome {
+            manifest_sha256,
+            range,
+            counts,
+            tree_size: n,
+            bytes: out.bytes,
+        })
+    }
+}
