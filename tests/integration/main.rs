@@ -9,6 +9,7 @@ mod clients;
 mod cluster;
 mod deploy;
 mod engine;
+mod evidence;
 mod faults;
 mod hardening;
 mod http;

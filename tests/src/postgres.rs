@@ -1,6 +1,7 @@
 //! A PostgreSQL server of the test's own: a fresh cluster (`initdb`) on a free loopback
 //! port, that the test may restart, stop and start without touching the shared server the
-//! rest of the suite uses. Removed when dropped.
+//! rest of the suite uses. Removed when dropped. Its clock may be set back (libfaketime)
+//! to create records that look old.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,15 +31,31 @@ fn bin_dir() -> PathBuf {
     }
 }
 
-/// PostgreSQL refuses to run as root: there its commands run as the `postgres` user.
-fn as_server_user(program: &Path) -> Command {
-    if is_root() {
+/// libfaketime's preload library (Debian's `libfaketime`, installed by
+/// `scripts/system-packages`): `/usr/lib/<multiarch>/faketime/libfaketime.so.1`.
+pub fn libfaketime() -> PathBuf {
+    std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| d.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists())
+        .expect("libfaketime is missing: run scripts/system-packages")
+}
+
+/// PostgreSQL refuses to run as root: there its commands run as the `postgres` user, with
+/// `env` setting `vars` (runuser would not pass them all, LD_PRELOAD among them).
+fn as_server_user(program: &Path, vars: &[(&str, String)]) -> Command {
+    let mut cmd = if is_root() {
         let mut cmd = Command::new("runuser");
-        cmd.args(["-u", "postgres", "--"]).arg(program);
+        cmd.args(["-u", "postgres", "--", "env"]);
         cmd
     } else {
-        Command::new(program)
-    }
+        Command::new("env")
+    };
+    cmd.args(vars.iter().map(|(k, v)| format!("{k}={v}")));
+    cmd.arg(program);
+    cmd
 }
 
 impl Postgres {
@@ -57,12 +74,12 @@ impl Postgres {
             bin: bin_dir(),
             port,
         };
-        let mut initdb = as_server_user(&pg.bin.join("initdb"));
+        let mut initdb = as_server_user(&pg.bin.join("initdb"), &[]);
         initdb
             .args(["--auth=trust", "--username=postgres", "--no-sync", "-D"])
             .arg(pg.data());
         runs(&mut initdb);
-        pg.pg_ctl("start");
+        pg.pg_ctl("start", None);
         pg
     }
 
@@ -70,13 +87,25 @@ impl Postgres {
         self.dir.join("data")
     }
 
-    fn pg_ctl(&self, action: &str) {
+    /// Runs `pg_ctl <action>`; a start or restart runs the server with its clock shifted by
+    /// `clock` (see [`Postgres::restart_with_clock`]) when given.
+    fn pg_ctl(&self, action: &str, clock: Option<&str>) {
         let options = format!(
             "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c max_connections=200",
             self.port,
             self.dir.display()
         );
-        let mut cmd = as_server_user(&self.bin.join("pg_ctl"));
+        // pg_ctl passes its environment to the server, and runs shifted too so that the start
+        // time it reads back from postmaster.pid agrees with its own clock.
+        let vars = match clock {
+            Some(offset) => vec![
+                ("LD_PRELOAD", libfaketime().display().to_string()),
+                ("FAKETIME", offset.to_string()),
+                ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+            ],
+            None => vec![],
+        };
+        let mut cmd = as_server_user(&self.bin.join("pg_ctl"), &vars);
         cmd.args([action, "-w", "-t", "60", "-m", "fast", "-D"])
             .arg(self.data())
             .args(["-l"])
@@ -90,18 +119,27 @@ impl Postgres {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// `pg_ctl restart -m fast`: open connections are terminated, the server comes back.
+    /// `pg_ctl restart -m fast`: open connections are terminated, the server comes back
+    /// (on the real clock).
     pub fn restart(&self) {
-        self.pg_ctl("restart");
+        self.pg_ctl("restart", None);
+    }
+
+    /// Restarts the server (or starts it after [`Postgres::stop`]) with its clock shifted
+    /// by `offset`, a libfaketime relative offset such as `"-400d"` (`now()` is then 400
+    /// days ago and advances normally); `None` restores the real clock. Open connections are
+    /// terminated. [`Postgres::restart`] and [`Postgres::start_again`] use the real clock.
+    pub fn restart_with_clock(&self, offset: Option<&str>) {
+        self.pg_ctl("restart", offset);
     }
 
     pub fn stop(&self) {
-        self.pg_ctl("stop");
+        self.pg_ctl("stop", None);
     }
 
-    /// Starts the server again after [`Postgres::stop`].
+    /// Starts the server again after [`Postgres::stop`], on the real clock.
     pub fn start_again(&self) {
-        self.pg_ctl("start");
+        self.pg_ctl("start", None);
     }
 
     /// Whether the server accepts connections within `within`.
@@ -137,9 +175,37 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let mut cmd = as_server_user(&self.bin.join("pg_ctl"));
+        let mut cmd = as_server_user(&self.bin.join("pg_ctl"), &[]);
         cmd.args(["stop", "-m", "immediate", "-D"]).arg(self.data());
         let _ = cmd.output();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Postgres;
+    use std::process::Command;
+
+    /// The server's clock minus ours, in seconds.
+    fn skew(pg: &Postgres) -> i64 {
+        let out = crate::runs(
+            Command::new(pg.bin.join("psql"))
+                .arg(pg.url("postgres"))
+                .args(["-At", "-c", "SELECT extract(epoch FROM now())::bigint"]),
+        );
+        let server: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        server - chrono::Utc::now().timestamp()
+    }
+
+    #[test]
+    fn the_clock_is_set_back_and_restored() {
+        let pg = Postgres::start();
+        assert!(skew(&pg).abs() < 60);
+        pg.restart_with_clock(Some("-400d"));
+        let days = skew(&pg) as f64 / 86_400.0;
+        assert!((days + 400.0).abs() < 0.01, "{days} days");
+        pg.restart_with_clock(None);
+        assert!(skew(&pg).abs() < 60);
     }
 }

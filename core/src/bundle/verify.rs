@@ -221,8 +221,16 @@ pub fn verify_bundle<R: Read + Seek>(
         END_CHECKPOINT,
         read_small(&mut zip, END_CHECKPOINT, &listed)?,
     )?;
-    let (end, _) =
+    let (end, end_key) =
         open_checkpoint(&end_note, &keys, pinned).map_err(|e| cp_err("end checkpoint", e))?;
+    // The manifest is signed with the key of the end checkpoint, both made at export time:
+    // a key added to keys.json cannot sign a bundle of this log.
+    if end_key != signer.public {
+        return Err(BundleError::Manifest(
+            "not signed by the key that signed the end checkpoint (the manifest was re-signed)"
+                .into(),
+        ));
+    }
     if end.origin != m.origin {
         return Err(BundleError::Checkpoint(format!(
             "end checkpoint: it is of log `{}`, the bundle of `{}`",
@@ -425,7 +433,6 @@ pub fn verify_bundle<R: Read + Seek>(
         let h = reader.into_inner();
         (h.size, h.hasher.finalize().into())
     };
-    check_hash(RECORDS, entry, size, &digest)?;
     counts.records = counts.full + counts.elided_filter + counts.elided_retention;
     if counts != m.counts {
         return Err(BundleError::Manifest(format!(
@@ -450,6 +457,10 @@ pub fn verify_bundle<R: Read + Seek>(
              records were added, removed or changed, or the checkpoint is of another log"
         ))
     })?;
+
+    // Record by record and the root said what is wrong when something is; the file's
+    // hash catches anything else (a reordered key, a blank line).
+    check_hash(RECORDS, entry, size, &digest)?;
 
     // The start checkpoint and its consistency with the end.
     if let Some(start_ref) = &m.checkpoints.start {

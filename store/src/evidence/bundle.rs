@@ -310,6 +310,13 @@ impl crate::handles::Ledger<'_> {
         };
         let names = names(&tx).await?;
         let (key_id, key) = signing_keys::open_current(&tx, self.master_key()).await?;
+        if key_id != end.key_id {
+            // The verifier wants manifest and end checkpoint signed by one key.
+            return Err(StoreError::Conflict(
+                "the tenant's signing key was rotated while the bundle was being made: ask again"
+                    .into(),
+            ));
+        }
 
         let buf = Shared::default();
         let mut w = BundleWriter::new(buf.clone());
