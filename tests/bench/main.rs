@@ -11,6 +11,9 @@
 //! 1,000,000-record export with the verifier's peak memory (in a child process, next to a
 //! 100,000-record export to show memory is flat).
 //!
+//! `bundles` measures Article 12 evidence bundles (see [`bundles`]): export rate and peak
+//! memory at 100,000 and 1,000,000 records, and `charter verify`'s rate on them.
+//!
 //! `scanner` measures the forensic scanner's full and incremental passes (see
 //! [`scanner`]), `webhooks` the webhook delivery rate (see [`webhooks`]), `soak` a
 //! ten-minute run at half the peak against a `charter serve` process (see [`soak`]). `engine` measures in-process decisions; `mcp` measures `authorize_action` over the MCP
@@ -43,6 +46,7 @@ use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::json;
 use uuid::Uuid;
 
+mod bundles;
 mod scanner;
 mod soak;
 mod webhooks;
@@ -63,12 +67,15 @@ fn main() {
         Some("webhooks") => rt.block_on(webhooks::webhooks()),
         Some("soak") => rt.block_on(soak::soak()),
         Some("verify-file") => verify_file(&args[1]),
+        Some("bundles") => rt.block_on(bundles::bundles()),
+        Some("bundle-export") => rt.block_on(bundles::export_one(&args[1], &args[2])),
+        Some("bundle-verify") => bundles::verify_one(&args[1]),
         Some("gen-export") => {
             generate_export(std::path::Path::new(&args[2]), args[1].parse().unwrap())
         }
         _ => {
             eprintln!(
-                "usage: charter-bench ledger | engine | mcp | scanner | webhooks | soak | gen-export N FILE | verify-file FILE"
+                "usage: charter-bench ledger | engine | mcp | scanner | webhooks | soak | bundles | gen-export N FILE | verify-file FILE"
             );
             std::process::exit(2);
         }
@@ -89,8 +96,13 @@ fn baseline_url() -> String {
         .to_url()
 }
 
+/// The bench's configuration; `BENCH_MASTER_KEY` passes the parent's master key to the
+/// child processes that measure one thing each.
 fn config() -> Config {
-    let key = MasterKey::generate().unwrap();
+    let key = match std::env::var("BENCH_MASTER_KEY") {
+        Ok(k) => MasterKey::from_base64(&k).unwrap(),
+        Err(_) => MasterKey::generate().unwrap(),
+    };
     Config::load(
         None,
         [

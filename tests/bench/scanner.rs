@@ -21,15 +21,15 @@ use super::{bench_url, config, payload, peak_rss_kb, provision};
 /// Records written per statement.
 const CHUNK: u64 = 5_000;
 
-struct Log {
-    tenant: Uuid,
+pub(crate) struct Log {
+    pub(crate) tenant: Uuid,
     key_id: String,
     key: SigningKey,
     tree: CompactTree,
     prev: [u8; 32],
 }
 
-async fn open(store: &Store, su: &DatabaseConnection, name: &str) -> Log {
+pub(crate) async fn open(store: &Store, su: &DatabaseConnection, name: &str) -> Log {
     let p = provision(store, name).await;
     let tx = store.tenant_tx(p.tenant_id).await.unwrap();
     let (key_id, key) = charter_store::signing_keys::open_current(&tx, store.master_key())
@@ -70,7 +70,7 @@ async fn reload(su: &DatabaseConnection, log: &mut Log) {
 }
 
 /// Appends `n` signed decision records to the log, as the ledger writer would.
-async fn grow(su: &DatabaseConnection, log: &mut Log, n: u64) {
+pub(crate) async fn grow(su: &DatabaseConnection, log: &mut Log, n: u64) {
     reload(su, log).await;
     let now = chrono::Utc::now();
     let mut left = n;
