@@ -61,7 +61,8 @@ pub struct EntryFilter {
     pub initiative: Option<String>,
     /// Only `ALLOWED`, `BLOCKED` or `PENDING_APPROVAL`.
     pub decision: Option<String>,
-    /// Only records by the agents of this AI system (its agents now).
+    /// Only records that concern this AI system: by its agents (now), about them (an
+    /// approval of their action, a breaker reset), or about the system itself.
     pub system: Option<uuid::Uuid>,
     /// Only records before this seq (the previous page's `next_before_seq`).
     #[param(minimum = 0)]

@@ -5,8 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use super::{Elided, Manifest, is_oversight};
-use crate::ledger::Record;
+use super::{Brief, Elided, Manifest, is_oversight};
 
 /// Rows listed per section of the report; the counts are always complete.
 const LISTED: usize = 500;
@@ -24,38 +23,40 @@ fn name_of<'a>(names: &'a Names, id: &str) -> &'a str {
 /// One CSV field: quoted when needed, and a leading `= + - @` (a formula to a spreadsheet)
 /// neutralised with an apostrophe — agents choose much of this text.
 fn csv_field(out: &mut String, v: &str) {
-    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{v}")
-    } else {
-        v.to_string()
-    };
-    if v.contains([',', '"', '\n', '\r']) {
+    let formula = v.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quoted = v.contains([',', '"', '\n', '\r']);
+    if quoted {
         out.push('"');
+    }
+    if formula {
+        out.push('\'');
+    }
+    if quoted {
         out.push_str(&v.replace('"', "\"\""));
         out.push('"');
     } else {
-        out.push_str(&v);
+        out.push_str(v);
     }
 }
 
-pub fn csv_row(r: &Record, hash: &str, names: &Names) -> String {
+pub fn csv_row(r: &Brief<'_>, hash: &str, names: &Names) -> String {
     let mut out = String::with_capacity(256);
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let fields = [
-        r.seq.to_string(),
-        r.recorded_at.clone(),
-        r.kind.clone(),
-        r.actor.kind.as_str().to_string(),
-        r.actor.id.clone(),
-        name_of(names, &r.actor.id).to_string(),
-        opt(&r.on_behalf_of),
-        opt(&r.action),
-        opt(&r.resource),
-        opt(&r.decision),
-        opt(&r.reason),
-        if is_oversight(&r.kind) { "yes" } else { "" }.to_string(),
-        String::new(),
-        hash.to_string(),
+    let seq = r.seq.to_string();
+    let fields: [&str; 14] = [
+        &seq,
+        &r.recorded_at,
+        &r.kind,
+        &r.actor.kind,
+        &r.actor.id,
+        name_of(names, &r.actor.id),
+        r.on_behalf_of.as_deref().unwrap_or_default(),
+        r.action.as_deref().unwrap_or_default(),
+        r.resource.as_deref().unwrap_or_default(),
+        r.decision.as_deref().unwrap_or_default(),
+        r.reason.as_deref().unwrap_or_default(),
+        if is_oversight(&r.kind) { "yes" } else { "" },
+        "",
+        hash,
     ];
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
@@ -98,38 +99,44 @@ pub struct Stats {
     /// Runs of records whose bodies retention removed.
     pruned: Vec<(u64, u64)>,
     first_at: Option<String>,
-    last_at: Option<String>,
+    last_at: String,
 }
 
 impl Stats {
-    pub fn add(&mut self, r: &Record) {
-        *self.kinds.entry(r.kind.clone()).or_default() += 1;
+    pub fn add(&mut self, r: &Brief<'_>) {
+        bump(&mut self.kinds, &r.kind);
         if self.first_at.is_none() {
-            self.first_at = Some(r.recorded_at.clone());
+            self.first_at = Some(r.recorded_at.to_string());
         }
-        self.last_at = Some(r.recorded_at.clone());
+        self.last_at.clear();
+        self.last_at.push_str(&r.recorded_at);
         let act = || Act {
             seq: r.seq,
-            at: r.recorded_at.clone(),
-            kind: r.kind.clone(),
-            actor: r.actor.id.clone(),
+            at: r.recorded_at.to_string(),
+            kind: r.kind.to_string(),
+            actor: r.actor.id.to_string(),
             about: [&r.action, &r.resource, &r.reason]
                 .into_iter()
                 .flatten()
-                .cloned()
+                .map(|s| s.as_ref())
                 .collect::<Vec<_>>()
                 .join(" · "),
         };
         if r.kind == "decision"
             && let Some(d) = &r.decision
         {
-            *self.outcomes.entry(d.clone()).or_default() += 1;
-            let reason = r.reason.clone().unwrap_or_else(|| "-".into());
-            *self.reasons.entry((d.clone(), reason)).or_default() += 1;
+            bump(&mut self.outcomes, d);
+            let reason = r.reason.as_deref().unwrap_or("-");
+            match self.reasons.get_mut(&(d.to_string(), reason.to_string())) {
+                Some(n) => *n += 1,
+                None => {
+                    self.reasons.insert((d.to_string(), reason.to_string()), 1);
+                }
+            }
         }
         if is_oversight(&r.kind) {
             self.oversight_total += 1;
-            *self.overseers.entry(r.actor.id.clone()).or_default() += 1;
+            bump(&mut self.overseers, &r.actor.id);
             if self.oversight.len() < LISTED {
                 self.oversight.push(act());
             }
@@ -140,9 +147,7 @@ impl Stats {
                 self.violations.push(act());
             }
         }
-        let breaker_moved = r.kind.starts_with("breaker.")
-            || r.payload.get("breaker").is_some_and(|b| !b.is_null());
-        if breaker_moved {
+        if r.kind.starts_with("breaker.") || r.moved_breaker() {
             self.breakers_total += 1;
             if self.breakers.len() < LISTED {
                 self.breakers.push(act());
@@ -160,6 +165,16 @@ impl Stats {
             *end = seq;
         } else if self.pruned.len() < LISTED {
             self.pruned.push((seq, seq));
+        }
+    }
+}
+
+/// Counts one more under `key`, allocating the key only the first time.
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
         }
     }
 }
@@ -358,7 +373,11 @@ pub fn render(m: &Manifest, s: &Stats, names: &Names) -> String {
         o,
         "</tbody></table></section><footer><p>First record in full: {}; last: {}.</p></footer></body></html>",
         esc(s.first_at.as_deref().unwrap_or("-")),
-        esc(s.last_at.as_deref().unwrap_or("-"))
+        esc(if s.last_at.is_empty() {
+            "-"
+        } else {
+            &s.last_at
+        })
     );
     o
 }

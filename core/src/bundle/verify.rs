@@ -343,21 +343,28 @@ pub fn verify_bundle<R: Read + Seek>(
                 )
             }));
         }
-        let hash: Hash = hex::decode(&l.hash)
+        let hash: Hash = hex::decode(l.hash.as_bytes())
             .ok()
             .and_then(|h| h.try_into().ok())
             .ok_or_else(|| rec_err("the hash is not 32 bytes of hex".into()))?;
         match (l.record, l.signature, l.elided) {
-            (Some(r), Some(sig), None) => {
-                if r.seq != seq || r.tenant_id != m.tenant.id {
-                    return Err(rec_err(
-                        "the record's seq or tenant is not its line's".into(),
-                    ));
-                }
-                if hash_bytes(&r.canonical()) != hash {
+            (Some(raw), Some(sig), None) => {
+                // The bytes as written are the signed bytes: hashed as they are, never
+                // re-serialised.
+                if hash_bytes(raw.get().as_bytes()) != hash {
                     return Err(rec_err(
                         "the record's content does not match its hash (the record was edited)"
                             .into(),
+                    ));
+                }
+                let r: Brief<'_> = serde_json::from_str(raw.get())
+                    .map_err(|e| rec_err(format!("unreadable record: {e}")))?;
+                if r.v != crate::ledger::record::FORMAT_VERSION
+                    || r.seq != seq
+                    || r.tenant_id != m.tenant.id
+                {
+                    return Err(rec_err(
+                        "the record's version, seq or tenant is not its line's".into(),
                     ));
                 }
                 if prev.is_some_and(|p| r.prev_hash != hex::encode(p)) {
@@ -371,7 +378,7 @@ pub fn verify_bundle<R: Read + Seek>(
                         "in full, but it does not concern the bundle's scope".into(),
                     ));
                 }
-                let key = keys.get(&r.key_id).ok_or_else(|| {
+                let key = keys.get(r.key_id.as_ref()).ok_or_else(|| {
                     rec_err(format!(
                         "signed with key {} which keys.json does not carry",
                         r.key_id
@@ -386,7 +393,7 @@ pub fn verify_bundle<R: Read + Seek>(
                     )));
                 }
                 let sig: [u8; 64] = STANDARD
-                    .decode(&sig)
+                    .decode(sig.as_bytes())
                     .ok()
                     .and_then(|s| s.try_into().ok())
                     .ok_or_else(|| rec_err("the signature is not 64 bytes of base64".into()))?;
@@ -619,16 +626,12 @@ impl ScopeCheck {
         }
     }
 
-    pub fn concerns(&self, r: &crate::ledger::Record) -> bool {
+    pub fn concerns(&self, r: &Brief<'_>) -> bool {
         self.all
-            || (r.actor.kind == crate::ledger::ActorKind::Agent
-                && self.agents.contains(&r.actor.id))
+            || (r.actor.kind == "agent" && self.agents.contains(r.actor.id.as_ref()))
             || r.resource
                 .as_ref()
-                .is_some_and(|x| self.resources.contains(x))
-            || r.payload
-                .get("agent_id")
-                .and_then(|v| v.as_str())
-                .is_some_and(|a| self.agents.contains(a))
+                .is_some_and(|x| self.resources.contains(x.as_ref()))
+            || r.payload_agent().is_some_and(|a| self.agents.contains(&a))
     }
 }

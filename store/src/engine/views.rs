@@ -533,7 +533,8 @@ pub struct LedgerFilter {
     pub action: Option<String>,
     pub initiative: Option<String>,
     pub decision: Option<String>,
-    /// Only records by the agents of this AI system (its agents now).
+    /// Only records that concern this AI system: by its agents (now), about them, or about
+    /// the system (`charter_record_concerns`, the rule evidence bundles use).
     pub system: Option<Uuid>,
     /// Only records before this position (the previous page's `next_before_seq`).
     pub before_seq: Option<i64>,

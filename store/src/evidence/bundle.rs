@@ -2,32 +2,27 @@
 //! records are read a page at a time, and the zip's bytes are handed to a [`Sink`] as
 //! they accumulate, so memory does not grow with the bundle.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use charter_core::bundle::report::{self, Names, Stats};
 use charter_core::bundle::writer::BundleWriter;
-use charter_core::bundle::{self, Counts, Elided, Manifest, Purpose, SeqRange};
+use charter_core::bundle::{self, Counts, Manifest, Purpose, SeqRange};
 use charter_core::ledger::export::KeyLine;
 use charter_core::ledger::merkle::frontier_ids;
 use charter_core::ledger::record::format_time;
-use charter_core::ledger::{Actor, Entry, Record};
+use charter_core::ledger::{Actor, Entry};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use sea_orm::QueryResult;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::ledger::append::to_hash;
+use super::passes::{self, Drain, Shared};
 use crate::ledger::checkpoints::{self, between, issue};
 use crate::ledger::read::{consistency_proof, fetch_nodes};
 use crate::{Result, StoreError, TenantTx, signing_keys, tenants};
 
-/// Records read per query.
-const PAGE: i64 = 5000;
-/// Bytes gathered before they are handed to the sink.
-const FLUSH_AT: usize = 1 << 20;
 /// The advisory lock pruning takes exclusively (see `charter_ledger_prune`).
 const PRUNE_LOCK: i32 = 1_128_812_626;
 
@@ -63,46 +58,6 @@ pub trait Sink: Send {
     }
 }
 
-/// The zip writer's output, drained into the sink between pages.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("bundle buffer poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn take(&self, at_least: usize) -> Option<Vec<u8>> {
-        let mut b = self.0.lock().ok()?;
-        (b.len() >= at_least && !b.is_empty()).then(|| std::mem::take(&mut *b))
-    }
-}
-
-struct Drain<'a> {
-    buf: Shared,
-    sink: &'a mut dyn Sink,
-    bytes: u64,
-}
-
-impl Drain<'_> {
-    async fn drain(&mut self, at_least: usize) -> Result<()> {
-        if let Some(b) = self.buf.take(at_least) {
-            self.bytes += b.len() as u64;
-            self.sink.put(b).await?;
-        }
-        Ok(())
-    }
-}
-
 fn io(e: std::io::Error) -> StoreError {
     StoreError::Internal(format!("writing the bundle: {e}"))
 }
@@ -112,10 +67,10 @@ fn invalid(e: bundle::Invalid) -> StoreError {
 }
 
 /// The agents in full and the resources that concern them (see `charter_record_concerns`).
-struct Scope {
-    all: bool,
-    agents: Vec<String>,
-    resources: Vec<String>,
+pub(super) struct Scope {
+    pub(super) all: bool,
+    pub(super) agents: Vec<String>,
+    pub(super) resources: Vec<String>,
     system: Option<serde_json::Value>,
 }
 
@@ -201,52 +156,6 @@ async fn seq_range(tx: &TenantTx, req: &BundleRequest, size: u64) -> Result<SeqR
     }
 }
 
-/// One page of the range: seq, hash, signature, and the body when it is in full.
-struct Row {
-    seq: u64,
-    hash: [u8; 32],
-    signature: Vec<u8>,
-    body: std::result::Result<String, Elided>,
-}
-
-async fn page(tx: &TenantTx, scope: &Scope, from: u64, to: u64) -> Result<Vec<Row>> {
-    let rows = tx
-        .all(
-            "SELECT seq, record_hash, signature,
-                    CASE WHEN $4 OR charter_record_concerns(actor_type, actor_id, resource, record, $5, $6)
-                         THEN record END AS body,
-                    record IS NULL AS pruned
-             FROM ledger_records WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3
-             ORDER BY seq LIMIT $7",
-            vec![
-                tx.tenant_id().into(),
-                (from as i64).into(),
-                (to as i64).into(),
-                scope.all.into(),
-                scope.agents.clone().into(),
-                scope.resources.clone().into(),
-                PAGE.into(),
-            ],
-        )
-        .await?;
-    rows.iter().map(row).collect()
-}
-
-fn row(r: &QueryResult) -> Result<Row> {
-    let body: Option<String> = r.try_get("", "body")?;
-    let pruned: bool = r.try_get("", "pruned")?;
-    Ok(Row {
-        seq: r.try_get::<i64>("", "seq")? as u64,
-        hash: to_hash(&r.try_get::<Vec<u8>>("", "record_hash")?)?,
-        signature: r.try_get("", "signature")?,
-        body: match (body, pruned) {
-            (_, true) => Err(Elided::Retention),
-            (Some(b), false) => Ok(b),
-            (None, false) => Err(Elided::Filter),
-        },
-    })
-}
-
 /// People and agents by id, as they are named now.
 async fn names(tx: &TenantTx) -> Result<Names> {
     let rows = tx
@@ -327,73 +236,34 @@ impl crate::handles::Ledger<'_> {
         };
         let total = b - a + 1;
 
-        // Pass 1: records.jsonl.
-        let mut counts = Counts::default();
+        // Pass 1: records.jsonl; pass 2: records.csv and the report's figures.
         w.start(bundle::RECORDS, true).map_err(io)?;
-        let mut next = a;
-        while next <= b {
-            let rows = page(&tx, &scope, next, b).await?;
-            let Some(last) = rows.last() else { break };
-            next = last.seq + 1;
-            for r in &rows {
-                let line = match &r.body {
-                    Ok(body) => {
-                        counts.full += 1;
-                        bundle::full_line(r.seq, &r.hash, &r.signature, body)
-                    }
-                    Err(why) => {
-                        match why {
-                            Elided::Filter => counts.elided_filter += 1,
-                            Elided::Retention => counts.elided_retention += 1,
-                        }
-                        bundle::elided_line(r.seq, &r.hash, *why)
-                    }
-                };
-                w.write(line.as_bytes()).map_err(io)?;
-            }
-            out.drain(FLUSH_AT).await?;
-            out.sink.progress(next - a, 2 * total).await?;
-        }
-        counts.records = counts.full + counts.elided_filter + counts.elided_retention;
+        let pass = passes::Pass {
+            tx: &tx,
+            scope: &scope,
+            a,
+            b,
+        };
+        let (mut w, counts) = pass
+            .run(w, Counts::default(), &mut out, 0, passes::jsonl)
+            .await?;
         if counts.records != total {
             return Err(StoreError::Internal(format!(
                 "the range {a}..={b} read {} records",
                 counts.records
             )));
         }
-
-        // Pass 2: records.csv, and the report's figures.
-        let mut stats = Stats::default();
         w.start(bundle::RECORDS_CSV, true).map_err(io)?;
         w.write(report::CSV_HEADER.as_bytes()).map_err(io)?;
-        let mut next = a;
-        while next <= b {
-            let rows = page(&tx, &scope, next, b).await?;
-            let Some(last) = rows.last() else { break };
-            next = last.seq + 1;
-            for r in &rows {
-                let hash = hex::encode(r.hash);
-                let line = match &r.body {
-                    Ok(body) => {
-                        let rec: Record = serde_json::from_str(body).map_err(|e| {
-                            StoreError::Internal(format!(
-                                "stored record {} is unreadable: {e}",
-                                r.seq
-                            ))
-                        })?;
-                        stats.add(&rec);
-                        report::csv_row(&rec, &hash, &names)
-                    }
-                    Err(why) => {
-                        stats.add_elided(r.seq, *why);
-                        report::csv_elided_row(r.seq, &hash, *why)
-                    }
-                };
-                w.write(line.as_bytes()).map_err(io)?;
-            }
-            out.drain(FLUSH_AT).await?;
-            out.sink.progress(total + next - a, 2 * total).await?;
-        }
+        let (mut w, (stats, names)) = pass
+            .run(
+                w,
+                (Stats::default(), Arc::new(names)),
+                &mut out,
+                total,
+                passes::csv,
+            )
+            .await?;
 
         let consistency = match &start {
             Some(s) if s.tree_size < n => Some(consistency_proof(&tx, s.tree_size, n).await?),

@@ -4,4 +4,5 @@
 
 pub mod bundle;
 pub mod exports;
+mod passes;
 pub mod retention;

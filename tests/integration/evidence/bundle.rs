@@ -5,8 +5,7 @@
 use std::process::Command;
 
 use charter_core::bundle::verify::ScopeCheck;
-use charter_core::bundle::{Manifest, Purpose};
-use charter_core::ledger::Record;
+use charter_core::bundle::{Brief, Manifest, Purpose};
 use charter_tests::browser::Browser;
 use charter_tests::{charter_cmd, runs, store, store_with, succeeds, test_config};
 use chrono::{Duration, Utc};
@@ -63,12 +62,12 @@ async fn a_system_bundle_holds_its_records_in_full_and_accounts_for_the_rest() {
     for l in &lines {
         let seq = l["seq"].as_u64().unwrap();
         let stored = charter_store::ledger::read::record(&tx, seq).await.unwrap();
-        let rec: Record = serde_json::from_str(stored.body()).unwrap();
+        let rec: Brief<'_> = serde_json::from_str(stored.body()).unwrap();
         assert_eq!(l["hash"], hex::encode(stored.record_hash));
         if scope.concerns(&rec) {
             assert_eq!(
                 l["record"]["kind"],
-                rec.kind.as_str(),
+                rec.kind.as_ref(),
                 "seq {seq} must be in full"
             );
         } else {

@@ -46,6 +46,16 @@ async fn old_bodies_are_pruned_unless_held_and_everything_still_verifies() {
         .set_retention(f.t.tenant_id, f.t.owner_id, 183)
         .await
         .unwrap();
+    // A hold on the whole tenant keeps everything; released, it keeps nothing.
+    let all = admin
+        .place_legal_hold(f.t.tenant_id, f.t.owner_id, None, "audit".into())
+        .await
+        .unwrap();
+    assert_eq!(worker.prune(f.t.tenant_id).await.unwrap().records, 0);
+    admin
+        .release_legal_hold(f.t.tenant_id, f.t.owner_id, all.id)
+        .await
+        .unwrap();
     admin
         .place_legal_hold(
             f.t.tenant_id,
