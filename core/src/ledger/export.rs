@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
+pub use super::batch::failing_signatures;
 use super::checkpoint::{Checkpoint, NoteError, open_note};
 use super::merkle::{CompactTree, Hash, leaf_hash, verify_consistency, verify_inclusion};
 use super::record::{GENESIS_PREV_HASH, Record, hash_bytes};
@@ -653,74 +654,6 @@ pub(crate) fn flush(batch: &mut Vec<Pending>) -> Result<(), VerifyError> {
     Ok(())
 }
 
-/// The positions of the signatures over record hashes that do not verify as
-/// `verify_strict` would have it: checked as one batch (~2.4× faster) and one by one only
-/// when the batch fails.
-pub fn failing_signatures(items: &[(Hash, Signature, VerifyingKey)]) -> Vec<usize> {
-    if items.is_empty() {
-        return Vec::new();
-    }
-    let messages: Vec<&[u8]> = items.iter().map(|(h, _, _)| &h[..]).collect();
-    let signatures: Vec<Signature> = items.iter().map(|(_, s, _)| *s).collect();
-    let keys: Vec<VerifyingKey> = items.iter().map(|(_, _, k)| *k).collect();
-    let small_order_r = items.iter().any(|(_, s, _)| r_is_small_order(s));
-    if !small_order_r && ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
-        return Vec::new();
-    }
-    items
-        .iter()
-        .enumerate()
-        .filter(|(_, (h, s, k))| k.verify_strict(h, s).is_err())
-        .map(|(i, _)| i)
-        .collect()
-}
-
-/// Batch verification does not reject a small-order R as `verify_strict` does; check it
-/// by encoding instead of decompressing every R (a field square root each).
-fn r_is_small_order(sig: &Signature) -> bool {
-    SMALL_ORDER_ENCODINGS.contains(sig.r_bytes())
-}
-
-/// Every 32-byte string that decompresses to a point of small order: the eight torsion
-/// points' encodings with either sign bit, and the non-canonical encodings `y + p` of the
-/// ones with `y < 19` (y = 0 and y = 1). Each candidate is kept only if it really decodes to
-/// a small-order point, so the table is derived, not typed in.
-static SMALL_ORDER_ENCODINGS: std::sync::LazyLock<Vec<[u8; 32]>> = std::sync::LazyLock::new(|| {
-    use curve25519_dalek::constants::EIGHT_TORSION;
-    use curve25519_dalek::edwards::CompressedEdwardsY;
-    // p = 2^255 - 19, little endian.
-    let mut p = [0xffu8; 32];
-    p[0] = 0xed;
-    p[31] = 0x7f;
-    let mut candidates: Vec<[u8; 32]> = Vec::new();
-    for point in EIGHT_TORSION.iter() {
-        let c = point.compress().to_bytes();
-        let mut flipped = c;
-        flipped[31] ^= 0x80;
-        candidates.push(c);
-        candidates.push(flipped);
-    }
-    for small_y in [0u8, 1] {
-        let mut y = p;
-        y[0] = y[0].wrapping_add(small_y);
-        let mut flipped = y;
-        flipped[31] |= 0x80;
-        candidates.push(y);
-        candidates.push(flipped);
-    }
-    let mut out: Vec<[u8; 32]> = candidates
-        .into_iter()
-        .filter(|c| {
-            CompressedEdwardsY(*c)
-                .decompress()
-                .is_some_and(|pt| pt.is_small_order())
-        })
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-});
-
 pub(crate) fn open_checkpoint(
     note: &str,
     keys: &HashMap<String, Key>,
@@ -818,24 +751,4 @@ pub(crate) fn decode_hashes(hex_hashes: &[String]) -> Result<Vec<Hash>, String> 
                 .ok_or_else(|| format!("proof hash {h:?} is not 32 bytes of hex"))
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn small_order_r_values_are_recognised() {
-        use curve25519_dalek::constants::EIGHT_TORSION;
-        assert!(SMALL_ORDER_ENCODINGS.len() >= 8);
-        for t in EIGHT_TORSION.iter() {
-            let mut sig = [0u8; 64];
-            sig[..32].copy_from_slice(&t.compress().to_bytes());
-            assert!(r_is_small_order(&Signature::from_bytes(&sig)));
-        }
-        // A real signature's R is not.
-        let key = ed25519_dalek::SigningKey::from_bytes(&[1u8; 32]);
-        let sig = ed25519_dalek::Signer::sign(&key, b"m");
-        assert!(!r_is_small_order(&sig));
-    }
 }

@@ -2,6 +2,7 @@
 //! C2SP checkpoints, secret redaction, and the export format with its offline verifier.
 //! Everything here is pure; `charter-store` persists it and `charter verify` runs it.
 
+pub mod batch;
 pub mod checkpoint;
 pub mod export;
 pub mod jcs;
