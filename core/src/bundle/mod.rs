@@ -10,6 +10,8 @@
 //! all offline. [`writer`] assembles one from records handed to it (the store reads them).
 
 pub mod articles;
+mod brief;
+mod files;
 pub mod report;
 pub mod verify;
 pub mod writer;
@@ -17,6 +19,8 @@ pub mod writer;
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
+
+pub use brief::{Brief, BriefActor, ScopeCheck};
 
 use crate::ledger::export::KeyLine;
 
@@ -278,89 +282,6 @@ pub fn elided_line(seq: u64, hash: &[u8; 32], why: Elided) -> String {
         hex::encode(hash),
         why.as_str()
     )
-}
-
-/// A record read for what a bundle shows and checks, borrowing from its text: the payload
-/// stays raw (it is never re-serialised — the record's bytes are the signed bytes), and
-/// only its `agent_id` and `breaker` are looked at, and only when present.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Brief<'a> {
-    pub v: u32,
-    #[serde(borrow)]
-    pub tenant_id: Cow<'a, str>,
-    pub seq: u64,
-    #[serde(borrow)]
-    pub recorded_at: Cow<'a, str>,
-    #[serde(borrow)]
-    pub kind: Cow<'a, str>,
-    #[serde(borrow)]
-    pub actor: BriefActor<'a>,
-    #[serde(borrow)]
-    pub on_behalf_of: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub action: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub resource: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub initiative: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub gate: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub decision: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub reason: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub payload: &'a serde_json::value::RawValue,
-    pub redactions: serde::de::IgnoredAny,
-    #[serde(borrow)]
-    pub prev_hash: Cow<'a, str>,
-    #[serde(borrow)]
-    pub key_id: Cow<'a, str>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BriefActor<'a> {
-    #[serde(rename = "type", borrow)]
-    pub kind: Cow<'a, str>,
-    #[serde(borrow)]
-    pub id: Cow<'a, str>,
-    #[serde(default, borrow)]
-    pub on_behalf_of: Option<Cow<'a, str>>,
-}
-
-/// The payload members a bundle looks at.
-#[derive(Debug, Default, Deserialize)]
-struct PayloadKeys<'a> {
-    #[serde(default, borrow)]
-    agent_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    breaker: Option<&'a serde_json::value::RawValue>,
-}
-
-impl<'a> Brief<'a> {
-    fn payload_keys(&self, needle: &str) -> PayloadKeys<'_> {
-        let raw = self.payload.get();
-        if !raw.starts_with('{') || !raw.contains(needle) {
-            return PayloadKeys::default();
-        }
-        serde_json::from_str(raw).unwrap_or_default()
-    }
-
-    /// `payload.agent_id`, when the payload is an object with a string there.
-    pub fn payload_agent(&self) -> Option<String> {
-        self.payload_keys("\"agent_id\"")
-            .agent_id
-            .map(Cow::into_owned)
-    }
-
-    /// Whether the payload records a circuit-breaker transition.
-    pub fn moved_breaker(&self) -> bool {
-        self.payload_keys("\"breaker\"")
-            .breaker
-            .is_some_and(|b| b.get() != "null")
-    }
 }
 
 /// Human oversight acts (Article 14): a person deciding, overriding or stopping.

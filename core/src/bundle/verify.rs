@@ -10,11 +10,11 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 use zip::ZipArchive;
 
+use super::files::{Hashing, check_hash, cp_err, file_err, read_small, record_error, utf8};
 use super::*;
 use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::export::{
-    BATCH, Key, Pending, VerifyError, decode_hashes, flush, note_body, open_checkpoint, parse_key,
-    parse_time,
+    BATCH, Key, Pending, decode_hashes, flush, note_body, open_checkpoint, parse_key, parse_time,
 };
 use crate::ledger::merkle::{CompactTree, Hash, leaf_hash, verify_consistency};
 use crate::ledger::record::hash_bytes;
@@ -57,71 +57,6 @@ pub struct BundleSummary {
     pub files: usize,
     pub keys_pinned: bool,
     pub kept_checkpoint: Option<u64>,
-}
-
-/// The largest manifest, key list, checkpoint or proof file read whole.
-const SMALL_FILE: u64 = 16 << 20;
-
-fn file_err(path: &str, m: impl Into<String>) -> BundleError {
-    BundleError::File {
-        path: path.to_string(),
-        message: m.into(),
-    }
-}
-
-fn cp_err(which: &str, e: VerifyError) -> BundleError {
-    BundleError::Checkpoint(format!("{which}: {e}"))
-}
-
-/// Reads one file whole, checking its size and SHA-256 against the manifest.
-fn read_small<R: Read + Seek>(
-    zip: &mut ZipArchive<R>,
-    path: &str,
-    listed: &HashMap<&str, &FileEntry>,
-) -> Result<Vec<u8>, BundleError> {
-    let mut f = zip
-        .by_name(path)
-        .map_err(|_| file_err(path, "missing from the bundle"))?;
-    let mut bytes = Vec::new();
-    (&mut f)
-        .take(SMALL_FILE)
-        .read_to_end(&mut bytes)
-        .map_err(|e| file_err(path, format!("unreadable: {e}")))?;
-    if let Some(entry) = listed.get(path) {
-        check_hash(
-            path,
-            entry,
-            bytes.len() as u64,
-            &Sha256::digest(&bytes).into(),
-        )?;
-    }
-    Ok(bytes)
-}
-
-fn check_hash(path: &str, entry: &FileEntry, size: u64, digest: &Hash) -> Result<(), BundleError> {
-    if hex::encode(digest) != entry.sha256 || size != entry.size {
-        return Err(file_err(
-            path,
-            "its SHA-256 is not the one in the manifest (the file was changed)",
-        ));
-    }
-    Ok(())
-}
-
-/// Reads and hashes as it goes.
-struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
 }
 
 pub fn verify_bundle<R: Read + Seek>(
@@ -584,54 +519,4 @@ pub fn verify_bundle<R: Read + Seek>(
         keys_pinned: opts.pinned_key.is_some(),
         kept_checkpoint: kept_size,
     })
-}
-
-fn record_error(e: VerifyError) -> BundleError {
-    match e {
-        VerifyError::Record { seq, message } => BundleError::Record { seq, message },
-        e => BundleError::Record {
-            seq: 0,
-            message: e.to_string(),
-        },
-    }
-}
-
-fn utf8(path: &str, bytes: Vec<u8>) -> Result<String, BundleError> {
-    String::from_utf8(bytes).map_err(|_| file_err(path, "not UTF-8"))
-}
-
-/// The scope rule (the same as the database's `charter_record_concerns`), to check that
-/// what is in full belongs there.
-pub struct ScopeCheck {
-    all: bool,
-    agents: BTreeSet<String>,
-    resources: BTreeSet<String>,
-}
-
-impl ScopeCheck {
-    pub fn new(m: &Manifest) -> ScopeCheck {
-        let system = m
-            .scope
-            .system
-            .as_ref()
-            .and_then(|s| s.get("id"))
-            .and_then(|v| v.as_str());
-        let agents: BTreeSet<String> = m.scope.agents.iter().cloned().collect();
-        let mut resources: BTreeSet<String> = agents.iter().map(|a| format!("agent:{a}")).collect();
-        resources.extend(system.map(|s| format!("ai_system:{s}")));
-        ScopeCheck {
-            all: system.is_none() && agents.is_empty(),
-            agents,
-            resources,
-        }
-    }
-
-    pub fn concerns(&self, r: &Brief<'_>) -> bool {
-        self.all
-            || (r.actor.kind == "agent" && self.agents.contains(r.actor.id.as_ref()))
-            || r.resource
-                .as_ref()
-                .is_some_and(|x| self.resources.contains(x.as_ref()))
-            || r.payload_agent().is_some_and(|a| self.agents.contains(&a))
-    }
 }

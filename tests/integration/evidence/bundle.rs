@@ -4,8 +4,7 @@
 
 use std::process::Command;
 
-use charter_core::bundle::verify::ScopeCheck;
-use charter_core::bundle::{Brief, Manifest, Purpose};
+use charter_core::bundle::{Brief, Manifest, Purpose, ScopeCheck};
 use charter_tests::browser::Browser;
 use charter_tests::{charter_cmd, runs, store, store_with, succeeds, test_config};
 use chrono::{Duration, Utc};
