@@ -13,11 +13,10 @@ use charter_core::ledger::Actor;
 use charter_store::Store;
 use charter_store::evidence::bundle::{BundleRequest, Sink};
 use futures::future::BoxFuture;
-use sea_orm::Database;
 use uuid::Uuid;
 
 use super::scanner::{grow, open};
-use super::{bench_url, config, peak_rss_kb};
+use super::{config, peak_rss_kb};
 
 struct FileSink(BufWriter<std::fs::File>);
 
@@ -43,12 +42,7 @@ fn child(args: &[&str], master_key: &str) -> String {
 }
 
 pub async fn bundles() {
-    let cfg = config();
-    charter_store::bootstrap::migrate(&cfg).await.unwrap();
-    let store = Store::connect(&cfg, cfg.master_key.clone().unwrap())
-        .await
-        .unwrap();
-    let su = Database::connect(bench_url()).await.unwrap();
+    let (cfg, store, su) = super::bench_store().await;
     let key = cfg.master_key.as_ref().unwrap().to_base64().to_string();
     // BENCH_BUNDLE_SIZES (comma separated) for a quick check of the program itself.
     let sizes: Vec<u64> = std::env::var("BENCH_BUNDLE_SIZES")

@@ -125,6 +125,18 @@ fn config() -> Config {
     .unwrap()
 }
 
+/// A migrated bench database, Charter's store on it, and a plain connection for writing
+/// rows directly.
+async fn bench_store() -> (Config, Store, sea_orm::DatabaseConnection) {
+    let cfg = config();
+    charter_store::bootstrap::migrate(&cfg).await.unwrap();
+    let store = Store::connect(&cfg, cfg.master_key.clone().unwrap())
+        .await
+        .unwrap();
+    let su = Database::connect(bench_url()).await.unwrap();
+    (cfg, store, su)
+}
+
 /// Connections per pool, for Charter and for the baseline alike (BENCH_POOL, default 16).
 fn pool_size() -> u32 {
     std::env::var("BENCH_POOL")

@@ -12,11 +12,11 @@ use charter_core::ledger::record::{Record, SealAt, SignedRecord};
 use charter_core::ledger::{Actor, Entry};
 use charter_store::Store;
 use ed25519_dalek::SigningKey;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{bench_url, config, payload, peak_rss_kb, provision};
+use super::{payload, peak_rss_kb, provision};
 
 /// Records written per statement.
 const CHUNK: u64 = 5_000;
@@ -171,12 +171,7 @@ fn line(what: &str, (records, secs): (u64, f64)) {
 }
 
 pub async fn scanner() {
-    let cfg = config();
-    charter_store::bootstrap::migrate(&cfg).await.unwrap();
-    let store = Store::connect(&cfg, cfg.master_key.clone().unwrap())
-        .await
-        .unwrap();
-    let su = Database::connect(bench_url()).await.unwrap();
+    let (_, store, su) = super::bench_store().await;
 
     // BENCH_SCANNER_RECORDS shrinks the big log for a quick check of the program itself.
     let n: u64 = std::env::var("BENCH_SCANNER_RECORDS")

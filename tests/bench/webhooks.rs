@@ -8,21 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use charter_core::webhook::target::Targets;
-use charter_store::Store;
 use charter_store::webhooks::endpoints::NewEndpoint;
 use charter_tests::receiver::{Behaviour, Receiver};
 use charter_worker::jobs::webhooks::{Sender, run_tenant};
-use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use super::{bench_url, config, provision};
+use super::provision;
 
 pub async fn webhooks() {
-    let cfg = config();
-    charter_store::bootstrap::migrate(&cfg).await.unwrap();
-    let store = Store::connect(&cfg, cfg.master_key.clone().unwrap())
-        .await
-        .unwrap();
-    let su = Database::connect(bench_url()).await.unwrap();
+    let (_, store, su) = super::bench_store().await;
     let n: usize = std::env::var("BENCH_WEBHOOK_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -77,6 +77,14 @@ async fn holds(tx: &TenantTx) -> Result<Vec<LegalHold>> {
     .collect()
 }
 
+async fn hold(tx: &TenantTx, id: Uuid) -> Result<LegalHold> {
+    holds(tx)
+        .await?
+        .into_iter()
+        .find(|h| h.id == id)
+        .ok_or(StoreError::NotFound("legal hold"))
+}
+
 fn hold_resource(system: Option<Uuid>) -> Option<String> {
     system.map(|s| format!("ai_system:{s}"))
 }
@@ -175,11 +183,7 @@ impl crate::handles::Admin<'_> {
                         ],
                     )
                     .await?;
-                    let hold = holds(tx)
-                        .await?
-                        .into_iter()
-                        .find(|h| h.id == id)
-                        .ok_or(StoreError::NotFound("legal hold"))?;
+                    let hold = hold(tx, id).await?;
                     let e = entry(
                         "legal_hold.placed",
                         &by,
@@ -212,11 +216,7 @@ impl crate::handles::Admin<'_> {
                             vec![tx.tenant_id().into(), id.into(), by.principal.into()],
                         )
                         .await?;
-                    let hold = holds(tx)
-                        .await?
-                        .into_iter()
-                        .find(|h| h.id == id)
-                        .ok_or(StoreError::NotFound("legal hold"))?;
+                    let hold = hold(tx, id).await?;
                     if n == 0 {
                         return Err(StoreError::Conflict("the hold is already released".into()));
                     }
