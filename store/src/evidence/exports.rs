@@ -183,11 +183,19 @@ impl crate::handles::Admin<'_> {
             Box::pin(async move {
                 require_roles(tx, &by, EXPORTERS).await?;
                 let e = one(tx, id).await?;
-                if e.status != "done" {
-                    return Err(StoreError::Conflict(format!(
-                        "the export is {}, not made yet",
-                        e.status
-                    )));
+                match e.status.as_str() {
+                    "done" => {}
+                    "failed" => {
+                        return Err(StoreError::Conflict(format!(
+                            "the export failed: {}",
+                            e.error.as_deref().unwrap_or("no reason recorded")
+                        )));
+                    }
+                    s => {
+                        return Err(StoreError::Conflict(format!(
+                            "the export is {s}, not made yet"
+                        )));
+                    }
                 }
                 Ok(e)
             })

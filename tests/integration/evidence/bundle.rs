@@ -39,6 +39,46 @@ async fn a_system_bundle_holds_its_records_in_full_and_accounts_for_the_rest() {
         out.to_str().unwrap(),
     ]))
     .await;
+    // Bad input names what is wrong and writes nothing.
+    for (flag, value, said) in [
+        (
+            "--purpose",
+            "marketing",
+            "--purpose: one of risk_situations",
+        ),
+        ("--from", "soon", "--from: a date"),
+        (
+            "--system",
+            &uuid::Uuid::new_v4().to_string(),
+            "system: no such AI system",
+        ),
+    ] {
+        let bad = dir.join("bad.zip");
+        let mut args = vec![
+            "export",
+            "art12",
+            "--tenant",
+            &f.t.slug,
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--purpose",
+            "risk_situations",
+            "--out",
+            bad.to_str().unwrap(),
+        ];
+        match args.iter().position(|a| *a == flag) {
+            Some(i) => args[i + 1] = value,
+            None => args.extend([flag, value]),
+        }
+        let out = charter_cmd(&config).args(&args).output().await.unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(said), "{flag} {value}: {err}");
+        assert!(!bad.exists() && !dir.join("bad.zip.partial").exists());
+    }
+
     let ok = succeeds(charter_cmd(&config).args(["verify", out.to_str().unwrap()])).await;
     let said = String::from_utf8_lossy(&ok.stdout);
     assert!(said.starts_with("OK: evidence bundle of"), "{said}");
