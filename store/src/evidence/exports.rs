@@ -292,7 +292,9 @@ impl crate::handles::Worker<'_> {
                 self.finish(tenant, id, result.as_ref()).await?;
                 match result {
                     Ok(_) => made += 1,
-                    Err(e) => tracing::warn!(%tenant, export = %id, error = %e, "export failed"),
+                    Err(e) => {
+                        tracing::warn!(%tenant, export = %id, error = %e, "export attempt failed")
+                    }
                 }
             }
         }
@@ -367,10 +369,18 @@ impl crate::handles::Worker<'_> {
                 .await?;
             }
             Err(e) => {
+                // What may pass (the database away, the key rotated meanwhile) is tried
+                // again, up to five attempts; a bad request fails at once.
+                let retry = matches!(
+                    e,
+                    StoreError::Unavailable(_) | StoreError::Redis(_) | StoreError::Conflict(_)
+                );
                 tx.exec(
-                    "UPDATE exports SET status = 'failed', finished_at = now(), error = $3
+                    "UPDATE exports SET error = $3,
+                         status = CASE WHEN $4 AND attempts < 5 THEN 'queued' ELSE 'failed' END,
+                         finished_at = CASE WHEN $4 AND attempts < 5 THEN NULL ELSE now() END
                      WHERE tenant_id = $1 AND id = $2",
-                    vec![tenant.into(), id.into(), e.to_string().into()],
+                    vec![tenant.into(), id.into(), e.to_string().into(), retry.into()],
                 )
                 .await?;
                 tx.exec(
