@@ -300,6 +300,13 @@ fn verify(file: &Path, key: Option<&str>, checkpoint: Option<&Path>) -> anyhow::
         hex::encode(summary.root),
         summary.tree_size
     );
+    if summary.elided > 0 {
+        println!(
+            "    of which {} are elided (only seq and hash: bodies removed by retention) — \
+             their place is proven, their content is not in this export",
+            summary.elided
+        );
+    }
     println!(
         "    {} checkpoint(s) checked{}{}",
         summary.checkpoints,

@@ -361,10 +361,10 @@ checks, with no network: the manifest's signature; the SHA-256 of every file and
 file is missing or added; every full record's hash, signature and key validity; the hash
 chain through every record, elided ones included; the Merkle root of the range against
 the signed end checkpoint; the checkpoints' signatures and their consistency; and, with
---checkpoint, that the log extends a checkpoint you kept earlier. docs/evidence-bundle.md
-in Charter's documentation specifies the format so that you can write your own verifier.
-Pin the tenant's key (--key, or a checkpoint you fetched yourself): without it the bundle
-proves it is intact and self-consistent, not who made it.
+--checkpoint, that the log extends a checkpoint you kept earlier (signed by the key that
+signed this bundle). docs/evidence-bundle.md in Charter's documentation specifies the
+format so that you can write your own verifier. Pin the tenant's key (--key): without it
+the bundle proves it is intact and self-consistent, not who made it.
 
 What it does not claim
 ----------------------

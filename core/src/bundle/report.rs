@@ -11,7 +11,7 @@ use super::{Brief, Elided, Manifest, is_oversight};
 const LISTED: usize = 500;
 
 pub const CSV_HEADER: &str = "seq,recorded_at,kind,actor_type,actor_id,actor_name,on_behalf_of,\
-     action,resource,decision,reason,oversight,elided,hash\n";
+     action,resource,decision,reason,oversight,elided,hash\r\n";
 
 /// Person and agent names known at export time, by id (the records hold ids only).
 pub type Names = HashMap<String, String>;
@@ -64,12 +64,12 @@ pub fn csv_row(r: &Brief<'_>, hash: &str, names: &Names) -> String {
         }
         csv_field(&mut out, f);
     }
-    out.push('\n');
+    out.push_str("\r\n");
     out
 }
 
 pub fn csv_elided_row(seq: u64, hash: &str, why: Elided) -> String {
-    format!("{seq},,,,,,,,,,,,{},{hash}\n", why.as_str())
+    format!("{seq},,,,,,,,,,,,{},{hash}\r\n", why.as_str())
 }
 
 /// A listed row of the report.
@@ -364,6 +364,12 @@ pub fn render(m: &Manifest, s: &Stats, names: &Names) -> String {
             let _ = write!(o, "<li>seq {a} to {b}</li>");
         }
         o.push_str("</ul>");
+        if s.pruned.len() == LISTED {
+            let _ = write!(
+                o,
+                "<p>The first {LISTED} runs are listed; records.csv has every record.</p>"
+            );
+        }
     }
     o.push_str("</section><section id=\"kinds\"><h2>Records in full by kind</h2><table><tbody>");
     for (k, n) in &s.kinds {

@@ -70,9 +70,13 @@ pub fn verify_bundle<R: Read + Seek>(
         .collect::<Result<_, _>>()
         .map_err(|e| BundleError::Zip(e.to_string()))?;
     let distinct: BTreeSet<&str> = names.iter().map(String::as_str).collect();
-    if distinct.len() != names.len() {
+    // The archive's index keeps one entry per name: duplicates must be asked for, and the
+    // local headers checked against the directory, or another copy could be shown.
+    if zip.has_duplicate_names() || distinct.len() != names.len() {
         return Err(BundleError::Zip("a file name appears twice".into()));
     }
+    zip.validate_header_consistency()
+        .map_err(|e| BundleError::Zip(format!("local headers disagree with the directory: {e}")))?;
 
     // The manifest and its signature.
     let none = HashMap::new();
@@ -212,7 +216,18 @@ pub fn verify_bundle<R: Read + Seek>(
                     cp.origin, m.origin
                 )));
             }
-            open_checkpoint(note, &keys, pinned).map_err(|e| kept_err(e.to_string()))?;
+            // The auditor fetched it, so any of the tenant's keys may have signed it; but
+            // unless a key is pinned, it must be the key that signed this bundle — else a
+            // key added to keys.json could sign a forged continuation of the log.
+            let (_, key) =
+                open_checkpoint(note, &keys, None).map_err(|e| kept_err(e.to_string()))?;
+            if pinned.is_none() && key != end_key {
+                return Err(kept_err(
+                    "signed by another key than this bundle's end checkpoint: pin the tenant's \
+                     key with --key (its keys were rotated since)"
+                        .into(),
+                ));
+            }
             if cp.size > end.size {
                 return Err(kept_err(format!(
                     "the log now has only {} records: it was truncated below a checkpoint you kept",
@@ -493,9 +508,13 @@ pub fn verify_bundle<R: Read + Seek>(
             .map_err(|e| file_err(&f.path, format!("unreadable: {e}")))?;
         check_hash(&f.path, f, h.size, &h.hasher.finalize().into())?;
     }
-    if m.checkpoints.start.is_none() && distinct.contains(START_CHECKPOINT) {
+    if m.checkpoints.start.is_none()
+        && let Some(extra) = [START_CHECKPOINT, CONSISTENCY]
+            .into_iter()
+            .find(|f| distinct.contains(f))
+    {
         return Err(file_err(
-            START_CHECKPOINT,
+            extra,
             "present, but the manifest names no start checkpoint",
         ));
     }

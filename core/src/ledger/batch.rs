@@ -16,7 +16,17 @@ use super::merkle::Hash;
 /// The cofactored batch equation with random 128-bit weights `z_i`:
 /// `8·( (−Σ z_i s_i)·B + Σ z_i R_i + Σ_keys (Σ_{i of key} z_i k_i)·A ) = 0`, where
 /// `k_i = SHA-512(R_i ‖ A_i ‖ M_i) mod ℓ`. False when any `s` is non-canonical or any `R`
-/// does not decode (those fail `verify_strict` too), or when the equation does not hold.
+/// does not decode or is encoded non-canonically (those fail `verify_strict` too), or when
+/// the equation does not hold. Being cofactored, like every batch equation (ed25519-dalek's
+/// own included), it also accepts an `R` with a small torsion component that
+/// `verify_strict` refuses: such a signature can only come from the key's holder, and it
+/// says nothing different about the record's hash.
+/// Whether a point encoding has `y ≥ p` (`decompress` would reduce it; `verify_strict`
+/// refuses it by comparing with the canonical re-encoding).
+fn non_canonical(bytes: &[u8; 32]) -> bool {
+    bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|b| *b == 0xff) && bytes[0] >= 0xed
+}
+
 fn batch_verifies(items: &[(Hash, Signature, VerifyingKey)]) -> bool {
     let mut weights = vec![0u8; 16 * items.len()];
     if getrandom::fill(&mut weights).is_err() {
@@ -33,6 +43,9 @@ fn batch_verifies(items: &[(Hash, Signature, VerifyingKey)]) -> bool {
         let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(*sig.s_bytes())) else {
             return false;
         };
+        if non_canonical(sig.r_bytes()) {
+            return false;
+        }
         let Some(r) = CompressedEdwardsY(*sig.r_bytes()).decompress() else {
             return false;
         };
@@ -145,6 +158,19 @@ mod tests {
         let sig = ed25519_dalek::Signer::sign(&key, b"m");
         assert!(!r_is_small_order(&sig));
     }
+    #[test]
+    fn non_canonical_points_are_recognised() {
+        let mut p = [0xffu8; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        assert!(non_canonical(&p));
+        p[0] = 0xec;
+        assert!(!non_canonical(&p));
+        assert!(!non_canonical(
+            &ED25519_BASEPOINT_POINT.compress().to_bytes()
+        ));
+    }
+
     #[test]
     fn the_batch_agrees_with_verify_strict() {
         let keys = [

@@ -159,6 +159,9 @@ pub struct Summary {
     pub from_seq: u64,
     pub to_seq: u64,
     pub records: u64,
+    /// Of `records`, how many are only `{seq, hash}` (bodies removed by retention): their
+    /// place is proven, their content is not in the export.
+    pub elided: u64,
     pub tree_size: u64,
     pub root: Hash,
     pub checkpoints: usize,
@@ -243,6 +246,7 @@ pub fn verify_export(input: impl BufRead, opts: &VerifyOptions) -> Result<Summar
     let mut last_hash: Option<Hash> = None;
     let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
     let mut records_started = false;
+    let mut elided = 0u64;
 
     while let Some(text) = reader.next()? {
         if text.is_empty() {
@@ -306,6 +310,7 @@ pub fn verify_export(input: impl BufRead, opts: &VerifyOptions) -> Result<Summar
             Line::Inclusion(i) => inclusion.push(i),
             Line::Elided(e) => {
                 records_started = true;
+                elided += 1;
                 if e.seq != expect_seq {
                     return Err(VerifyError::Record {
                         seq: expect_seq,
@@ -451,6 +456,7 @@ pub fn verify_export(input: impl BufRead, opts: &VerifyOptions) -> Result<Summar
         from_seq: header.from_seq,
         to_seq: header.to_seq,
         records: expect_seq - header.from_seq,
+        elided,
         tree_size: final_cp.size,
         root,
         checkpoints: checkpoints.len(),

@@ -14,10 +14,11 @@ CREATE FUNCTION charter_record_concerns(p_actor_type text, p_actor_id text, p_re
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT (p_actor_type = 'agent' AND p_actor_id = ANY (p_agents))
+    -- Never NULL (a NULL resource or payload member means "no"), so NOT works.
+    SELECT COALESCE((p_actor_type = 'agent' AND p_actor_id = ANY (p_agents))
         OR p_resource = ANY (p_resources)
         OR (p_record IS NOT NULL AND strpos(p_record, '"agent_id":"') > 0
-            AND (p_record::jsonb #>> '{payload,agent_id}') = ANY (p_agents))
+            AND (p_record::jsonb #>> '{payload,agent_id}') = ANY (p_agents)), false)
 $$;
 
 -- The agents of a system as text, and the resources that name them or the system.

@@ -81,7 +81,7 @@ async fn scope(tx: &TenantTx, req: &BundleRequest) -> Result<Scope> {
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound(_) => {
-                        StoreError::Invalid("system: no such AI system in this tenant".into())
+                        StoreError::Invalid("system_id: no such AI system in this tenant".into())
                     }
                     e => e,
                 })?,
@@ -127,19 +127,23 @@ async fn seq_range(tx: &TenantTx, req: &BundleRequest, size: u64) -> Result<SeqR
                 vec![tx.tenant_id().into(), at.into(), (size as i64).into()],
             )
             .await?;
-        row.map(|r| r.try_get::<i64>("", "seq").map(|s| s as u64))
-            .transpose()
-            .map_err(StoreError::from)
+        let seq = match row {
+            Some(r) => r.try_get::<Option<i64>>("", "seq")?,
+            None => None,
+        };
+        Ok::<_, StoreError>(seq.map(|s| s as u64))
     };
+    // By seq, not by time: every record of the period lies within the range even if
+    // the clock once stepped back.
     let first = bound(
-        "SELECT seq FROM ledger_records WHERE tenant_id = $1 AND recorded_at >= $2 AND seq < $3
-         ORDER BY recorded_at, seq LIMIT 1",
+        "SELECT min(seq) AS seq FROM ledger_records
+         WHERE tenant_id = $1 AND recorded_at >= $2 AND seq < $3",
         req.from,
     )
     .await?;
     let last = bound(
-        "SELECT seq FROM ledger_records WHERE tenant_id = $1 AND recorded_at < $2 AND seq < $3
-         ORDER BY recorded_at DESC, seq DESC LIMIT 1",
+        "SELECT max(seq) AS seq FROM ledger_records
+         WHERE tenant_id = $1 AND recorded_at < $2 AND seq < $3",
         req.to,
     )
     .await?;

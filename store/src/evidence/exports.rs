@@ -112,7 +112,7 @@ impl crate::handles::Admin<'_> {
             && !tx.exists("ai_systems", s).await?
         {
             return Err(StoreError::Invalid(
-                "system: no such AI system in this tenant".into(),
+                "system_id: no such AI system in this tenant".into(),
             ));
         }
         for (i, a) in req.agents.iter().enumerate() {
@@ -221,28 +221,50 @@ impl crate::handles::Admin<'_> {
 }
 
 /// Writes the bundle's bytes as chunks, each in its own committed transaction.
+/// Every write names the attempt it belongs to (`attempts` when claimed): once another
+/// worker has taken the export over, a late write of this one changes nothing.
 struct Chunks<'a> {
     store: &'a Store,
     tenant: Uuid,
     export: Uuid,
+    attempt: i32,
     n: i32,
+}
+
+/// This attempt still holds the export.
+const HELD: &str = "EXISTS (SELECT 1 FROM exports e WHERE e.tenant_id = $1 AND e.id = $2
+                    AND e.status = 'running' AND e.attempts = $3)";
+
+fn taken_over() -> StoreError {
+    StoreError::Refused(
+        charter_core::code::Code::Conflict,
+        "another worker took this export over".into(),
+    )
 }
 
 impl Sink for Chunks<'_> {
     fn put(&mut self, bytes: Vec<u8>) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let tx = self.store.tenant_tx(self.tenant).await?;
-            tx.exec(
-                "INSERT INTO export_chunks (tenant_id, export_id, n, data) VALUES ($1, $2, $3, $4)",
-                vec![
-                    self.tenant.into(),
-                    self.export.into(),
-                    self.n.into(),
-                    bytes.into(),
-                ],
-            )
-            .await?;
+            let n = tx
+                .exec(
+                    &format!(
+                        "INSERT INTO export_chunks (tenant_id, export_id, n, data)
+                         SELECT $1, $2, $4, $5 WHERE {HELD}"
+                    ),
+                    vec![
+                        self.tenant.into(),
+                        self.export.into(),
+                        self.attempt.into(),
+                        self.n.into(),
+                        bytes.into(),
+                    ],
+                )
+                .await?;
             tx.commit().await?;
+            if n == 0 {
+                return Err(taken_over());
+            }
             self.n += 1;
             Ok(())
         })
@@ -251,18 +273,24 @@ impl Sink for Chunks<'_> {
     fn progress(&mut self, done: u64, total: u64) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let tx = self.store.tenant_tx(self.tenant).await?;
-            tx.exec(
-                "UPDATE exports SET records_done = $3, records_total = $4, heartbeat_at = now()
-                 WHERE tenant_id = $1 AND id = $2",
-                vec![
-                    self.tenant.into(),
-                    self.export.into(),
-                    (done as i64).into(),
-                    (total as i64).into(),
-                ],
-            )
-            .await?;
-            tx.commit().await
+            let n = tx
+                .exec(
+                    "UPDATE exports SET records_done = $4, records_total = $5, heartbeat_at = now()
+                     WHERE tenant_id = $1 AND id = $2 AND status = 'running' AND attempts = $3",
+                    vec![
+                        self.tenant.into(),
+                        self.export.into(),
+                        self.attempt.into(),
+                        (done as i64).into(),
+                        (total as i64).into(),
+                    ],
+                )
+                .await?;
+            tx.commit().await?;
+            if n == 0 {
+                return Err(taken_over());
+            }
+            Ok(())
         })
     }
 }
@@ -281,15 +309,20 @@ impl crate::handles::Worker<'_> {
         for row in due {
             let tenant: Uuid = row.try_get("", "tenant_id")?;
             let id: Uuid = row.try_get("", "id")?;
-            if let Some(req) = self.claim(tenant, id).await? {
+            if let Some((req, attempt)) = self.claim(tenant, id).await? {
                 let mut sink = Chunks {
                     store: self.0,
                     tenant,
                     export: id,
+                    attempt,
                     n: 0,
                 };
-                let result = self.0.ledger().write_bundle(tenant, &req, &mut sink).await;
-                self.finish(tenant, id, result.as_ref()).await?;
+                // A heartbeat first: the bundle may wait for a pruning to finish.
+                let result = match sink.progress(0, 0).await {
+                    Ok(()) => self.0.ledger().write_bundle(tenant, &req, &mut sink).await,
+                    Err(e) => Err(e),
+                };
+                self.finish(tenant, id, attempt, result.as_ref()).await?;
                 match result {
                     Ok(_) => made += 1,
                     Err(e) => {
@@ -303,7 +336,7 @@ impl crate::handles::Worker<'_> {
 
     /// Takes an export for this worker (none if another took it first); clears what a
     /// stopped worker left.
-    async fn claim(self, tenant: Uuid, id: Uuid) -> Result<Option<BundleRequest>> {
+    async fn claim(self, tenant: Uuid, id: Uuid) -> Result<Option<(BundleRequest, i32)>> {
         let tx = self.tenant_tx(tenant).await?;
         let row = tx
             .one(
@@ -312,7 +345,7 @@ impl crate::handles::Worker<'_> {
                          attempts = attempts + 1, records_done = 0
                      WHERE tenant_id = $1 AND id = $2 AND (status = 'queued'
                         OR (status = 'running' AND heartbeat_at < now() - make_interval(secs => $3)))
-                     RETURNING {COLUMNS}, requested_actor"
+                     RETURNING {COLUMNS}, requested_actor, attempts"
                 ),
                 vec![tenant.into(), id.into(), STALE_SECS.into()],
             )
@@ -322,6 +355,7 @@ impl crate::handles::Worker<'_> {
             return Ok(None);
         };
         let e = from_row(&row)?;
+        let attempt: i32 = row.try_get("", "attempts")?;
         let actor: serde_json::Value = row.try_get("", "requested_actor")?;
         tx.exec(
             "DELETE FROM export_chunks WHERE tenant_id = $1 AND export_id = $2",
@@ -329,35 +363,40 @@ impl crate::handles::Worker<'_> {
         )
         .await?;
         tx.commit().await?;
-        Ok(Some(BundleRequest {
-            export_id: id,
-            system: e.system,
-            agents: e.agents,
-            from: e.from,
-            to: e.to,
-            purpose: e.purpose,
-            requested_by: serde_json::from_value(actor)
-                .map_err(|e| StoreError::Internal(format!("stored actor: {e}")))?,
-        }))
+        Ok(Some((
+            BundleRequest {
+                export_id: id,
+                system: e.system,
+                agents: e.agents,
+                from: e.from,
+                to: e.to,
+                purpose: e.purpose,
+                requested_by: serde_json::from_value(actor)
+                    .map_err(|e| StoreError::Internal(format!("stored actor: {e}")))?,
+            },
+            attempt,
+        )))
     }
 
     async fn finish(
         self,
         tenant: Uuid,
         id: Uuid,
+        attempt: i32,
         result: std::result::Result<&super::bundle::BundleOutcome, &StoreError>,
     ) -> Result<()> {
         let tx = self.tenant_tx(tenant).await?;
         match result {
             Ok(o) => {
                 tx.exec(
-                    "UPDATE exports SET status = 'done', finished_at = now(), from_seq = $3,
-                         to_seq = $4, full_records = $5, elided_records = $6, manifest_sha256 = $7,
-                         size_bytes = $8, records_done = COALESCE(records_total, records_done), error = NULL
-                     WHERE tenant_id = $1 AND id = $2",
+                    "UPDATE exports SET status = 'done', finished_at = now(), from_seq = $4,
+                         to_seq = $5, full_records = $6, elided_records = $7, manifest_sha256 = $8,
+                         size_bytes = $9, records_done = COALESCE(records_total, records_done), error = NULL
+                     WHERE tenant_id = $1 AND id = $2 AND status = 'running' AND attempts = $3",
                     vec![
                         tenant.into(),
                         id.into(),
+                        attempt.into(),
                         (o.range.from_seq as i64).into(),
                         (o.range.to_seq as i64).into(),
                         (o.counts.full as i64).into(),
@@ -370,24 +409,40 @@ impl crate::handles::Worker<'_> {
             }
             Err(e) => {
                 // What may pass (the database away, the key rotated meanwhile) is tried
-                // again, up to five attempts; a bad request fails at once.
+                // again, up to five attempts; a bad request fails at once. Readers see the
+                // reason of a bad request; anything else stays in the worker's log.
                 let retry = matches!(
                     e,
                     StoreError::Unavailable(_) | StoreError::Redis(_) | StoreError::Conflict(_)
                 );
-                tx.exec(
-                    "UPDATE exports SET error = $3,
-                         status = CASE WHEN $4 AND attempts < 5 THEN 'queued' ELSE 'failed' END,
-                         finished_at = CASE WHEN $4 AND attempts < 5 THEN NULL ELSE now() END
-                     WHERE tenant_id = $1 AND id = $2",
-                    vec![tenant.into(), id.into(), e.to_string().into(), retry.into()],
-                )
-                .await?;
-                tx.exec(
-                    "DELETE FROM export_chunks WHERE tenant_id = $1 AND export_id = $2",
-                    vec![tenant.into(), id.into()],
-                )
-                .await?;
+                let shown = match e {
+                    StoreError::Invalid(m) => m.clone(),
+                    _ => "the export could not be made (the worker's log says why); ask again"
+                        .to_string(),
+                };
+                let n = tx
+                    .exec(
+                        "UPDATE exports SET error = $4,
+                             status = CASE WHEN $5 AND attempts < 5 THEN 'queued' ELSE 'failed' END,
+                             finished_at = CASE WHEN $5 AND attempts < 5 THEN NULL ELSE now() END
+                         WHERE tenant_id = $1 AND id = $2 AND status = 'running' AND attempts = $3",
+                        vec![
+                            tenant.into(),
+                            id.into(),
+                            attempt.into(),
+                            shown.into(),
+                            retry.into(),
+                        ],
+                    )
+                    .await?;
+                // Another worker's chunks are its own.
+                if n > 0 {
+                    tx.exec(
+                        "DELETE FROM export_chunks WHERE tenant_id = $1 AND export_id = $2",
+                        vec![tenant.into(), id.into()],
+                    )
+                    .await?;
+                }
             }
         }
         tx.commit().await

@@ -36,7 +36,7 @@ async fn a_compliance_officer_exports_and_downloads_a_verifiable_bundle() {
     for (body, field) in [
         (
             json!({"system_id": uuid::Uuid::new_v4(), "from": yesterday.to_string(), "to": today.to_string(), "purpose": "risk_situations"}),
-            "system",
+            "system_id",
         ),
         (
             json!({"system_id": system, "from": tomorrow.to_string(), "to": tomorrow.succ_opt().unwrap().to_string(), "purpose": "risk_situations"}),

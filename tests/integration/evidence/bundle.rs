@@ -50,7 +50,7 @@ async fn a_system_bundle_holds_its_records_in_full_and_accounts_for_the_rest() {
         (
             "--system",
             &uuid::Uuid::new_v4().to_string(),
-            "system: no such AI system",
+            "system_id: no such AI system",
         ),
     ] {
         let bad = dir.join("bad.zip");

@@ -157,5 +157,6 @@ async fn old_bodies_are_pruned_unless_held_and_everything_still_verifies() {
         text.matches("{\"type\":\"elided\"").count() as u64,
         bodiless
     );
-    verify_export(text.as_bytes(), &VerifyOptions::default()).unwrap();
+    let s = verify_export(text.as_bytes(), &VerifyOptions::default()).unwrap();
+    assert_eq!(s.elided, bodiless);
 }

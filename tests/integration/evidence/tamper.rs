@@ -124,6 +124,24 @@ async fn every_tampering_is_refused_with_its_reason() {
         "{e}"
     );
 
+    // A second report.html, doctored, before the genuine one (the name patched in place).
+    let doubled = repack(
+        &zip,
+        |_, b| Some(b),
+        &[("report.htmX", b"<h1>All fine</h1>")],
+    );
+    let needle = b"report.htmX";
+    let mut doubled = doubled;
+    let mut i = 0;
+    while i + needle.len() <= doubled.len() {
+        if &doubled[i..i + needle.len()] == needle {
+            doubled[i + needle.len() - 1] = b'l';
+        }
+        i += 1;
+    }
+    let e = refused(&doubled);
+    assert!(e.contains("appears twice") || e.contains("disagree"), "{e}");
+
     // report.html edited.
     let e = refused(&repack(
         &zip,
