@@ -2,7 +2,6 @@
 //! half of `charter verify`.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -10,9 +9,8 @@ use charter_core::bundle::verify::{VerifyOptions, verify_bundle};
 use charter_core::bundle::{parse_bound, parse_purpose};
 use charter_core::ledger::Actor;
 use charter_store::Store;
-use charter_store::evidence::bundle::{BundleRequest, Sink};
+use charter_store::evidence::bundle::{BundleRequest, WriteSink};
 use clap::Subcommand;
-use futures::future::BoxFuture;
 use uuid::Uuid;
 
 #[derive(Subcommand)]
@@ -47,19 +45,6 @@ pub enum ExportCommand {
     },
 }
 
-/// Writes the zip as it is made, into `<out>.partial`, renamed when complete.
-struct FileSink(fs::File);
-
-impl Sink for FileSink {
-    fn put(&mut self, bytes: Vec<u8>) -> BoxFuture<'_, charter_store::Result<()>> {
-        Box::pin(async move {
-            self.0.write_all(&bytes).map_err(|e| {
-                charter_store::StoreError::Internal(format!("writing the bundle file: {e}"))
-            })
-        })
-    }
-}
-
 pub async fn export(store: Store, command: ExportCommand) -> anyhow::Result<()> {
     let ExportCommand::Art12 {
         tenant,
@@ -86,7 +71,8 @@ pub async fn export(store: Store, command: ExportCommand) -> anyhow::Result<()> 
     let partial = PathBuf::from(format!("{}.partial", out.display()));
     let file = fs::File::create(&partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;
-    let mut sink = FileSink(file);
+    // Written as it is made, into `<out>.partial`, renamed when complete.
+    let mut sink = WriteSink(file);
     let result = store.ledger().write_bundle(t.id, &req, &mut sink).await;
     let outcome = match result {
         Ok(o) => o,

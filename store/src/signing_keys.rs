@@ -17,6 +17,21 @@ pub struct PublicKeyInfo {
     pub valid_until: Option<DateTime<Utc>>,
 }
 
+impl PublicKeyInfo {
+    /// The key as exports and bundles list it.
+    pub fn key_line(self) -> charter_core::ledger::export::KeyLine {
+        use base64::Engine;
+        use charter_core::ledger::record::format_time;
+        charter_core::ledger::export::KeyLine {
+            key_id: self.key_id,
+            algorithm: self.algorithm,
+            public_key: base64::engine::general_purpose::STANDARD.encode(self.public_key),
+            valid_from: format_time(self.valid_from),
+            valid_until: self.valid_until.map(format_time),
+        }
+    }
+}
+
 fn public_from_row(r: &QueryResult) -> Result<PublicKeyInfo> {
     let bytes: Vec<u8> = r.try_get("", "public_key")?;
     let public_key: [u8; 32] = bytes

@@ -11,21 +11,11 @@ use charter_core::bundle::Purpose;
 use charter_core::bundle::verify::{VerifyOptions, verify_bundle};
 use charter_core::ledger::Actor;
 use charter_store::Store;
-use charter_store::evidence::bundle::{BundleRequest, Sink};
-use futures::future::BoxFuture;
+use charter_store::evidence::bundle::{BundleRequest, WriteSink};
 use uuid::Uuid;
 
 use super::scanner::{grow, open};
 use super::{config, peak_rss_kb};
-
-struct FileSink(BufWriter<std::fs::File>);
-
-impl Sink for FileSink {
-    fn put(&mut self, bytes: Vec<u8>) -> BoxFuture<'_, charter_store::Result<()>> {
-        let r = self.0.write_all(&bytes);
-        Box::pin(async move { r.map_err(|e| charter_store::StoreError::Internal(e.to_string())) })
-    }
-}
 
 fn child(args: &[&str], master_key: &str) -> String {
     let out = Command::new(std::env::current_exe().unwrap())
@@ -88,7 +78,7 @@ pub async fn export_one(tenant: &str, file: &str) {
         purpose: Purpose::OperationMonitoring,
         requested_by: Actor::system(),
     };
-    let mut sink = FileSink(BufWriter::with_capacity(
+    let mut sink = WriteSink(BufWriter::with_capacity(
         1 << 20,
         std::fs::File::create(file).unwrap(),
     ));

@@ -4,12 +4,9 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use charter_core::bundle::report::{self, Names, Stats};
 use charter_core::bundle::writer::BundleWriter;
 use charter_core::bundle::{self, Counts, Manifest, Purpose, SeqRange};
-use charter_core::ledger::export::KeyLine;
 use charter_core::ledger::merkle::frontier_ids;
 use charter_core::ledger::record::format_time;
 use charter_core::ledger::{Actor, Entry};
@@ -18,7 +15,7 @@ use futures::future::BoxFuture;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::passes::{self, Drain, Shared};
+use super::passes::{self, Drain, Shared, io};
 use crate::ledger::checkpoints::{self, between, issue};
 use crate::ledger::read::{consistency_proof, fetch_nodes};
 use crate::{Result, StoreError, TenantTx, signing_keys, tenants};
@@ -58,12 +55,18 @@ pub trait Sink: Send {
     }
 }
 
-fn io(e: std::io::Error) -> StoreError {
-    StoreError::Internal(format!("writing the bundle: {e}"))
-}
-
 fn invalid(e: bundle::Invalid) -> StoreError {
     StoreError::Invalid(e.to_string())
+}
+
+/// A sink that writes straight into any writer: a file for the CLI, memory for tests.
+pub struct WriteSink<W>(pub W);
+
+impl<W: std::io::Write + Send> Sink for WriteSink<W> {
+    fn put(&mut self, bytes: Vec<u8>) -> BoxFuture<'_, Result<()>> {
+        let written = self.0.write_all(&bytes).map_err(io);
+        Box::pin(async move { written })
+    }
 }
 
 /// The agents in full and the resources that concern them (see `charter_record_concerns`).
@@ -74,8 +77,11 @@ pub(super) struct Scope {
     system: Option<serde_json::Value>,
 }
 
-async fn scope(tx: &TenantTx, req: &BundleRequest) -> Result<Scope> {
-    let system = match req.system {
+/// Checks a scope against the tenant (the system exists; each agent asked for is the
+/// tenant's, named by its position in the request) and resolves it.
+pub(super) async fn scope(tx: &TenantTx, system: Option<Uuid>, asked: &[Uuid]) -> Result<Scope> {
+    let id = system;
+    let system = match id {
         Some(id) => Some(
             crate::ai_systems::one(tx, id, false)
                 .await
@@ -88,14 +94,8 @@ async fn scope(tx: &TenantTx, req: &BundleRequest) -> Result<Scope> {
         ),
         None => None,
     };
-    let mut agents: Vec<Uuid> = match &system {
-        Some(s) => s.facts.agents.clone(),
-        None => req.agents.clone(),
-    };
-    agents.sort();
-    agents.dedup();
     if system.is_none() {
-        for (i, a) in agents.iter().enumerate() {
+        for (i, a) in asked.iter().enumerate() {
             if !tx.exists("agents", *a).await? {
                 return Err(StoreError::Invalid(format!(
                     "agents[{i}]: not an agent of this tenant"
@@ -103,9 +103,15 @@ async fn scope(tx: &TenantTx, req: &BundleRequest) -> Result<Scope> {
             }
         }
     }
+    let mut agents: Vec<Uuid> = match &system {
+        Some(s) => s.facts.agents.clone(),
+        None => asked.to_vec(),
+    };
+    agents.sort();
+    agents.dedup();
     let agents: Vec<String> = agents.iter().map(Uuid::to_string).collect();
     let mut resources: Vec<String> = agents.iter().map(|a| format!("agent:{a}")).collect();
-    resources.extend(req.system.map(|s| format!("ai_system:{s}")));
+    resources.extend(id.map(|s| format!("ai_system:{s}")));
     Ok(Scope {
         all: system.is_none() && agents.is_empty(),
         agents,
@@ -203,7 +209,7 @@ impl crate::handles::Ledger<'_> {
             vec![PRUNE_LOCK.into(), tenant_id.to_string().into()],
         )
         .await?;
-        let scope = scope(&tx, req).await?;
+        let scope = scope(&tx, req.system, &req.agents).await?;
         let n = end.tree_size;
         let range = seq_range(&tx, req, n).await?;
         let (a, b) = (range.from_seq, range.to_seq);
@@ -321,20 +327,10 @@ impl crate::handles::Ledger<'_> {
             report::render(&manifest, &stats, &names).as_bytes(),
         )
         .map_err(io)?;
-        let key_lines: Vec<KeyLine> = keys
-            .into_iter()
-            .map(|k| KeyLine {
-                key_id: k.key_id,
-                algorithm: k.algorithm,
-                public_key: STANDARD.encode(k.public_key),
-                valid_from: format_time(k.valid_from),
-                valid_until: k.valid_until.map(format_time),
-            })
-            .collect();
         let keys_file = bundle::Keys {
             tenant_id: tenant_id.to_string(),
             origin,
-            keys: key_lines,
+            keys: keys.into_iter().map(|k| k.key_line()).collect(),
         };
         w.file(bundle::KEYS, &pretty(&keys_file)?).map_err(io)?;
         w.file(bundle::END_CHECKPOINT, end.note.as_bytes())

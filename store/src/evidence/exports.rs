@@ -108,20 +108,7 @@ impl crate::handles::Admin<'_> {
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let tx = self.tenant_tx(tenant).await?;
         require_roles(&tx, &by, EXPORTERS).await?;
-        if let Some(s) = req.system
-            && !tx.exists("ai_systems", s).await?
-        {
-            return Err(StoreError::Invalid(
-                "system_id: no such AI system in this tenant".into(),
-            ));
-        }
-        for (i, a) in req.agents.iter().enumerate() {
-            if !tx.exists("agents", *a).await? {
-                return Err(StoreError::Invalid(format!(
-                    "agents[{i}]: not an agent of this tenant"
-                )));
-            }
-        }
+        super::bundle::scope(&tx, req.system, &req.agents).await?;
         let id = Uuid::now_v7();
         let actor =
             serde_json::to_value(by.actor()).map_err(|e| StoreError::Internal(e.to_string()))?;

@@ -106,7 +106,7 @@ fn row(r: &QueryResult) -> Result<Row> {
     })
 }
 
-fn io(e: std::io::Error) -> StoreError {
+pub(super) fn io(e: std::io::Error) -> StoreError {
     StoreError::Internal(format!("writing the bundle: {e}"))
 }
 

@@ -2,11 +2,9 @@
 
 use std::io::Write;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use charter_core::ledger::export::{
     CheckpointLine, ConsistencyLine, ElidedLine, FORMAT, FORMAT_VERSION, Header, InclusionLine,
-    KeyLine, Line, line, record_line,
+    Line, line, record_line,
 };
 use charter_core::ledger::record::format_time;
 use charter_core::ledger::{Actor, Entry};
@@ -74,13 +72,7 @@ impl crate::handles::Ledger<'_> {
             exported_at: format_time(chrono::Utc::now()),
         })))?;
         for k in signing_keys::list_public(&tx).await? {
-            emit(&line(&Line::Key(KeyLine {
-                key_id: k.key_id,
-                algorithm: k.algorithm,
-                public_key: STANDARD.encode(k.public_key),
-                valid_from: format_time(k.valid_from),
-                valid_until: k.valid_until.map(format_time),
-            })))?;
+            emit(&line(&Line::Key(k.key_line())))?;
         }
         // Earlier checkpoints within the range, each with a consistency proof to the final.
         let earlier = between(&tx, from + 1, n - 1, MAX_CHECKPOINTS).await?;

@@ -58,6 +58,11 @@ async fn a_compliance_officer_exports_and_downloads_a_verifiable_bundle() {
             json!({"agents": [uuid::Uuid::new_v4()], "from": yesterday.to_string(), "to": today.to_string(), "purpose": "risk_situations"}),
             "agents[0]",
         ),
+        (
+            // Named by its place in the request (a nil id would sort first).
+            json!({"agents": [s.tenant.agent_id, uuid::Uuid::nil()], "from": yesterday.to_string(), "to": today.to_string(), "purpose": "risk_situations"}),
+            "agents[1]",
+        ),
     ] {
         let r = call(
             &app,

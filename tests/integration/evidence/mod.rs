@@ -12,22 +12,11 @@ use charter_core::ai_system::Facts;
 use charter_core::bundle::Purpose;
 use charter_core::ledger::{Actor, Entry};
 use charter_store::Store;
-use charter_store::evidence::bundle::{BundleOutcome, BundleRequest, Sink};
+use charter_store::evidence::bundle::{BundleOutcome, BundleRequest, WriteSink};
 use charter_tests::{Provisioned, add_agent, tenant};
 use chrono::{Duration, Utc};
-use futures::future::BoxFuture;
 use serde_json::json;
 use uuid::Uuid;
-
-/// A bundle kept in memory.
-pub struct VecSink(pub Vec<u8>);
-
-impl Sink for VecSink {
-    fn put(&mut self, bytes: Vec<u8>) -> BoxFuture<'_, charter_store::Result<()>> {
-        self.0.extend_from_slice(&bytes);
-        Box::pin(async { Ok(()) })
-    }
-}
 
 /// A tenant with two AI systems: `triage` (agent A) and `billing` (agent B), and records
 /// of both interleaved: decisions, an approval of A's action by the owner, a breaker reset
@@ -127,7 +116,7 @@ pub fn request(system: Option<Uuid>, purpose: Purpose) -> BundleRequest {
 }
 
 pub async fn make(store: &Store, tenant: Uuid, req: &BundleRequest) -> (Vec<u8>, BundleOutcome) {
-    let mut sink = VecSink(Vec::new());
+    let mut sink = WriteSink(Vec::new());
     let outcome = store
         .ledger()
         .write_bundle(tenant, req, &mut sink)
