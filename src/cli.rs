@@ -148,6 +148,26 @@ enum TenantCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Extend or shorten a tenant's trial (support). A trial that had expired starts
+    /// again; a time in the past ends it now. Recorded as `subscription.changed`.
+    Trial {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// When the trial ends, RFC 3339 (e.g. 2027-01-31T18:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        ends_at: String,
+    },
+    /// Put a tenant on a plan by hand (invoiced customers): `active`, or `unlimited` for
+    /// the plan `unlimited`. Recorded as `subscription.changed`.
+    Plan {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// A configured plan (see the `billing_plans` setting), or `unlimited`.
+        #[arg(long)]
+        plan: String,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -211,6 +231,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Tenant {
+            command: TenantCommand::Trial { tenant, ends_at },
+        } => crate::billing::trial(&config, &tenant, &ends_at).await,
+        Command::Tenant {
+            command: TenantCommand::Plan { tenant, plan },
+        } => crate::billing::plan(&config, &tenant, &plan).await,
         Command::Ledger {
             command:
                 LedgerCommand::Export {
@@ -364,7 +390,7 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connect(config: &Config, may_generate_key: bool) -> anyhow::Result<Store> {
+pub(crate) async fn connect(config: &Config, may_generate_key: bool) -> anyhow::Result<Store> {
     let (key, source) = master_key::resolve(config, may_generate_key)?;
     if let Source::Generated = source {
         println!(

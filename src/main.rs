@@ -1,5 +1,6 @@
 //! `charter`: the command line. It only composes the crates; nothing here decides policy.
 
+mod billing;
 mod cli;
 mod evidence;
 mod health;

@@ -1,5 +1,5 @@
 //! charter-api: the actix-web application — operator endpoints, the MCP endpoint, the
-//! REST admin API (the Stripe webhook mounts here when it arrives).
+//! REST admin API, the Stripe webhook.
 //!
 //! # Layout
 //! - [`Application`] — binds the listener (port 0 in tests) and runs the server.
@@ -10,6 +10,7 @@
 //! - [`public`] — per-tenant public keys and checkpoints (no auth).
 //! - [`mcp`] — the hosted MCP endpoint `/t/{slug}/mcp` and its tools.
 //! - [`rest`] — the REST admin API `/api/v1` and its OpenAPI document.
+//! - [`stripe_webhook`] — `POST /stripe/webhook`, Stripe's signed events.
 //! - [`metrics`] — Prometheus metrics and the middleware that records requests.
 //! - [`error`] — [`error::ApiError`], one JSON error body everywhere.
 //! - [`request_id`] — a request id on every request and response.
@@ -24,6 +25,7 @@ pub mod request_id;
 pub mod rest;
 pub mod routes;
 pub mod state;
+pub mod stripe_webhook;
 pub mod wire;
 
 use std::net::TcpListener;

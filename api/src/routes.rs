@@ -5,7 +5,7 @@ use actix_web::web;
 use charter_web::pages::home::HomeInfo;
 
 use crate::mcp::CharterMcp;
-use crate::{AppState, health, mcp, metrics, public, request_id, rest};
+use crate::{AppState, health, mcp, metrics, public, request_id, rest, stripe_webhook};
 
 pub fn configure(
     state: &web::Data<AppState>,
@@ -24,6 +24,11 @@ pub fn configure(
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/metrics", web::get().to(metrics::render))
+                .service(
+                    web::resource("/stripe/webhook")
+                        .app_data(web::PayloadConfig::new(stripe_webhook::MAX_BODY_BYTES))
+                        .route(web::post().to(stripe_webhook::receive)),
+                )
                 .route("/t/{slug}/keys", web::get().to(public::keys))
                 .route("/t/{slug}/checkpoint", web::get().to(public::checkpoint))
                 .route(
@@ -66,6 +71,7 @@ const OTHER_ROUTES: &[(&str, &[&str])] = &[
     ),
     ("/t/{slug}/sse", &["GET"]),
     ("/t/{slug}/sse/messages", &["POST"]),
+    ("/stripe/webhook", &["POST"]),
 ];
 
 /// The methods `path` is served with (empty when no route has that path): every REST route

@@ -67,6 +67,14 @@ codes! {
     DispatchLimit => ("dispatch_limit", 403),
     /// An idempotency key reused for a different request.
     IdempotencyConflict => ("idempotency_conflict", 409),
+    /// The trial or subscription has ended: agents may not act (reading still works).
+    SubscriptionInactive => ("subscription_inactive", 402),
+    /// The plan's decisions for this month are used up.
+    PlanQuotaExceeded => ("plan_quota_exceeded", 402),
+    /// The plan allows no more of this (agents); a larger plan does.
+    PlanLimit => ("plan_limit", 402),
+    /// Billing is off (no Stripe settings): every tenant is unlimited.
+    BillingOff => ("billing_off", 409),
 }
 
 impl Code {
@@ -94,9 +102,9 @@ impl From<Reason> for Code {
             Reason::DispatchLimit => Code::DispatchLimit,
             Reason::InvalidRequest => Code::Invalid,
             Reason::Unavailable => Code::Unavailable,
-            Reason::SubscriptionInactive | Reason::BreakerOpen | Reason::ApprovalRequired => {
-                Code::Forbidden
-            }
+            Reason::SubscriptionInactive => Code::SubscriptionInactive,
+            Reason::PlanQuotaExceeded => Code::PlanQuotaExceeded,
+            Reason::BreakerOpen | Reason::ApprovalRequired => Code::Forbidden,
         }
     }
 }

@@ -11,6 +11,8 @@
 //!   the export format and its offline verifier.
 //! - [`password`] — password rules and argon2id hashing.
 //! - [`policy`] — authority scopes compiled to Cedar, tenant catalogs and schemas, checks.
+//! - [`billing`] — what a subscription allows at an instant, plans, Stripe signatures and
+//!   events.
 //! - [`status`] — the states of agents, people, tasks, reviews, violations, subscriptions.
 //! - [`tenant`] — validated tenant slugs and principal roles.
 //! - [`api_key`] — agent API key tokens (generation, parsing, hashing).
@@ -26,6 +28,7 @@
 pub mod access_token;
 pub mod ai_system;
 pub mod api_key;
+pub mod billing;
 pub mod bundle;
 pub mod code;
 pub mod config;

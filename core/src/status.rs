@@ -106,16 +106,17 @@ states!(
 );
 
 states!(
-    /// A tenant's subscription, as billing keeps it.
+    /// A tenant's subscription, as billing keeps it (see `crate::billing`): `trialing`
+    /// (14 days from sign-up) `→ trial_expired` at its end, or `→ active` once paid;
+    /// `active ⇄ past_due` as payments fail and succeed; `canceled` when the subscription
+    /// ends; `unlimited` when billing is off or for self-hosted plans.
     SubscriptionStatus {
         Trialing => "trialing",
         Active => "active",
         PastDue => "past_due",
         Canceled => "canceled",
-        Unpaid => "unpaid",
-        Incomplete => "incomplete",
-        Expired => "expired",
-        None => "none",
+        TrialExpired => "trial_expired",
+        Unlimited => "unlimited",
     }
 );
 
@@ -128,16 +129,6 @@ states!(
         Dead => "dead",
     }
 );
-
-impl SubscriptionStatus {
-    /// Whether agents may act (reading and exporting never depend on it).
-    pub fn allows_actions(self) -> bool {
-        !matches!(
-            self,
-            SubscriptionStatus::Canceled | SubscriptionStatus::Unpaid | SubscriptionStatus::Expired
-        )
-    }
-}
 
 #[cfg(test)]
 mod tests {

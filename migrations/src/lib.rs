@@ -71,6 +71,7 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261204_000018_job_claims"),
             sql_migration!("m20261204_000019_ai_systems"),
             sql_migration!("m20261204_000020_evidence"),
+            sql_migration!("m20261204_000021_billing"),
         ]
     }
 }

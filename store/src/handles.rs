@@ -10,6 +10,8 @@
 //! - [`Sessions`] (`store.sessions()`) — who is calling: slugs, agent keys, API tokens,
 //!   passwords, login sessions, MCP sessions;
 //! - [`Worker`] (`store.worker()`) — job runs, the forensic scanner's passes and findings;
+//! - [`Billing`] (`store.billing()`) — plans, subscription state, Stripe checkout and
+//!   webhooks, trials;
 //! - [`crate::limits::Limits`] (`store.limits()`) — rate limits and attempt counters.
 //!
 //! Each handle dereferences to the [`Store`], so an operation reaches the store's
@@ -64,4 +66,9 @@ handle!(
     /// What the worker's jobs read and write: job runs, scanner passes, findings.
     Worker,
     worker
+);
+handle!(
+    /// Plans, subscriptions, Stripe.
+    Billing,
+    billing
 );

@@ -28,6 +28,7 @@ pub mod agents;
 pub mod ai_systems;
 pub mod api_keys;
 pub mod api_tokens;
+pub mod billing;
 pub mod bootstrap;
 pub mod cache;
 pub mod db;
@@ -78,6 +79,8 @@ pub struct Store {
     digest_keys: Arc<signing_keys::DigestKeys>,
     /// Where webhooks may be sent (public https only in production).
     webhook_targets: charter_core::webhook::target::Targets,
+    /// Stripe, plans and the grace period (billing off: every tenant unlimited).
+    billing: Arc<billing::BillingSetup>,
     /// The runtime `connect` ran on. The ledger writer's batches run there, not on the
     /// caller's (an HTTP worker's) thread, so signing and encoding never stall a worker's
     /// other requests.
@@ -102,6 +105,7 @@ impl Store {
             counters: Arc::default(),
             digest_keys: Arc::default(),
             webhook_targets: charter_core::webhook::target::Targets::for_mode(config.mode),
+            billing: Arc::new(billing::BillingSetup::new(config)?),
             runtime: tokio::runtime::Handle::current(),
         };
         let policies = store.policies.clone();
@@ -139,6 +143,10 @@ impl Store {
     /// Prefix of every tenant's checkpoint origin (the slug follows).
     pub fn origin_prefix(&self) -> &str {
         &self.origin_prefix
+    }
+
+    pub(crate) fn billing_setup(&self) -> Arc<billing::BillingSetup> {
+        self.billing.clone()
     }
 
     pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {

@@ -16,6 +16,7 @@ pub mod proxy;
 pub mod receiver;
 pub mod rest;
 pub mod sse;
+pub mod stripe;
 
 use std::path::PathBuf;
 

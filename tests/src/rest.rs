@@ -16,6 +16,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a response whole.
+    pub async fn read(res: reqwest::Response) -> Reply {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            headers,
+        }
+    }
+
     /// The body's `code` (error responses).
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_default()
@@ -39,17 +51,20 @@ pub fn call(
     if let Some(b) = body {
         req = req.json(&b);
     }
-    async move {
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap();
-        Reply {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            headers,
-        }
-    }
+    async move { Reply::read(req.send().await.unwrap()).await }
+}
+
+/// The signed record (its canonical JSON, parsed) at `seq`.
+pub async fn signed_record(app: &TestApp, token: &str, seq: u64) -> Value {
+    let r = call(
+        app,
+        Some(token),
+        "GET",
+        &format!("/api/v1/ledger/entries/{seq}"),
+        None,
+    )
+    .await;
+    serde_json::from_str(r.body["record"].as_str().unwrap()).unwrap()
 }
 
 /// Logs in; panics unless it works. Returns the whole token response.

@@ -28,6 +28,7 @@ use actix_web::HttpMessage;
 use charter_store::Store;
 use rmcp::handler::server::common::{AsRequestContext, FromContextPart};
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::{ErrorData, ServerHandler, tool_handler};
@@ -42,9 +43,8 @@ pub struct Caller {
     pub agent_id: Uuid,
 }
 
-impl<C: AsRequestContext> FromContextPart<C> for Caller {
-    fn from_context_part(context: &mut C) -> Result<Self, ErrorData> {
-        let ext = &context.as_request_context().extensions;
+impl Caller {
+    fn of(ext: &rmcp::model::Extensions) -> Result<Caller, ErrorData> {
         // The SSE transport puts the caller on the message; Streamable HTTP nests it in
         // the HTTP request's parts.
         ext.get::<Caller>()
@@ -55,6 +55,27 @@ impl<C: AsRequestContext> FromContextPart<C> for Caller {
             .ok_or_else(|| ErrorData::internal_error("no authenticated caller", None))
     }
 }
+
+impl<C: AsRequestContext> FromContextPart<C> for Caller {
+    fn from_context_part(context: &mut C) -> Result<Self, ErrorData> {
+        Caller::of(&context.as_request_context().extensions)
+    }
+}
+
+/// Tools by which agents act, besides `authorize_action` (whose decision checks the
+/// subscription itself and is recorded): refused with `subscription_inactive` when the
+/// trial or subscription has ended. Reading, reporting outcomes and closing tasks never
+/// are.
+const ACTING_TOOLS: &[&str] = &[
+    "delegate_task",
+    "create_initiative",
+    "register_artifact",
+    "submit_evidence",
+    "request_review",
+    "submit_review",
+    "promote_gate",
+    "request_scope_change",
+];
 
 /// The MCP server: one per session (or per stateless request), all sharing the store.
 #[derive(Clone)]
@@ -94,6 +115,12 @@ impl ServerHandler for CharterMcp {
                 ),
                 None,
             ));
+        }
+        if ACTING_TOOLS.contains(&request.name.as_ref()) {
+            let caller = Caller::of(&context.extensions)?;
+            if let Err(e) = self.store.billing().may_act(caller.tenant_id).await {
+                return refusal::Refusal::from(e).into_call_tool_result();
+            }
         }
         let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
         self.router.call(tcc).await
@@ -146,4 +173,16 @@ pub fn service(store: Store, allowed_hosts: Vec<String>) -> StreamableHttpServic
             }
         })
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_acting_tool_is_a_tool() {
+        let router = super::tools::router();
+        for name in super::ACTING_TOOLS {
+            assert!(router.get(name).is_some(), "{name}");
+        }
+        assert!(!super::ACTING_TOOLS.contains(&"authorize_action"));
+    }
 }

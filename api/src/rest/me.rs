@@ -43,9 +43,10 @@ pub struct TenantView {
     pub id: uuid::Uuid,
     pub slug: String,
     pub name: String,
-    /// `trial`, `team`, `enterprise` or `unlimited`.
+    /// A configured plan: `trial` during the trial, `unlimited`, or one the server sells.
     pub plan: String,
-    /// `trialing`, `active`, `past_due`, `canceled`, `unpaid`, `incomplete`, `expired`, `none`.
+    /// The state in force now: `trialing`, `active`, `past_due`, `canceled`, `trial_expired`
+    /// or `unlimited` (see `GET /api/v1/billing`).
     pub subscription_status: String,
     pub trial_ends_at: Option<DateTime<Utc>>,
     /// Whole days left in the trial (0 when it has ended; absent when not on a trial).
@@ -61,18 +62,15 @@ pub async fn tenant(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let t = state.store().admin().tenant(auth.tenant_id).await?;
-    let left = t
-        .trial_ends_at
-        .filter(|_| t.plan == "trial")
-        .map(|end| ((end - Utc::now()).num_hours() + 23).div_euclid(24).max(0));
+    let billing = state.store().billing().overview(auth.tenant_id).await?;
     Ok(HttpResponse::Ok().json(TenantView {
         id: t.id,
         slug: t.slug,
         name: t.name,
-        plan: t.plan,
-        subscription_status: t.subscription_status.to_string(),
-        trial_ends_at: t.trial_ends_at,
-        trial_days_left: left,
+        plan: billing.plan,
+        subscription_status: billing.status.to_string(),
+        trial_ends_at: billing.trial_ends_at,
+        trial_days_left: billing.trial_days_left,
         created_at: t.created_at,
     }))
 }

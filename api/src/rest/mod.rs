@@ -10,10 +10,11 @@
 //! - one file per resource: [`signup`], [`sessions`], [`me`], [`users`], [`tokens`],
 //!   [`agents`], [`keys`], [`policies`], [`workflow`], [`reviews`], [`breakers`],
 //!   [`violations`], [`ledger`], [`jobs`], [`self_audits`], [`webhooks`], [`ai_systems`],
-//!   [`exports`], [`retention`].
+//!   [`exports`], [`retention`], [`billing`].
 
 pub mod agents;
 pub mod ai_systems;
+pub mod billing;
 pub mod breakers;
 pub mod docs;
 pub mod exports;
@@ -51,6 +52,10 @@ pub enum Errors {
     /// No valid access token or API token.
     #[response(status = 401)]
     Unauthorized(ErrorBody),
+    /// The plan allows no more of this, or the subscription has ended (see
+    /// `/api/v1/billing`).
+    #[response(status = 402)]
+    PaymentRequired(ErrorBody),
     /// The caller's roles do not grant this.
     #[response(status = 403)]
     Forbidden(ErrorBody),
@@ -98,6 +103,7 @@ pub fn services(cfg: &mut ServiceConfig) {
     ai_systems::services(cfg);
     exports::services(cfg);
     retention::services(cfg);
+    billing::services(cfg);
 }
 
 /// The `/api/v1` scope, with its limits and error handlers.

@@ -55,4 +55,6 @@ permissions! {
     Export = "export": [Owner, Admin, ComplianceOfficer];
     /// Set the retention of record bodies; place and release legal holds.
     ManageRetention = "manage_retention": [Owner, Admin];
+    /// Start a Stripe checkout, open the Stripe Customer Portal.
+    ManageBilling = "manage_billing": [Owner];
 }

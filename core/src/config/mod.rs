@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::billing::plans::Plans;
 use crate::keys::MasterKey;
 use crate::secret::Secret;
 
@@ -92,6 +93,24 @@ pub struct Config {
     pub client_ip_header: Option<String>,
     /// The load balancers and proxies whose `client_ip_header` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Billing with Stripe; `None` (no Stripe settings): billing is off and every tenant
+    /// is `unlimited`.
+    pub stripe: Option<StripeConfig>,
+    /// The plans and their limits (see `crate::billing::plans`).
+    pub plans: Plans,
+    /// How long a tenant whose payment failed keeps acting.
+    pub past_due_grace_days: u32,
+}
+
+/// How Charter reaches Stripe.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub secret_key: Secret<String>,
+    pub webhook_secret: Secret<String>,
+    /// `https://api.stripe.com` unless a test server is named.
+    pub api_base: String,
+    /// Each call to Stripe gives up after this long.
+    pub timeout: Duration,
 }
 
 /// An address block: an IP address and a prefix length (`10.0.0.0/8`, `::1/128`).
@@ -165,6 +184,12 @@ pub enum ConfigError {
     },
     #[error("config file {path}: {message}")]
     File { path: PathBuf, message: String },
+    #[error("setting `{key}` (from {origin}): {message}")]
+    Setting {
+        key: &'static str,
+        origin: Origin,
+        message: String,
+    },
 }
 
 /// Environment variables that select the config file itself, not settings.
@@ -291,6 +316,20 @@ impl Config {
                 .map(IpNet::parse)
                 .collect::<Option<Vec<_>>>()
         })?;
+        let stripe = stripe_config(&p)?;
+        let plans = match p.raw.get("billing_plans") {
+            None => Plans::default(),
+            Some((v, origin)) => Plans::parse(v).map_err(|message| ConfigError::Setting {
+                key: "billing_plans",
+                origin: origin.clone(),
+                message,
+            })?,
+        };
+        let past_due_grace_days = p.get(
+            "past_due_grace_days",
+            u64::from(crate::billing::DEFAULT_GRACE_DAYS),
+            |v| int_in(v, 0, 60),
+        )? as u32;
         Ok(Config {
             mode,
             database_url: Secret::new(database_url),
@@ -321,12 +360,43 @@ impl Config {
             mcp_open_tenant,
             client_ip_header,
             trusted_proxies,
+            stripe,
+            plans,
+            past_due_grace_days,
         })
     }
 
     /// The URL of a tenant's MCP endpoint.
     pub fn mcp_url(&self, slug: &str) -> String {
         format!("{}/t/{slug}/mcp", self.public_url)
+    }
+}
+
+/// Billing is on with both Stripe secrets, off with neither; one alone is a mistake.
+fn stripe_config(p: &Parser) -> Result<Option<StripeConfig>, ConfigError> {
+    let secret_key = p.opt("stripe_secret_key", |v| {
+        (v.starts_with("sk_") || v.starts_with("rk_")).then(|| v.to_string())
+    })?;
+    let webhook_secret = p.opt("stripe_webhook_secret", non_empty)?;
+    let api_base = p.get(
+        "stripe_api_base",
+        "https://api.stripe.com".to_string(),
+        |v| {
+            let ok = v.starts_with("http://") || v.starts_with("https://");
+            ok.then(|| v.trim_end_matches('/').to_string())
+        },
+    )?;
+    let timeout = p.get("stripe_timeout_secs", 10, |v| int_in(v, 1, 60))?;
+    match (secret_key, webhook_secret) {
+        (Some(secret_key), Some(webhook_secret)) => Ok(Some(StripeConfig {
+            secret_key: Secret::new(secret_key),
+            webhook_secret: Secret::new(webhook_secret),
+            api_base,
+            timeout: Duration::from_secs(timeout),
+        })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(p.missing("stripe_webhook_secret", "stripe_secret_key")),
+        (None, Some(_)) => Err(p.missing("stripe_secret_key", "stripe_webhook_secret")),
     }
 }
 
@@ -392,6 +462,16 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    /// `present` was set without `absent`, which it needs.
+    fn missing(&self, absent: &'static str, present: &'static str) -> ConfigError {
+        let origin = self.raw.get(present).map(|(_, o)| o.clone());
+        ConfigError::Setting {
+            key: absent,
+            origin: origin.unwrap_or(Origin::Env(String::new())),
+            message: format!("is needed with `{present}` (billing uses both, or neither)"),
+        }
+    }
+
     fn get<T>(
         &self,
         key: &'static str,
@@ -542,6 +622,38 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn billing_is_on_with_both_stripe_secrets_and_off_with_neither() {
+        let off = Config::load(None, env(&[])).unwrap();
+        assert!(off.stripe.is_none());
+        assert_eq!(off.past_due_grace_days, 7);
+        let on = Config::load(
+            None,
+            env(&[
+                ("CHARTER_STRIPE_SECRET_KEY", "sk_test_1"),
+                ("CHARTER_STRIPE_WEBHOOK_SECRET", "whsec_1"),
+                ("CHARTER_STRIPE_API_BASE", "http://127.0.0.1:8420/"),
+                ("CHARTER_BILLING_PLANS", "team price=price_1 agents=3"),
+            ]),
+        )
+        .unwrap();
+        let stripe = on.stripe.unwrap();
+        assert_eq!(stripe.api_base, "http://127.0.0.1:8420");
+        assert_eq!(on.plans.get("team").unwrap().agents, Some(3));
+        let half = Config::load(None, env(&[("CHARTER_STRIPE_SECRET_KEY", "sk_test_1")]));
+        let e = half.unwrap_err().to_string();
+        assert!(
+            e.contains("stripe_webhook_secret") && e.contains("both"),
+            "{e}"
+        );
+        let bad = Config::load(None, env(&[("CHARTER_BILLING_PLANS", "team agents=x")]));
+        let e = bad.unwrap_err().to_string();
+        assert!(
+            e.contains("billing_plans") && e.contains("agents must be a whole number"),
+            "{e}"
+        );
     }
 
     #[test]

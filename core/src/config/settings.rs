@@ -180,6 +180,42 @@ pub(super) const SETTINGS: &[Setting] = &[
         "a comma-separated list of IP addresses or blocks (10.0.0.0/8)",
         false,
     ),
+    s(
+        "stripe_secret_key",
+        &["CHARTER_STRIPE_SECRET_KEY"],
+        "a Stripe secret key (sk_…); with stripe_webhook_secret it turns billing on",
+        true,
+    ),
+    s(
+        "stripe_webhook_secret",
+        &["CHARTER_STRIPE_WEBHOOK_SECRET"],
+        "the Stripe webhook endpoint's signing secret (whsec_…)",
+        true,
+    ),
+    s(
+        "stripe_api_base",
+        &["CHARTER_STRIPE_API_BASE"],
+        "an http(s):// URL of the Stripe API (a test server)",
+        false,
+    ),
+    s(
+        "stripe_timeout_secs",
+        &["CHARTER_STRIPE_TIMEOUT_SECS"],
+        "an integer from 1 to 60",
+        false,
+    ),
+    s(
+        "billing_plans",
+        &["CHARTER_BILLING_PLANS"],
+        "plans separated by `;`, each `name price=… agents=N decisions=N meter=…`",
+        false,
+    ),
+    s(
+        "past_due_grace_days",
+        &["CHARTER_PAST_DUE_GRACE_DAYS"],
+        "an integer from 0 to 60",
+        false,
+    ),
 ];
 
 const fn s(

@@ -5,7 +5,8 @@
 //!
 //! The checks, in order (the first that fails is the answer; `docs/concepts.md` states
 //! them for users):
-//! 1. the tenant's subscription allows actions (`subscription_inactive`);
+//! 1. the tenant's subscription allows actions (`subscription_inactive`) and its plan's
+//!    decisions for the month are not used up (`plan_quota_exceeded`);
 //! 2. the agent is not suspended (`agent_suspended`) and its breaker admits it
 //!    (`breaker_open`; an open breaker past its cool-down turns half-open here);
 //! 3. its scope permits the action on the resource (`out_of_scope`); under a task, the task
@@ -25,7 +26,8 @@ use uuid::Uuid;
 use super::breaker::{Breaker, Transition};
 use super::budget::{self, Amount, Budget, Holder, Link, Plan, Quantity};
 use super::decision::{Decision, Reason};
-use crate::status::{AgentStatus, ReviewStatus, SubscriptionStatus, TaskStatus};
+use crate::billing::Subscription;
+use crate::status::{AgentStatus, ReviewStatus, TaskStatus};
 
 /// Who delegated a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,7 +103,9 @@ impl ApprovalFacts {
 #[derive(Debug, Clone)]
 pub struct Facts {
     pub now: DateTime<Utc>,
-    pub subscription: SubscriptionStatus,
+    pub subscription: Subscription,
+    /// The plan's decisions this month, when it limits them.
+    pub quota: Option<Quota>,
     pub tenant: Budget,
     pub agents: HashMap<Uuid, AgentFacts>,
     pub tasks: HashMap<Uuid, TaskFacts>,
@@ -121,6 +125,16 @@ pub struct Changes {
     pub consumed: Vec<Uuid>,
     /// Approval requests opened.
     pub opened: Vec<ApprovalFacts>,
+    /// Decisions that count towards the month's usage (all but those refused for the
+    /// subscription or the quota itself).
+    pub decisions: i64,
+}
+
+/// A plan's monthly decisions: how many it allows and how many are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: i64,
+    pub used: i64,
 }
 
 /// One request, with what the store found about it alone.
@@ -185,10 +199,11 @@ pub enum NotDecided {
 const MAX_CHAIN: usize = 16;
 
 impl Facts {
-    pub fn new(now: DateTime<Utc>, subscription: SubscriptionStatus, tenant: Budget) -> Facts {
+    pub fn new(now: DateTime<Utc>, subscription: Subscription, tenant: Budget) -> Facts {
         Facts {
             now,
             subscription,
+            quota: None,
             tenant,
             agents: HashMap::new(),
             tasks: HashMap::new(),
@@ -236,6 +251,15 @@ impl Facts {
 
     /// Accounts for `out`, the decision on `req`, so later requests of the run see it.
     pub fn apply(&mut self, req: &Request, out: &Outcome) {
+        if !matches!(
+            out.decision.reason(),
+            Some(Reason::SubscriptionInactive | Reason::PlanQuotaExceeded)
+        ) {
+            self.changes.decisions += 1;
+            if let Some(q) = &mut self.quota {
+                q.used += 1;
+            }
+        }
         if let (Some(b), Some(a)) = (&out.breaker, self.agents.get_mut(&req.agent)) {
             a.breaker = b.clone();
             self.changes.breakers.insert(req.agent);
@@ -322,8 +346,11 @@ fn ladder(
     admitted: bool,
     out: &mut Outcome,
 ) -> Decision {
-    if !facts.subscription.allows_actions() {
+    if !facts.subscription.allows_actions_at(facts.now) {
         return blocked(Reason::SubscriptionInactive);
+    }
+    if facts.quota.is_some_and(|q| q.used >= q.limit) {
+        return blocked(Reason::PlanQuotaExceeded);
     }
     if agent.status == AgentStatus::Suspended {
         return blocked(Reason::AgentSuspended);

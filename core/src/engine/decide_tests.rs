@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::*;
 use crate::engine::breaker::State;
 use crate::engine::budget::Limits;
+use crate::status::SubscriptionStatus;
 
 /// Permits everything except what is listed as `(agent, resource_id)`.
 #[derive(Default)]
@@ -52,7 +53,7 @@ struct World {
 impl World {
     fn new() -> World {
         World {
-            facts: Facts::new(now(), SubscriptionStatus::Active, Budget::default()),
+            facts: Facts::new(now(), sub(SubscriptionStatus::Active), Budget::default()),
             auth: Denies::default(),
         }
     }
@@ -124,6 +125,13 @@ impl World {
     }
 }
 
+fn sub(status: SubscriptionStatus) -> Subscription {
+    Subscription {
+        status,
+        ..Subscription::unlimited()
+    }
+}
+
 fn blocked(reason: Reason) -> Decision {
     Decision::Blocked { reason }
 }
@@ -135,7 +143,7 @@ fn the_first_failing_check_is_the_answer() {
     let a = w.agent(spend_limit(10));
     let other = w.agent(Limits::default());
     let t = w.task(Delegator::Agent(other), other, None, Limits::default());
-    w.facts.subscription = SubscriptionStatus::Canceled;
+    w.facts.subscription = sub(SubscriptionStatus::Canceled);
     w.facts.agents.get_mut(&a).unwrap().status = AgentStatus::Suspended;
     {
         let b = &mut w.facts.agents.get_mut(&a).unwrap().breaker;
@@ -150,7 +158,14 @@ fn the_first_failing_check_is_the_answer() {
         })
     };
     assert_eq!(ask(&mut w), blocked(Reason::SubscriptionInactive));
-    w.facts.subscription = SubscriptionStatus::Trialing;
+    // A trial is live until its end, to the millisecond.
+    w.facts.subscription = sub(SubscriptionStatus::Trialing);
+    w.facts.subscription.trial_ends_at = Some(now());
+    assert_eq!(ask(&mut w), blocked(Reason::SubscriptionInactive));
+    w.facts.subscription.trial_ends_at = Some(now() + chrono::Duration::milliseconds(1));
+    w.facts.quota = Some(Quota { limit: 3, used: 3 });
+    assert_eq!(ask(&mut w), blocked(Reason::PlanQuotaExceeded));
+    w.facts.quota = None;
     assert_eq!(ask(&mut w), blocked(Reason::AgentSuspended));
     w.facts.agents.get_mut(&a).unwrap().status = AgentStatus::Active;
     assert_eq!(ask(&mut w), blocked(Reason::BreakerOpen));
@@ -450,4 +465,21 @@ fn no_sequence_of_actions_overspends_any_link_of_a_chain() {
         assert_eq!(got(Holder::Task(t1)), under_t1 + under_t2);
         assert_eq!(got(Holder::Task(t2)), under_t2);
     }
+}
+
+#[test]
+fn the_monthly_quota_counts_the_run_and_not_its_own_refusals() {
+    let mut w = World::new();
+    let a = w.agent(Limits::default());
+    w.facts.quota = Some(Quota { limit: 2, used: 1 });
+    assert_eq!(w.ask(a, 0, None), Decision::Allowed);
+    // The run's own decision used the last one.
+    assert_eq!(w.ask(a, 0, None), blocked(Reason::PlanQuotaExceeded));
+    assert_eq!(w.ask(a, 0, None), blocked(Reason::PlanQuotaExceeded));
+    assert_eq!(w.facts.changes().decisions, 1);
+    // Out-of-scope and other refusals are decisions, and count.
+    w.facts.quota = None;
+    w.auth.0.insert((a, "payments-api".into()));
+    assert_eq!(w.ask(a, 0, None), blocked(Reason::OutOfScope));
+    assert_eq!(w.facts.changes().decisions, 2);
 }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     SubscriptionInactive,
+    PlanQuotaExceeded,
     AgentSuspended,
     BreakerOpen,
     OutOfScope,
@@ -23,8 +24,9 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::SubscriptionInactive,
+        Reason::PlanQuotaExceeded,
         Reason::AgentSuspended,
         Reason::BreakerOpen,
         Reason::OutOfScope,
@@ -46,6 +48,7 @@ impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::SubscriptionInactive => "subscription_inactive",
+            Reason::PlanQuotaExceeded => "plan_quota_exceeded",
             Reason::AgentSuspended => "agent_suspended",
             Reason::BreakerOpen => "breaker_open",
             Reason::OutOfScope => "out_of_scope",
@@ -65,6 +68,9 @@ impl Reason {
         match self {
             Reason::SubscriptionInactive => {
                 "The tenant's trial or subscription has ended: actions are blocked until it is renewed."
+            }
+            Reason::PlanQuotaExceeded => {
+                "The plan's decisions for this month are used up: actions are blocked until the next month or a larger plan."
             }
             Reason::AgentSuspended => "This agent is suspended.",
             Reason::BreakerOpen => {

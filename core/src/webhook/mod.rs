@@ -28,6 +28,8 @@ pub enum Event {
     SelfAuditCompleted,
     /// The trial ends within three days.
     TrialEnding,
+    /// The trial has ended: agents' actions are blocked until a plan is chosen.
+    TrialEnded,
     /// Sent by `POST /api/v1/webhooks/{id}/test`.
     Test,
 }
@@ -41,6 +43,7 @@ impl Event {
         Event::ActionApprovalRequested,
         Event::SelfAuditCompleted,
         Event::TrialEnding,
+        Event::TrialEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl Event {
             Event::ActionApprovalRequested => "action_approval.requested",
             Event::SelfAuditCompleted => "self_audit.completed",
             Event::TrialEnding => "trial.ending",
+            Event::TrialEnded => "trial.ended",
             Event::Test => "webhook.test",
         }
     }

@@ -47,10 +47,13 @@ impl crate::handles::Admin<'_> {
             ));
         }
         let by: Acting = by.into();
+        let billing = self.billing_setup();
         let (_, a) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
                     require_roles(tx, &by, ADMINS).await?;
+                    // Under the head lock: two creations cannot both take the last place.
+                    crate::billing::check_agent_limit(&billing, tx).await?;
                     let p = principals::get(tx, responsible).await.map_err(|_| {
                         StoreError::Invalid("responsible_principal_id: no such person in this tenant".into())
                     })?;

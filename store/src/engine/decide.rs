@@ -59,7 +59,8 @@ impl Grouped for Decide {
 
 /// Everything a run changes, as CTEs for the ledger writer's statement ([`Deferred`]):
 /// `$2` the cycle, `$3` usage, `$4` breakers, `$5` authorizations, `$6` task budgets, `$7`
-/// approvals used, `$8` approval requests opened (each also queues its notification).
+/// approvals used, `$8` approval requests opened (each also queues its notification), `$9`
+/// the month and `$10` the decisions that count towards it (plan quotas, metered billing).
 const WRITE: &str = "
 d_usage AS (
     INSERT INTO budget_usage AS b (tenant_id, subject, cycle_start, spend, dispatches)
@@ -115,6 +116,10 @@ d_usage AS (
                'initiative_id', x.initiative)
     FROM jsonb_to_recordset($8::jsonb) AS x(id uuid, agent_id uuid, action text,
         resource_type text, resource_id text, digest text, initiative uuid)
+), d_month AS (
+    INSERT INTO decision_usage AS u (tenant_id, month, decisions)
+    SELECT $1, $9, $10 WHERE $10 > 0
+    ON CONFLICT (tenant_id, month) DO UPDATE SET decisions = u.decisions + EXCLUDED.decisions
 )";
 
 #[derive(Serialize)]
@@ -249,10 +254,11 @@ async fn decide_all(
             vec![tx.tenant_id().into(), json_param(&queries)?],
         )
         .await?;
-    let (mut facts, own) = facts::gather(&rows, &queries)?;
+    let (mut facts, own) = facts::gather(&rows, &queries, &store.billing_setup())?;
     drop(queries);
     let first = rows.first().ok_or(StoreError::NotFound("tenant"))?;
     let cycle: DateTime<Utc> = first.try_get("", "cycle")?;
+    let month: chrono::NaiveDate = first.try_get("", "usage_month")?;
     let engine = store
         .engine()
         .policy_engine(tx, first.try_get("", "version")?)
@@ -359,7 +365,7 @@ async fn decide_all(
     }
     let deferred = match authorizations.is_empty() {
         true => None,
-        false => Some(writes(&facts, cycle, &authorizations, &opened)?),
+        false => Some(writes(&facts, cycle, month, &authorizations, &opened)?),
     };
     Ok(GroupRun { results, deferred })
 }
@@ -368,6 +374,7 @@ async fn decide_all(
 fn writes(
     facts: &rules::Facts,
     cycle: DateTime<Utc>,
+    month: chrono::NaiveDate,
     authorizations: &[AuthorizationRow],
     opened: &[(Uuid, Option<Uuid>)],
 ) -> Result<Deferred> {
@@ -439,6 +446,8 @@ fn writes(
             json_param(&tasks)?,
             json_param(&consumed)?,
             json_param(&opened)?,
+            month.into(),
+            changes.decisions.into(),
         ],
     })
 }

@@ -15,6 +15,7 @@ use sea_orm::QueryResult;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::billing::BillingSetup;
 use crate::{Result, StoreError, TenantTx};
 
 /// The read, for every request of a run (the tenant's columns repeat on each row). `$2`
@@ -22,13 +23,17 @@ use crate::{Result, StoreError, TenantTx};
 pub(super) const READ: &str = "
 WITH n AS (SELECT date_trunc('milliseconds', clock_timestamp()) AS now),
 t AS (
-    SELECT n.now, t.subscription_status, COALESCE(p.version, 0) AS version,
+    SELECT n.now, t.subscription_status, t.trial_ends_at, t.past_due_since, t.plan,
+           m.month AS usage_month, COALESCE(du.decisions, 0) AS month_decisions,
+           COALESCE(p.version, 0) AS version,
            p.spend_limit AS tenant_spend_limit, p.dispatch_limit AS tenant_dispatch_limit, c.cycle,
            COALESCE(ut.spend, 0) AS tenant_spend, COALESCE(ut.dispatches, 0) AS tenant_dispatches
     FROM n, tenants t
     LEFT JOIN tenant_policy p ON p.tenant_id = t.id
     CROSS JOIN LATERAL (SELECT charter_budget_cycle(n.now, p.cycle_secs) AS cycle) c
+    CROSS JOIN LATERAL (SELECT date_trunc('month', n.now AT TIME ZONE 'UTC')::date AS month) m
     LEFT JOIN budget_usage ut ON ut.tenant_id = t.id AND ut.subject = 'tenant' AND ut.cycle_start = c.cycle
+    LEFT JOIN decision_usage du ON du.tenant_id = t.id AND du.month = m.month
     WHERE t.id = $1
 ),
 q AS (
@@ -264,7 +269,11 @@ pub(super) struct RequestRow {
 
 /// Turns the read's rows into the run's facts and each request's own part. `queries` are
 /// the requests in the rows' order.
-pub(super) fn gather(rows: &[QueryResult], queries: &[Query]) -> Result<(Facts, Vec<RequestRow>)> {
+pub(super) fn gather(
+    rows: &[QueryResult],
+    queries: &[Query],
+    billing: &BillingSetup,
+) -> Result<(Facts, Vec<RequestRow>)> {
     let first = rows.first().ok_or(StoreError::NotFound("tenant"))?;
     if rows.len() != queries.len() {
         return Err(StoreError::Internal(
@@ -272,10 +281,15 @@ pub(super) fn gather(rows: &[QueryResult], queries: &[Query]) -> Result<(Facts, 
         ));
     }
     let subscription: String = first.try_get("", "subscription_status")?;
+    let status = SubscriptionStatus::parse(&subscription)
+        .ok_or_else(|| corrupt("subscription status", &subscription))?;
     let mut facts = Facts::new(
         first.try_get("", "now")?,
-        SubscriptionStatus::parse(&subscription)
-            .ok_or_else(|| corrupt("subscription status", &subscription))?,
+        billing.subscription(
+            status,
+            first.try_get("", "trial_ends_at")?,
+            first.try_get("", "past_due_since")?,
+        ),
         Budget {
             limits: Limits {
                 spend: first.try_get("", "tenant_spend_limit")?,
@@ -288,6 +302,8 @@ pub(super) fn gather(rows: &[QueryResult], queries: &[Query]) -> Result<(Facts, 
             reserved: Amount::default(),
         },
     );
+    let plan: String = first.try_get("", "plan")?;
+    facts.quota = billing.quota(&plan, first.try_get("", "month_decisions")?);
     let mut own = Vec::with_capacity(rows.len());
     let mut approvals: HashMap<Uuid, ApprovalFacts> = HashMap::new();
     for (r, q) in rows.iter().zip(queries) {

@@ -282,7 +282,11 @@ impl crate::handles::Worker<'_> {
 
     /// Queues `trial.ending` for each tenant whose trial ends within `within`, once per end
     /// date; returns how many.
+    /// Nothing while billing is off (no tenant is on a trial then).
     pub async fn announce_ending_trials(self, within: Duration) -> Result<usize> {
+        if !self.billing_setup().enabled() {
+            return Ok(0);
+        }
         let rows = self
             .platform_all(
                 "SELECT tenant_id, trial_ends_at FROM charter_trials_ending(make_interval(secs => $1))",

@@ -11,16 +11,7 @@ use serde_json::{Value, json};
 
 /// The signed record behind a ledger line.
 async fn record(app: &charter_tests::TestApp, token: &str, line: &Value) -> Value {
-    let seq = line["seq"].as_i64().unwrap();
-    let r = call(
-        app,
-        Some(token),
-        "GET",
-        &format!("/api/v1/ledger/entries/{seq}"),
-        None,
-    )
-    .await;
-    serde_json::from_str(r.body["record"].as_str().unwrap()).unwrap()
+    charter_tests::rest::signed_record(app, token, line["seq"].as_u64().unwrap()).await
 }
 
 fn credit_scoring(agents: &[uuid::Uuid]) -> Value {

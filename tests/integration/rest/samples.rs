@@ -177,6 +177,7 @@ impl Op {
                 "purpose": "operation_monitoring",
             }),
             ("PUT", "/api/v1/retention") => json!({"retention_days": 3653}),
+            ("POST", "/api/v1/billing/checkout") => json!({"plan": "team"}),
             ("POST", "/api/v1/legal-holds") => {
                 json!({"system_id": ids.system, "reason": "a matter"})
             }

@@ -11,6 +11,7 @@ use futures::FutureExt;
 
 use crate::{Job, JobResult};
 
+pub mod billing;
 pub mod scanner;
 pub mod self_audit;
 pub mod webhooks;
@@ -48,6 +49,16 @@ pub fn all(config: &Config) -> Result<Vec<Job>, reqwest::Error> {
             name: "trial-notices",
             every: Duration::from_secs(600),
             run: Arc::new(|store| webhooks::trials_ending(store).boxed()),
+        },
+        Job {
+            name: "trial-expiry",
+            every: Duration::from_secs(60),
+            run: Arc::new(|store| billing::expire_trials(store).boxed()),
+        },
+        Job {
+            name: "usage-report",
+            every: Duration::from_secs(600),
+            run: Arc::new(|store| billing::report_usage(store).boxed()),
         },
         Job {
             name: "scanner",
