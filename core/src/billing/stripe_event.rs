@@ -113,10 +113,18 @@ impl StripeEvent {
             .or_else(|| self.str_at("/parent/subscription_details/subscription"))
     }
 
+    /// The price sold: a subscription's first item, or an invoice's first line.
     fn price(&self) -> Option<&str> {
-        ["/items/data/0/price", "/items/data/0/plan", "/plan"]
-            .iter()
-            .find_map(|p| self.str_at(p))
+        [
+            "/items/data/0/price",
+            "/items/data/0/plan",
+            "/plan",
+            "/lines/data/0/pricing/price_details/price",
+            "/lines/data/0/price",
+            "/lines/data/0/plan",
+        ]
+        .iter()
+        .find_map(|p| self.str_at(p))
     }
 
     fn period_end(&self) -> Option<DateTime<Utc>> {
@@ -142,6 +150,14 @@ impl StripeEvent {
         if let Some(c) = self.customer() {
             next.customer.get_or_insert_with(|| c.to_string());
         }
+        // A canceled subscription never comes back: a late event about it (Stripe
+        // delivers in any order, several within one second) changes nothing.
+        if state.status == SubscriptionStatus::Canceled
+            && state.subscription.is_some()
+            && self.subscription() == state.subscription.as_deref()
+        {
+            return next;
+        }
         let plan_of_price = self
             .price()
             .and_then(|p| plans.by_price(p))
@@ -157,8 +173,14 @@ impl StripeEvent {
                 {
                     next.plan = plan.to_string();
                 }
-                next.status = SubscriptionStatus::Active;
-                next.past_due_since = None;
+                // Paid by a delayed method: the subscription's own events say when.
+                if matches!(
+                    self.str_at("/payment_status"),
+                    Some("paid" | "no_payment_required")
+                ) {
+                    next.status = SubscriptionStatus::Active;
+                    next.past_due_since = None;
+                }
             }
             "customer.subscription.created" | "customer.subscription.updated" => {
                 let stripe_status = self.str_at("/status").unwrap_or_default();
@@ -204,6 +226,10 @@ impl StripeEvent {
             {
                 if let Some(s) = self.subscription() {
                     next.subscription = Some(s.to_string());
+                }
+                // Events arrive in any order: the invoice names the plan too.
+                if let Some(plan) = plan_of_price {
+                    next.plan = plan;
                 }
                 next.status = SubscriptionStatus::Active;
                 next.past_due_since = None;
@@ -269,14 +295,25 @@ mod tests {
         let s = event("invoice.payment_failed", 30, failed).apply(&s, &p);
         assert_eq!(s.past_due_since, Some(since));
         let paid = json!({"id": "in_2", "customer": "cus_1",
-                          "parent": {"subscription_details": {"subscription": "sub_1"}}});
+                          "parent": {"subscription_details": {"subscription": "sub_1"}},
+                          "lines": {"data": [{"pricing": {"price_details": {"price": "price_team"}}}]}});
         let s = event("invoice.paid", 40, paid.clone()).apply(&s, &p);
         assert_eq!(s.status, SubscriptionStatus::Active);
         assert_eq!(s.past_due_since, None);
         let s = event("customer.subscription.deleted", 50, sub("canceled")).apply(&s, &p);
         assert_eq!(s.status, SubscriptionStatus::Canceled);
-        // A late paid invoice does not revive it.
+        // Late events about it do not revive it.
         assert_eq!(event("invoice.paid", 60, paid).apply(&s, &p), s);
+        assert_eq!(
+            event("customer.subscription.updated", 60, sub("active")).apply(&s, &p),
+            s
+        );
+        let late = json!({"id": "cs_1", "customer": "cus_1", "subscription": "sub_1",
+                          "payment_status": "paid"});
+        assert_eq!(
+            event("checkout.session.completed", 60, late).apply(&s, &p),
+            s
+        );
     }
 
     #[test]
@@ -304,7 +341,7 @@ mod tests {
         state.customer = None;
         let session = json!({"id": "cs_1", "customer": "cus_9", "subscription": "sub_9",
                              "client_reference_id": "0191b8a4-0000-7000-8000-000000000001",
-                             "metadata": {"plan": "team"}});
+                             "payment_status": "paid", "metadata": {"plan": "team"}});
         let e = event("checkout.session.completed", 5, session);
         assert!(e.tenant_hint().is_some());
         let s = e.apply(&state, &plans());
@@ -312,6 +349,13 @@ mod tests {
         assert_eq!(s.subscription.as_deref(), Some("sub_9"));
         assert_eq!(s.plan, "team");
         assert_eq!(s.status, SubscriptionStatus::Active);
+        // Not paid yet (a delayed payment method): the ids are kept, the state waits.
+        let mut unpaid = e.clone();
+        unpaid.object["payment_status"] = json!("unpaid");
+        assert_eq!(
+            unpaid.apply(&state, &plans()).status,
+            SubscriptionStatus::Trialing
+        );
     }
 
     #[test]

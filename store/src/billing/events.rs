@@ -74,15 +74,7 @@ impl crate::handles::Billing<'_> {
                         past_due_since: before.past_due_since,
                         current_period_end: before.current_period_end,
                     };
-                    let newest: Option<DateTime<Utc>> = tx
-                        .one(
-                            "SELECT stripe_event_at FROM tenants WHERE id = $1",
-                            vec![tx.tenant_id().into()],
-                        )
-                        .await?
-                        .map(|r| r.try_get("", "stripe_event_at"))
-                        .transpose()?
-                        .flatten();
+                    let newest: Option<DateTime<Utc>> = r.try_get("", "stripe_event_at")?;
                     let stale = newest.is_some_and(|n| e.created < n);
                     let next = e.apply(&current, setup.plans());
                     if stale || next == current {

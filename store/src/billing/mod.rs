@@ -138,7 +138,7 @@ pub struct Usage {
 const STATE: &str = "
     SELECT t.plan, t.subscription_status, t.trial_ends_at, t.past_due_since,
            t.current_period_end, t.stripe_customer_id, t.stripe_subscription_id,
-           n.now, m.month, COALESCE(u.decisions, 0) AS decisions,
+           t.stripe_event_at, n.now, m.month, COALESCE(u.decisions, 0) AS decisions,
            (SELECT count(*) FROM agents a WHERE a.tenant_id = t.id) AS agents
     FROM tenants t
     CROSS JOIN (SELECT date_trunc('milliseconds', clock_timestamp()) AS now) n

@@ -1,11 +1,12 @@
 //! The calls Charter makes to Stripe, through Stripe's Rust client: a customer (when
 //! checkout first starts, never at sign-up), a Checkout Session, a Customer Portal session,
-//! meter events. Each call has a timeout; any failure is `unavailable` with a clear
-//! message, and nothing else in Charter waits on Stripe.
+//! meter events. Each call has a timeout; any failure is `unavailable` (503) with a
+//! message that names Stripe, and nothing else in Charter waits on Stripe.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use charter_core::code::Code;
 use charter_core::config::StripeConfig;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
@@ -53,17 +54,22 @@ impl StripeApi {
     ) -> Result<T> {
         match tokio::time::timeout(self.timeout, f).await {
             Ok(Ok(v)) => Ok(v),
+            // Said to the caller as it is (a 503 naming Stripe), not as a generic outage.
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "Stripe refused or failed: {what}");
-                Err(StoreError::Unavailable(format!(
-                    "Stripe could not {what}; nothing was changed, try again shortly"
-                )))
+                Err(StoreError::Refused(
+                    Code::Unavailable,
+                    format!("Stripe could not {what}; nothing was changed, try again shortly"),
+                ))
             }
             Err(_) => {
                 tracing::warn!("Stripe did not answer in {:?}: {what}", self.timeout);
-                Err(StoreError::Unavailable(format!(
-                    "Stripe did not answer in time to {what}; nothing was changed, try again shortly"
-                )))
+                Err(StoreError::Refused(
+                    Code::Unavailable,
+                    format!(
+                        "Stripe did not answer in time to {what}; nothing was changed, try again shortly"
+                    ),
+                ))
             }
         }
     }

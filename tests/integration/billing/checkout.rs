@@ -74,8 +74,7 @@ async fn sign_up_trial_checkout_active_then_canceled() {
             &[("card", "4242424242424242")],
         )
         .await;
-    let b = wait_for_status(&app, &t.token, "active").await;
-    assert_eq!(b["plan"], "team");
+    let b = wait_for(&app, &t.token, "active", "team").await;
     assert_eq!(b["trial_days_left"], serde_json::Value::Null);
     assert_eq!(b["usage"]["agents_limit"], 3);
     assert_eq!(b["usage"]["decisions_limit"], 4);
@@ -116,7 +115,7 @@ async fn sign_up_trial_checkout_active_then_canceled() {
             .to_string();
     let (status, body) = stripe.try_delete(&format!("/v1/subscriptions/{sub}")).await;
     assert!(status < 300, "{status} {body}");
-    let b = wait_for_status(&app, &t.token, "canceled").await;
+    let b = wait_for(&app, &t.token, "canceled", "team").await;
     assert_eq!(b["actions_allowed"], false);
     let d = authorize(&mut client, "payments-api").await;
     assert_eq!(d["decision"], "BLOCKED");

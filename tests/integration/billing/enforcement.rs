@@ -344,3 +344,34 @@ async fn meter_events(stripe: &LocalStripe, tenant: uuid::Uuid) -> Vec<serde_jso
         .cloned()
         .collect()
 }
+
+#[tokio::test]
+async fn a_stripe_outage_fails_checkout_alone() {
+    // Billing on, but nothing listens where Stripe should be.
+    let dead = format!("http://127.0.0.1:{}", charter_tests::free_port());
+    let app = spawn_app_with(test_config(&[
+        ("CHARTER_STRIPE_SECRET_KEY", SECRET_KEY),
+        ("CHARTER_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("CHARTER_STRIPE_API_BASE", &dead),
+        ("CHARTER_BILLING_PLANS", PLANS),
+        ("CHARTER_STRIPE_TIMEOUT_SECS", "2"),
+    ]))
+    .await;
+    // Sign-up, agents and decisions never wait on Stripe.
+    let t = sign_up(&app).await;
+    add_agent(&app, &t.token, "builder").await.unwrap();
+    let agent_id = first_agent(&app, &t.token).await;
+    decide_n(&app, t.tenant, agent_id, 0, 1).await;
+    assert_eq!(billing(&app, &t.token).await["status"], "trialing");
+    // Checkout says Stripe is unavailable, and nothing changed.
+    let r = try_checkout(&app, &t.token, "team").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("Stripe"),
+        "{:?}",
+        r.body
+    );
+    let b = billing(&app, &t.token).await;
+    assert_eq!(b["status"], "trialing");
+    assert!(changes(&app, &t.token).await.is_empty());
+}

@@ -110,15 +110,19 @@ pub async fn agent<'a>(app: &'a TestApp, slug: &str, key: &str) -> Client<'a> {
     c
 }
 
-/// Polls the tenant's billing until `status`, or panics after 20 s.
-pub async fn wait_for_status(app: &TestApp, token: &str, status: &str) -> Value {
+/// Polls the tenant's billing until it shows `status` on `plan`, or panics after 20 s
+/// (Stripe's events arrive in any order).
+pub async fn wait_for(app: &TestApp, token: &str, status: &str, plan: &str) -> Value {
     let end = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let b = billing(app, token).await;
-        if b["status"] == status {
+        if b["status"] == status && b["plan"] == plan {
             return b;
         }
-        assert!(tokio::time::Instant::now() < end, "still {b}, not {status}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "still {b}, not {status} on {plan}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
