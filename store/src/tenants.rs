@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::error::state;
 use crate::{Result, StoreError, TenantTx, principals, signing_keys};
 
-pub const TRIAL_DAYS: i64 = 14;
+pub use charter_core::billing::TRIAL_DAYS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {

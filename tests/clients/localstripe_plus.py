@@ -15,7 +15,8 @@ exist):
   its price;
 - `POST /v1/billing_portal/sessions`;
 - `POST /v1/billing/meter_events`, kept per customer (`GET /_test/meter_events`); an
-  `identifier` already seen is refused as Stripe does.
+  `identifier` already seen is refused as Stripe does, and (for the three endpoints) a
+  request repeating an `Idempotency-Key` with the same parameters gets the first answer.
 
 Usage: python localstripe_plus.py --port N
 """
@@ -141,8 +142,23 @@ class MeterEvent(StripeObject):
 def create(cls):
     async def handler(request):
         data = await server.get_post_data(request) or {}
-        return server.json_response(cls(**data)._export())
+        # Stripe's idempotent requests: the same key and parameters get the first answer.
+        key = request.headers.get('Idempotency-Key')
+        if key is not None:
+            seen = _idempotent.get(key)
+            if seen is not None:
+                if seen[0] != data:
+                    raise UserError(400, 'Keys for idempotent requests can only be used '
+                                         'with the same parameters they were first used with')
+                return server.json_response(seen[1])
+        answer = cls(**data)._export()
+        if key is not None:
+            _idempotent[key] = (data, answer)
+        return server.json_response(answer)
     return handler
+
+
+_idempotent = {}
 
 
 async def complete_checkout(request):

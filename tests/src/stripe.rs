@@ -73,19 +73,30 @@ impl LocalStripe {
         body
     }
 
+    /// As Stripe's client sends an idempotent request (`Idempotency-Key`).
+    pub async fn post_idempotent(&self, path: &str, key: &str, form: &[(&str, &str)]) -> Value {
+        let (status, body) = self.send(path, Some(key), form).await;
+        assert!(status < 300, "{path}: {status} {body}");
+        body
+    }
+
     pub async fn try_post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        self.send(path, None, form).await
+    }
+
+    async fn send(&self, path: &str, key: Option<&str>, form: &[(&str, &str)]) -> (u16, Value) {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        let r = self
+        let mut req = self
             .client
             .post(format!("{}{path}", self.base))
             .bearer_auth(SECRET_KEY)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        let r = req.body(body).send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }

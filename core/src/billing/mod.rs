@@ -60,7 +60,10 @@ impl Subscription {
             SubscriptionStatus::Trialing
             | SubscriptionStatus::Active
             | SubscriptionStatus::Unlimited => true,
-            SubscriptionStatus::PastDue => self.past_due_since.is_none_or(|s| now < s + self.grace),
+            // Without the time of the failure the grace cannot be counted: fail closed.
+            SubscriptionStatus::PastDue => {
+                self.past_due_since.is_some_and(|s| now < s + self.grace)
+            }
             SubscriptionStatus::Canceled | SubscriptionStatus::TrialExpired => false,
         }
     }

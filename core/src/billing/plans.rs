@@ -116,6 +116,14 @@ impl Plans {
                     }
                 }
             }
+            if let Some(price) = &plan.price
+                && let Some(other) = plans.iter().find(|p| p.price.as_ref() == Some(price))
+            {
+                return Err(format!(
+                    "plans `{}` and `{name}` sell the same price `{price}`",
+                    other.name
+                ));
+            }
             plans.push(plan);
         }
         if !plans.iter().any(|p| p.name == TRIAL) {
@@ -176,6 +184,7 @@ mod tests {
             ("team price", "`price` is not key=value"),
             ("team; team", "listed twice"),
             ("unlimited agents=1", "cannot be redefined"),
+            ("a price=p1; b price=p1", "sell the same price"),
         ] {
             let e = Plans::parse(text).unwrap_err();
             assert!(e.contains(says), "{text}: {e}");

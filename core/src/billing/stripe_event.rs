@@ -7,7 +7,6 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::plans::Plans;
 use crate::status::SubscriptionStatus;
@@ -88,18 +87,6 @@ impl StripeEvent {
         self.object.get("customer").and_then(id_of)
     }
 
-    /// The tenant a Checkout Session was made for (`client_reference_id`, or
-    /// `metadata.tenant_id` on any object Charter created).
-    pub fn tenant_hint(&self) -> Option<Uuid> {
-        [
-            self.object.get("client_reference_id"),
-            self.object.pointer("/metadata/tenant_id"),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(|v| v.as_str()?.parse().ok())
-    }
-
     fn str_at(&self, pointer: &str) -> Option<&str> {
         self.object.pointer(pointer).and_then(id_of)
     }
@@ -113,18 +100,12 @@ impl StripeEvent {
             .or_else(|| self.str_at("/parent/subscription_details/subscription"))
     }
 
-    /// The price sold: a subscription's first item, or an invoice's first line.
+    /// The price a subscription sells (its first item). Invoices are not read for it: their
+    /// first line may be a proration of the old price.
     fn price(&self) -> Option<&str> {
-        [
-            "/items/data/0/price",
-            "/items/data/0/plan",
-            "/plan",
-            "/lines/data/0/pricing/price_details/price",
-            "/lines/data/0/price",
-            "/lines/data/0/plan",
-        ]
-        .iter()
-        .find_map(|p| self.str_at(p))
+        ["/items/data/0/price", "/items/data/0/plan", "/plan"]
+            .iter()
+            .find_map(|p| self.str_at(p))
     }
 
     fn period_end(&self) -> Option<DateTime<Utc>> {
@@ -163,7 +144,11 @@ impl StripeEvent {
             .and_then(|p| plans.by_price(p))
             .map(|p| p.name.clone());
         match self.kind.as_str() {
-            "checkout.session.completed" => {
+            // Only a subscription Checkout with its subscription is Charter's kind.
+            "checkout.session.completed"
+                if self.str_at("/mode") == Some("subscription")
+                    && self.subscription().is_some() =>
+            {
                 if let Some(s) = self.subscription() {
                     next.subscription = Some(s.to_string());
                 }
@@ -184,10 +169,11 @@ impl StripeEvent {
             }
             "customer.subscription.created" | "customer.subscription.updated" => {
                 let stripe_status = self.str_at("/status").unwrap_or_default();
-                let live = matches!(stripe_status, "active" | "trialing" | "past_due" | "unpaid");
-                // A new live subscription replaces the one on record; a dead one that
-                // is not the current subscription changes nothing.
-                if !self.about_current(state) && !live {
+                // A new subscription replaces the one on record only once it is paid for;
+                // other events about a subscription that is not the current one change
+                // nothing (an old one failing or ending must not touch the new one).
+                let paid = matches!(stripe_status, "active" | "trialing");
+                if !self.about_current(state) && !paid {
                     return next;
                 }
                 if let Some(s) = self.subscription() {
@@ -198,7 +184,8 @@ impl StripeEvent {
                         next.status = SubscriptionStatus::Active;
                         next.past_due_since = None;
                     }
-                    "past_due" | "unpaid" => {
+                    // `paused`: a trial ended without a payment method.
+                    "past_due" | "unpaid" | "paused" => {
                         next.status = SubscriptionStatus::PastDue;
                         next.past_due_since.get_or_insert(self.created);
                     }
@@ -206,7 +193,7 @@ impl StripeEvent {
                         next.status = SubscriptionStatus::Canceled;
                         next.past_due_since = None;
                     }
-                    // `incomplete`, `paused`: the first payment is still to come.
+                    // `incomplete`: the first payment is still to come.
                     _ => {}
                 }
                 if let Some(plan) = plan_of_price {
@@ -217,19 +204,20 @@ impl StripeEvent {
                 }
             }
             "customer.subscription.deleted" if self.about_current(state) => {
+                if let Some(s) = self.subscription() {
+                    next.subscription = Some(s.to_string());
+                }
                 next.status = SubscriptionStatus::Canceled;
                 next.past_due_since = None;
             }
             // A paid invoice does not revive a canceled subscription.
             "invoice.paid" | "invoice.payment_succeeded"
-                if self.about_current(state) && state.status != SubscriptionStatus::Canceled =>
+                if self.about_current(state)
+                    && self.subscription().is_some()
+                    && state.status != SubscriptionStatus::Canceled =>
             {
                 if let Some(s) = self.subscription() {
                     next.subscription = Some(s.to_string());
-                }
-                // Events arrive in any order: the invoice names the plan too.
-                if let Some(plan) = plan_of_price {
-                    next.plan = plan;
                 }
                 next.status = SubscriptionStatus::Active;
                 next.past_due_since = None;
@@ -295,8 +283,7 @@ mod tests {
         let s = event("invoice.payment_failed", 30, failed).apply(&s, &p);
         assert_eq!(s.past_due_since, Some(since));
         let paid = json!({"id": "in_2", "customer": "cus_1",
-                          "parent": {"subscription_details": {"subscription": "sub_1"}},
-                          "lines": {"data": [{"pricing": {"price_details": {"price": "price_team"}}}]}});
+                          "parent": {"subscription_details": {"subscription": "sub_1"}}});
         let s = event("invoice.paid", 40, paid.clone()).apply(&s, &p);
         assert_eq!(s.status, SubscriptionStatus::Active);
         assert_eq!(s.past_due_since, None);
@@ -333,6 +320,11 @@ mod tests {
         );
         let failed = json!({"id": "in_1", "customer": "cus_1", "subscription": "sub_old"});
         assert_eq!(event("invoice.payment_failed", 1, failed).apply(&s, &p), s);
+        let old_past_due = json!({"id": "sub_old", "customer": "cus_1", "status": "past_due"});
+        assert_eq!(
+            event("customer.subscription.updated", 1, old_past_due).apply(&s, &p),
+            s
+        );
     }
 
     #[test]
@@ -340,10 +332,9 @@ mod tests {
         let mut state = trialing();
         state.customer = None;
         let session = json!({"id": "cs_1", "customer": "cus_9", "subscription": "sub_9",
-                             "client_reference_id": "0191b8a4-0000-7000-8000-000000000001",
-                             "payment_status": "paid", "metadata": {"plan": "team"}});
+                             "mode": "subscription", "payment_status": "paid",
+                             "metadata": {"plan": "team"}});
         let e = event("checkout.session.completed", 5, session);
-        assert!(e.tenant_hint().is_some());
         let s = e.apply(&state, &plans());
         assert_eq!(s.customer.as_deref(), Some("cus_9"));
         assert_eq!(s.subscription.as_deref(), Some("sub_9"));

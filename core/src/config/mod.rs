@@ -316,7 +316,7 @@ impl Config {
                 .map(IpNet::parse)
                 .collect::<Option<Vec<_>>>()
         })?;
-        let stripe = stripe_config(&p)?;
+        let stripe = stripe_config(&p, mode)?;
         let plans = match p.raw.get("billing_plans") {
             None => Plans::default(),
             Some((v, origin)) => Plans::parse(v).map_err(|message| ConfigError::Setting {
@@ -373,7 +373,7 @@ impl Config {
 }
 
 /// Billing is on with both Stripe secrets, off with neither; one alone is a mistake.
-fn stripe_config(p: &Parser) -> Result<Option<StripeConfig>, ConfigError> {
+fn stripe_config(p: &Parser, mode: Mode) -> Result<Option<StripeConfig>, ConfigError> {
     let secret_key = p.opt("stripe_secret_key", |v| {
         (v.starts_with("sk_") || v.starts_with("rk_")).then(|| v.to_string())
     })?;
@@ -382,7 +382,9 @@ fn stripe_config(p: &Parser) -> Result<Option<StripeConfig>, ConfigError> {
         "stripe_api_base",
         "https://api.stripe.com".to_string(),
         |v| {
-            let ok = v.starts_with("http://") || v.starts_with("https://");
+            // Plain HTTP only for a local test server, never in production.
+            let ok =
+                v.starts_with("https://") || (v.starts_with("http://") && mode != Mode::Production);
             ok.then(|| v.trim_end_matches('/').to_string())
         },
     )?;

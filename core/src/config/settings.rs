@@ -195,7 +195,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     s(
         "stripe_api_base",
         &["CHARTER_STRIPE_API_BASE"],
-        "an http(s):// URL of the Stripe API (a test server)",
+        "an https:// URL of the Stripe API (http:// for a test server, not in production)",
         false,
     ),
     s(

@@ -5,26 +5,32 @@
 -- is derived from it at the moment of each decision (a trial past its end is expired at
 -- that exact time, whether or not the worker has written `trial_expired` yet).
 
-ALTER TABLE tenants DROP CONSTRAINT tenants_plan_check;
-ALTER TABLE tenants DROP CONSTRAINT tenants_subscription_status_check;
-UPDATE tenants SET subscription_status = CASE subscription_status
-    WHEN 'unpaid' THEN 'past_due'
-    WHEN 'incomplete' THEN 'canceled'
-    WHEN 'expired' THEN 'trial_expired'
-    WHEN 'none' THEN 'unlimited'
-    ELSE subscription_status END;
--- Plans are configuration; the name is only checked for shape here.
-ALTER TABLE tenants ADD CONSTRAINT tenants_plan_check
-    CHECK (plan ~ '^[a-z0-9][a-z0-9_-]{0,39}$');
-ALTER TABLE tenants ADD CONSTRAINT tenants_subscription_status_check
-    CHECK (subscription_status IN
-        ('trialing', 'active', 'past_due', 'canceled', 'trial_expired', 'unlimited'));
 ALTER TABLE tenants
     -- When payment first failed (the grace period counts from it); NULL unless past_due.
     ADD COLUMN past_due_since      timestamptz,
     ADD COLUMN current_period_end  timestamptz,
     -- `created` of the newest Stripe event applied: an older one never overwrites it.
     ADD COLUMN stripe_event_at     timestamptz;
+ALTER TABLE tenants DROP CONSTRAINT tenants_plan_check;
+ALTER TABLE tenants DROP CONSTRAINT tenants_subscription_status_check;
+-- Migrations run as a role that RLS binds: lift the forced policy for this one update of
+-- every tenant's row. An `unpaid` tenant's grace starts now.
+ALTER TABLE tenants NO FORCE ROW LEVEL SECURITY;
+UPDATE tenants SET
+    past_due_since = CASE WHEN subscription_status = 'unpaid' THEN now() END,
+    subscription_status = CASE subscription_status
+        WHEN 'unpaid' THEN 'past_due'
+        WHEN 'incomplete' THEN 'canceled'
+        WHEN 'expired' THEN 'trial_expired'
+        WHEN 'none' THEN 'unlimited'
+        ELSE subscription_status END;
+ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
+-- Plans are configuration; the name is only checked for shape here.
+ALTER TABLE tenants ADD CONSTRAINT tenants_plan_check
+    CHECK (plan ~ '^[a-z0-9][a-z0-9_-]{0,39}$');
+ALTER TABLE tenants ADD CONSTRAINT tenants_subscription_status_check
+    CHECK (subscription_status IN
+        ('trialing', 'active', 'past_due', 'canceled', 'trial_expired', 'unlimited'));
 CREATE UNIQUE INDEX tenants_stripe_customer ON tenants (stripe_customer_id)
     WHERE stripe_customer_id IS NOT NULL;
 
@@ -40,12 +46,14 @@ CREATE TABLE stripe_events (
 );
 
 -- Decisions per tenant and calendar month; `reported` is how many of them were sent to
--- Stripe as meter events.
+-- Stripe as meter events (or are not billable: those before a change of plan);
+-- `reporting` is the count a report in flight is for, resent as it is until it lands.
 CREATE TABLE decision_usage (
     tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     month     date NOT NULL CHECK (extract(day FROM month) = 1),
     decisions bigint NOT NULL DEFAULT 0 CHECK (decisions >= 0),
     reported  bigint NOT NULL DEFAULT 0 CHECK (reported >= 0),
+    reporting bigint CHECK (reporting >= 0),
     PRIMARY KEY (tenant_id, month)
 );
 

@@ -101,6 +101,9 @@ impl crate::handles::Billing<'_> {
                         ],
                     )
                     .await?;
+                    if next.plan != current.plan {
+                        super::usage_billable_from_now(tx).await?;
+                    }
                     let entry: Entry = super::changed(
                         "stripe",
                         &before,
@@ -133,7 +136,7 @@ impl crate::handles::Billing<'_> {
         }
     }
 
-    /// The tenant an event is about: its customer's, or the one a Checkout Session names.
+    /// The tenant an event is about: the one whose Stripe customer it names.
     async fn tenant_of(self, event: &StripeEvent) -> Result<Option<Uuid>> {
         if let Some(customer) = event.customer() {
             let row = self
@@ -150,19 +153,7 @@ impl crate::handles::Billing<'_> {
                 return Ok(Some(id));
             }
         }
-        // A Checkout Session names the tenant it was made for; the tenant must exist.
-        let Some(hint) = event.tenant_hint() else {
-            return Ok(None);
-        };
-        let tx = self.tenant_tx(hint).await?;
-        let exists = tx
-            .one(
-                "SELECT 1 AS x FROM tenants WHERE id = $1",
-                vec![hint.into()],
-            )
-            .await?
-            .is_some();
-        tx.rollback().await?;
-        Ok(exists.then_some(hint))
+        // Only customers Charter created (and stored before any checkout) name a tenant.
+        Ok(None)
     }
 }

@@ -73,9 +73,9 @@ impl crate::handles::Billing<'_> {
     }
 
     /// Reports decisions not yet reported, for tenants on a metered plan, as Stripe meter
-    /// events. The identifier names the tenant, month and count reached, so a report
-    /// repeated after a lost answer is counted once by Stripe. Returns the decisions
-    /// reported.
+    /// events. The count a report is for is stored before it is sent, and the identifier
+    /// names the tenant, month and that count: a report whose answer was lost is sent again
+    /// unchanged, and Stripe counts it once. Returns the decisions reported.
     pub async fn report_usage(self) -> Result<i64> {
         let setup = self.billing_setup();
         let Ok(api) = setup.stripe() else {
@@ -95,18 +95,21 @@ impl crate::handles::Billing<'_> {
         for r in &rows {
             let tenant: Uuid = r.try_get("", "tenant_id")?;
             let month: NaiveDate = r.try_get("", "month")?;
+            // Fix the count this report is for before sending it: a report whose answer
+            // was lost is sent again with the same count and identifier.
             let tx = self.tenant_tx(tenant).await?;
             let row = tx
                 .one(
-                    "SELECT u.decisions, u.reported, t.plan, t.stripe_customer_id
-                     FROM decision_usage u JOIN tenants t ON t.id = u.tenant_id
-                     WHERE u.tenant_id = $1 AND u.month = $2",
+                    "UPDATE decision_usage u SET reporting = COALESCE(u.reporting, u.decisions)
+                     FROM tenants t
+                     WHERE u.tenant_id = $1 AND u.month = $2 AND t.id = u.tenant_id
+                     RETURNING u.reporting, u.reported, t.plan, t.stripe_customer_id",
                     vec![tenant.into(), month.into()],
                 )
                 .await?;
-            tx.rollback().await?;
+            tx.commit().await?;
             let Some(row) = row else { continue };
-            let decisions: i64 = row.try_get("", "decisions")?;
+            let target: i64 = row.try_get("", "reporting")?;
             let reported: i64 = row.try_get("", "reported")?;
             let plan: String = row.try_get("", "plan")?;
             let customer: Option<String> = row.try_get("", "stripe_customer_id")?;
@@ -116,23 +119,26 @@ impl crate::handles::Billing<'_> {
             ) else {
                 continue;
             };
-            let identifier = format!("charter-{tenant}-{month}-{decisions}");
+            if target <= reported {
+                continue;
+            }
+            let identifier = format!("charter-{tenant}-{month}-{target}");
             if let Err(e) = api
-                .meter_event(&meter, &customer, decisions - reported, &identifier)
+                .meter_event(&meter, &customer, target - reported, &identifier)
                 .await
             {
-                tracing::warn!(%tenant, error = %e, "usage not reported to Stripe; retried next run");
+                tracing::warn!(%tenant, error = %e, "usage not reported to Stripe; sent again next run");
                 continue;
             }
             let tx = self.tenant_tx(tenant).await?;
             tx.exec(
-                "UPDATE decision_usage SET reported = GREATEST(reported, $3)
-                 WHERE tenant_id = $1 AND month = $2",
-                vec![tenant.into(), month.into(), decisions.into()],
+                "UPDATE decision_usage SET reported = GREATEST(reported, $3), reporting = NULL
+                 WHERE tenant_id = $1 AND month = $2 AND reporting = $3",
+                vec![tenant.into(), month.into(), target.into()],
             )
             .await?;
             tx.commit().await?;
-            total += decisions - reported;
+            total += target - reported;
         }
         Ok(total)
     }

@@ -14,8 +14,8 @@ pub mod events;
 pub mod lifecycle;
 pub mod stripe;
 
+use charter_core::billing::Subscription;
 use charter_core::billing::plans::{self, Plans};
-use charter_core::billing::{Subscription, TRIAL_DAYS};
 use charter_core::code::Code;
 use charter_core::config::Config;
 use charter_core::engine::decide::Quota;
@@ -89,9 +89,11 @@ impl BillingSetup {
         if !self.enabled() {
             return None;
         }
+        // A plan no longer configured limits nothing (said once per run at debug: this
+        // is on every decision's path).
         let found = self.plans.get(plan);
         if found.is_none() {
-            tracing::warn!(plan, "a tenant's plan is not configured; it is not limited");
+            tracing::debug!(plan, "a tenant's plan is not configured; it is not limited");
         }
         found
     }
@@ -122,6 +124,8 @@ pub struct Overview {
     /// When a past-due tenant's agents stop acting.
     pub grace_ends_at: Option<DateTime<Utc>>,
     pub has_customer: bool,
+    /// A Stripe subscription is on record.
+    pub has_subscription: bool,
     pub usage: Usage,
 }
 
@@ -174,6 +178,9 @@ impl BillingSetup {
                 .flatten(),
             has_customer: r
                 .try_get::<Option<String>>("", "stripe_customer_id")?
+                .is_some(),
+            has_subscription: r
+                .try_get::<Option<String>>("", "stripe_subscription_id")?
                 .is_some(),
             usage: Usage {
                 month: r.try_get("", "month")?,
@@ -277,6 +284,18 @@ impl crate::handles::Billing<'_> {
                     sellable.join(", ")
                 ))
             })?;
+        let o = self.overview(tenant).await?;
+        if matches!(
+            o.status,
+            SubscriptionStatus::Active | SubscriptionStatus::PastDue
+        ) && o.has_subscription
+        {
+            return Err(StoreError::Conflict(format!(
+                "the tenant already has a subscription ({}, plan `{}`): change or renew it in \
+                 the Customer Portal (POST /api/v1/billing/portal)",
+                o.status, o.plan
+            )));
+        }
         let customer = self.customer(tenant, by.clone(), api).await?;
         let url = api
             .checkout(CheckoutRequest {
@@ -335,6 +354,7 @@ impl crate::handles::Billing<'_> {
 
     /// The tenant's Stripe customer, created (and stored) the first time.
     async fn customer(self, tenant: Uuid, by: Acting, api: &StripeApi) -> Result<String> {
+        let owner = by.principal;
         let (existing, name, email) = self
             .read(tenant, move |tx| {
                 Box::pin(async move {
@@ -353,7 +373,7 @@ impl crate::handles::Billing<'_> {
         if let Some(c) = existing {
             return Ok(c);
         }
-        let created = api.create_customer(tenant, &name, &email).await?;
+        let created = api.create_customer(tenant, owner, &name, &email).await?;
         let tx = self.tenant_tx(tenant).await?;
         // Another checkout may have stored one meanwhile: the first stays.
         let row = tx
@@ -409,6 +429,12 @@ impl crate::handles::Billing<'_> {
     /// `unlimited` for the unlimited plan. A `subscription.changed` record.
     pub async fn set_plan(self, tenant: Uuid, plan: &str) -> Result<Overview> {
         let setup = self.billing_setup();
+        if plan == plans::TRIAL {
+            return Err(StoreError::Invalid(
+                "plan: `trial` is not set by hand; use `tenant trial --ends-at` to change a trial"
+                    .into(),
+            ));
+        }
         if setup.plans().get(plan).is_none() {
             let names: Vec<&str> = setup
                 .plans()
@@ -431,8 +457,12 @@ impl crate::handles::Billing<'_> {
             Box::pin(async move {
                 let before = setup.overview(&read_state(tx).await?)?;
                 tx.exec(
+                    // The hand-set plan stands until a new subscription: Stripe's events
+                    // about the one on record (or older ones) no longer apply.
                     "UPDATE tenants SET plan = $2, subscription_status = $3, past_due_since = NULL,
-                         updated_at = now() WHERE id = $1",
+                         stripe_subscription_id = NULL,
+                         stripe_event_at = GREATEST(stripe_event_at, now()), updated_at = now()
+                     WHERE id = $1",
                     vec![
                         tx.tenant_id().into(),
                         plan.clone().into(),
@@ -440,6 +470,9 @@ impl crate::handles::Billing<'_> {
                     ],
                 )
                 .await?;
+                if before.plan != plan {
+                    usage_billable_from_now(tx).await?;
+                }
                 let e = changed(
                     "operator",
                     &before,
@@ -453,7 +486,13 @@ impl crate::handles::Billing<'_> {
     }
 }
 
-/// When a new trial ends.
-pub fn trial_end(now: DateTime<Utc>) -> DateTime<Utc> {
-    now + Duration::days(TRIAL_DAYS)
+/// A change of plan: decisions made so far are not billed under the new plan (a metered
+/// plan reports only what is decided on it).
+pub(crate) async fn usage_billable_from_now(tx: &TenantTx) -> Result<()> {
+    tx.exec(
+        "UPDATE decision_usage SET reported = decisions, reporting = NULL WHERE tenant_id = $1",
+        vec![tx.tenant_id().into()],
+    )
+    .await?;
+    Ok(())
 }

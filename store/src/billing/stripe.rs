@@ -74,9 +74,15 @@ impl StripeApi {
         }
     }
 
-    /// A customer for the tenant. The idempotency key makes a retry (after a timeout
-    /// whose request did reach Stripe) return the same customer.
-    pub async fn create_customer(&self, tenant: Uuid, name: &str, email: &str) -> Result<String> {
+    /// A customer for the tenant. The idempotency key (tenant and owner) makes a retry
+    /// after a timeout whose request did reach Stripe return the same customer.
+    pub async fn create_customer(
+        &self,
+        tenant: Uuid,
+        owner: Uuid,
+        name: &str,
+        email: &str,
+    ) -> Result<String> {
         let metadata = HashMap::from([("tenant_id".to_string(), tenant.to_string())]);
         let create = CreateCustomer::new()
             .name(name)
@@ -84,7 +90,7 @@ impl StripeApi {
             .metadata(metadata)
             .customize()
             .request_strategy(RequestStrategy::Idempotent(
-                IdempotencyKey::new(format!("charter-customer-{tenant}"))
+                IdempotencyKey::new(format!("charter-customer-{tenant}-{owner}"))
                     .map_err(|_| StoreError::Internal("idempotency key".into()))?,
             ));
         let customer = self
@@ -142,7 +148,14 @@ impl StripeApi {
             ("stripe_customer_id".to_string(), customer.to_string()),
             ("value".to_string(), value.to_string()),
         ]);
-        let create = CreateBillingMeterEvent::new(event_name, payload).identifier(identifier);
+        // The identifier is also the idempotency key: a resend after a lost answer gets
+        // the first answer back instead of a duplicate-identifier error.
+        let key = IdempotencyKey::new(identifier)
+            .map_err(|_| StoreError::Internal("idempotency key".into()))?;
+        let create = CreateBillingMeterEvent::new(event_name, payload)
+            .identifier(identifier)
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(key));
         self.call("record usage", create.send(&self.client)).await?;
         Ok(())
     }

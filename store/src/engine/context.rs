@@ -24,7 +24,8 @@ pub struct AgentContext {
     pub tenant_id: Uuid,
     /// The tenant's slug (its URL name).
     pub tenant_slug: String,
-    /// `trialing`, `active`, … — actions are blocked once it has ended.
+    /// In force now: `trialing`, `active`, `past_due`, `canceled`, `trial_expired`,
+    /// `unlimited` (billing off) — actions are blocked once it has ended.
     pub subscription_status: SubscriptionStatus,
     /// The human principal the agent acts for.
     pub responsible_principal_id: Uuid,
@@ -69,6 +70,7 @@ impl crate::handles::Engine<'_> {
             .one(
                 "WITH n AS (SELECT clock_timestamp() AS now)
                  SELECT a.name, a.status, a.responsible_principal_id, t.slug, t.subscription_status,
+                        t.trial_ends_at, t.past_due_since, n.now,
                         s.scope, COALESCE(k.state, 'closed') AS breaker_state,
                         COALESCE(k.consecutive_failures, 0) AS consecutive_failures,
                         COALESCE(p.cycle_secs, 86400) AS cycle_secs, c.cycle,
@@ -111,7 +113,15 @@ impl crate::handles::Engine<'_> {
             agent_status: state(&r, "status")?,
             tenant_id: tenant,
             tenant_slug: r.try_get("", "slug")?,
-            subscription_status: state(&r, "subscription_status")?,
+            // The state in force now, as decisions see it.
+            subscription_status: self
+                .billing_setup()
+                .subscription(
+                    state(&r, "subscription_status")?,
+                    r.try_get("", "trial_ends_at")?,
+                    r.try_get("", "past_due_since")?,
+                )
+                .status_at(r.try_get("", "now")?),
             responsible_principal_id: r.try_get("", "responsible_principal_id")?,
             spend_left: scope.spend_limit.map(|l| (l - spend).max(0)),
             dispatches_left: scope.dispatch_limit.map(|l| (l - dispatches).max(0)),

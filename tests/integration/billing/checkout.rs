@@ -90,6 +90,15 @@ async fn sign_up_trial_checkout_active_then_canceled() {
         "{first}"
     );
 
+    // A second subscription is refused: changes go through the portal.
+    let twice = try_checkout(&app, &t.token, "team").await;
+    assert_eq!(twice.status, StatusCode::CONFLICT, "{:?}", twice.body);
+    assert!(
+        twice.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Customer Portal")
+    );
     // The portal opens now.
     let portal = call(&app, Some(&t.token), "POST", "/api/v1/billing/portal", None).await;
     assert_eq!(portal.status, StatusCode::OK, "{:?}", portal.body);

@@ -240,24 +240,58 @@ async fn metered_usage_is_reported_to_stripe_once() {
     let (stripe, app) = billing_app().await;
     let t = sign_up(&app).await;
     checkout(&app, &t.token, "scale").await;
+    add_agent(&app, &t.token, "builder").await.unwrap();
+    let agent_id = first_agent(&app, &t.token).await;
+    // Decisions of the trial are not billed under the metered plan.
+    decide_n(&app, t.tenant, agent_id, 0, 2).await;
     app.store
         .billing()
         .set_plan(t.tenant, "scale")
         .await
         .unwrap();
-    add_agent(&app, &t.token, "builder").await.unwrap();
-    let agent_id = first_agent(&app, &t.token).await;
-    decide_n(&app, t.tenant, agent_id, 0, 3).await;
+    decide_n(&app, t.tenant, agent_id, 2, 3).await;
     app.store.billing().report_usage().await.unwrap();
     app.store.billing().report_usage().await.unwrap();
-    assert_eq!(billing(&app, &t.token).await["usage"]["decisions"], 3);
+    assert_eq!(billing(&app, &t.token).await["usage"]["decisions"], 5);
     // Other tenants of the shared database may be metered too: only ours count.
     let ours = meter_events(&stripe, t.tenant).await;
     assert_eq!(ours.len(), 1, "{ours:?}");
     assert_eq!(ours[0]["event_name"], "charter_decisions");
     assert_eq!(ours[0]["payload"]["value"], "3");
-    // Two more: reported as the difference.
-    decide_n(&app, t.tenant, agent_id, 3, 2).await;
+    // Two more, and the report's answer is lost after Stripe took it: Charter sends the
+    // same report again (same count, same identifier) and Stripe counts it once.
+    decide_n(&app, t.tenant, agent_id, 5, 2).await;
+    let month = chrono::Utc::now().format("%Y-%m-01").to_string();
+    charter_tests::execute(
+        &charter_tests::superuser().await,
+        "UPDATE decision_usage SET reporting = decisions WHERE tenant_id = $1",
+        vec![t.tenant.into()],
+    )
+    .await
+    .unwrap();
+    let customers = stripe.get("/v1/customers").await;
+    let customer = customers["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metadata"]["tenant_id"] == t.tenant.to_string())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap();
+    let identifier = format!("charter-{}-{month}-7", t.tenant);
+    stripe
+        .post_idempotent(
+            "/v1/billing/meter_events",
+            &identifier,
+            &[
+                ("event_name", "charter_decisions"),
+                ("payload[stripe_customer_id]", customer),
+                ("payload[value]", "2"),
+                ("identifier", &identifier),
+            ],
+        )
+        .await;
+    app.store.billing().report_usage().await.unwrap();
     app.store.billing().report_usage().await.unwrap();
     let values: Vec<i64> = meter_events(&stripe, t.tenant)
         .await
