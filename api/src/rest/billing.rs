@@ -2,6 +2,7 @@
 //! ways to pay: a Stripe Checkout Session for a plan, the Stripe Customer Portal.
 
 use actix_web::{HttpResponse, get, post, web};
+use charter_core::billing::plans::Plan;
 use charter_store::billing::Overview;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,21 @@ pub struct BillingView {
     /// When a past-due tenant's agents stop acting, unless it pays first.
     pub grace_ends_at: Option<DateTime<Utc>>,
     pub usage: UsageView,
+    /// The plans of this server; those `on_sale` can be bought through Checkout.
+    pub plans: Vec<PlanView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PlanView {
+    pub name: String,
+    /// A Checkout Session can sell it (it has a Stripe price).
+    pub on_sale: bool,
+    /// Agents allowed; absent: unlimited.
+    pub agents: Option<u64>,
+    /// Decisions per calendar month (UTC); absent: unlimited.
+    pub decisions_per_month: Option<u64>,
+    /// Decisions are reported to Stripe as usage.
+    pub metered: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -52,8 +68,8 @@ pub struct UsageView {
     pub agents_limit: Option<u64>,
 }
 
-impl From<Overview> for BillingView {
-    fn from(o: Overview) -> Self {
+impl BillingView {
+    fn new(o: Overview, plans: Vec<Plan>) -> Self {
         BillingView {
             billing_enabled: o.enabled,
             plan: o.plan,
@@ -71,6 +87,16 @@ impl From<Overview> for BillingView {
                 agents: o.usage.agents,
                 agents_limit: o.usage.agents_limit,
             },
+            plans: plans
+                .into_iter()
+                .map(|p| PlanView {
+                    on_sale: o.enabled && p.price.is_some(),
+                    agents: p.agents,
+                    decisions_per_month: p.decisions,
+                    metered: p.meter.is_some(),
+                    name: p.name,
+                })
+                .collect(),
         }
     }
 }
@@ -89,15 +115,17 @@ pub struct RedirectView {
     pub url: String,
 }
 
-/// The tenant's plan, subscription state, trial, period and this month's usage.
+/// The tenant's plan, subscription state, trial, period, this month's usage, and the plans
+/// of this server.
 #[utoipa::path(operation_id = "billing_get", tag = "billing", security(("bearer" = ["read"])), responses((status = 200, body = BillingView), Errors))]
 #[get("/billing")]
 pub async fn get_billing(
     auth: Authorized<Read>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let o = state.store().billing().overview(auth.tenant_id).await?;
-    Ok(HttpResponse::Ok().json(BillingView::from(o)))
+    let billing = state.store().billing();
+    let o = billing.overview(auth.tenant_id).await?;
+    Ok(HttpResponse::Ok().json(BillingView::new(o, billing.plans())))
 }
 
 /// A Stripe Checkout Session for a plan (owners only). The Stripe customer is created

@@ -235,6 +235,11 @@ impl crate::handles::Billing<'_> {
         .await
     }
 
+    /// The configured plans (those with a price are on sale through Checkout).
+    pub fn plans(self) -> Vec<plans::Plan> {
+        self.billing_setup().plans().all().to_vec()
+    }
+
     /// Whether the tenant's agents may act now (`subscription_inactive` otherwise): for
     /// the acting tools that are not decisions.
     pub async fn may_act(self, tenant: Uuid) -> Result<()> {

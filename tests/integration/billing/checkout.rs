@@ -24,6 +24,14 @@ async fn sign_up_trial_checkout_active_then_canceled() {
     assert_eq!(b["trial_days_left"], 14);
     assert_eq!(b["actions_allowed"], true);
     assert_eq!(b["usage"]["agents_limit"], 10);
+    let on_sale: Vec<&str> = b["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["on_sale"] == true)
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(on_sale, ["team", "scale"]);
     let me = call(&app, Some(&t.token), "GET", "/api/v1/tenant", None).await;
     assert_eq!(me.body["subscription_status"], "trialing");
     assert_eq!(me.body["trial_days_left"], 14);
