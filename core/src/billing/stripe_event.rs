@@ -115,14 +115,12 @@ impl StripeEvent {
             .and_then(|t| Utc.timestamp_opt(t, 0).single())
     }
 
-    /// Whether the event is about the tenant's current subscription (or the tenant has
-    /// none yet): an event about an older, replaced subscription changes nothing.
+    /// Whether the event is about the subscription on record. Without one on record no
+    /// event is: a subscription is adopted only by a paid checkout or a paid subscription's
+    /// own event, never by an invoice or a deletion (which could be about one an operator
+    /// detached, or one Charter never sold).
     fn about_current(&self, state: &BillingState) -> bool {
-        match (&state.subscription, self.subscription()) {
-            (None, _) => true,
-            (Some(current), Some(this)) => current == this,
-            (Some(_), None) => false,
-        }
+        matches!((&state.subscription, self.subscription()), (Some(c), Some(t)) if c == t)
     }
 
     /// The state after this event (the same state when it changes nothing).
@@ -212,9 +210,7 @@ impl StripeEvent {
             }
             // A paid invoice does not revive a canceled subscription.
             "invoice.paid" | "invoice.payment_succeeded"
-                if self.about_current(state)
-                    && self.subscription().is_some()
-                    && state.status != SubscriptionStatus::Canceled =>
+                if self.about_current(state) && state.status != SubscriptionStatus::Canceled =>
             {
                 if let Some(s) = self.subscription() {
                     next.subscription = Some(s.to_string());
@@ -223,9 +219,7 @@ impl StripeEvent {
                 next.past_due_since = None;
             }
             "invoice.payment_failed"
-                if self.about_current(state)
-                    && self.subscription().is_some()
-                    && state.status != SubscriptionStatus::Canceled =>
+                if self.about_current(state) && state.status != SubscriptionStatus::Canceled =>
             {
                 next.status = SubscriptionStatus::PastDue;
                 next.past_due_since.get_or_insert(self.created);
@@ -325,6 +319,30 @@ mod tests {
             event("customer.subscription.updated", 1, old_past_due).apply(&s, &p),
             s
         );
+    }
+
+    #[test]
+    fn without_a_subscription_on_record_only_a_paid_one_is_adopted() {
+        let p = plans();
+        let mut s = trialing();
+        s.status = SubscriptionStatus::Unlimited;
+        s.plan = "unlimited".into();
+        let deleted = json!({"id": "sub_old", "customer": "cus_1", "status": "canceled"});
+        assert_eq!(
+            event("customer.subscription.deleted", 1, deleted).apply(&s, &p),
+            s
+        );
+        let invoice = json!({"id": "in_1", "customer": "cus_1", "subscription": "sub_old"});
+        assert_eq!(
+            event("invoice.payment_failed", 1, invoice.clone()).apply(&s, &p),
+            s
+        );
+        assert_eq!(event("invoice.paid", 1, invoice).apply(&s, &p), s);
+        let paid = json!({"id": "sub_new", "customer": "cus_1", "status": "active",
+                          "items": {"data": [{"price": {"id": "price_team"}}]}});
+        let next = event("customer.subscription.created", 2, paid).apply(&s, &p);
+        assert_eq!(next.status, SubscriptionStatus::Active);
+        assert_eq!(next.subscription.as_deref(), Some("sub_new"));
     }
 
     #[test]
