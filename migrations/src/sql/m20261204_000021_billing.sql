@@ -45,6 +45,12 @@ CREATE TABLE stripe_events (
     PRIMARY KEY (tenant_id, event_id)
 );
 
+-- The month a decision counts towards: the calendar month in UTC, as its first day. One
+-- definition for the decision's read and the billing overview.
+CREATE FUNCTION charter_usage_month(p_at timestamptz) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT date_trunc('month', p_at AT TIME ZONE 'UTC')::date $$;
+
 -- Decisions per tenant and calendar month; `reported` is how many of them were sent to
 -- Stripe as meter events (or are not billable: those before a change of plan);
 -- `reporting` is the count a report in flight is for, resent as it is until it lands.

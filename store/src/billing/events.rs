@@ -69,8 +69,8 @@ impl crate::handles::Billing<'_> {
                     let current = BillingState {
                         status: state(&r, "subscription_status")?,
                         plan: before.plan.clone(),
-                        customer: r.try_get("", "stripe_customer_id")?,
-                        subscription: r.try_get("", "stripe_subscription_id")?,
+                        customer: before.customer.clone(),
+                        subscription: before.subscription.clone(),
                         past_due_since: before.past_due_since,
                         current_period_end: before.current_period_end,
                     };

@@ -125,9 +125,9 @@ pub struct Overview {
     pub past_due_since: Option<DateTime<Utc>>,
     /// When a past-due tenant's agents stop acting.
     pub grace_ends_at: Option<DateTime<Utc>>,
-    pub has_customer: bool,
-    /// A Stripe subscription is on record.
-    pub has_subscription: bool,
+    /// The tenant's Stripe customer and subscription on record.
+    pub customer: Option<String>,
+    pub subscription: Option<String>,
     pub usage: Usage,
 }
 
@@ -148,7 +148,7 @@ const STATE: &str = "
            (SELECT count(*) FROM agents a WHERE a.tenant_id = t.id) AS agents
     FROM tenants t
     CROSS JOIN (SELECT date_trunc('milliseconds', clock_timestamp()) AS now) n
-    CROSS JOIN LATERAL (SELECT date_trunc('month', n.now AT TIME ZONE 'UTC')::date AS month) m
+    CROSS JOIN LATERAL (SELECT charter_usage_month(n.now) AS month) m
     LEFT JOIN decision_usage u ON u.tenant_id = t.id AND u.month = m.month
     WHERE t.id = $1";
 
@@ -178,12 +178,8 @@ impl BillingSetup {
             grace_ends_at: (status == SubscriptionStatus::PastDue)
                 .then(|| sub.past_due_since.map(|s| s + self.grace))
                 .flatten(),
-            has_customer: r
-                .try_get::<Option<String>>("", "stripe_customer_id")?
-                .is_some(),
-            has_subscription: r
-                .try_get::<Option<String>>("", "stripe_subscription_id")?
-                .is_some(),
+            customer: r.try_get("", "stripe_customer_id")?,
+            subscription: r.try_get("", "stripe_subscription_id")?,
             usage: Usage {
                 month: r.try_get("", "month")?,
                 decisions: r.try_get("", "decisions")?,
@@ -291,18 +287,6 @@ impl crate::handles::Billing<'_> {
                     sellable.join(", ")
                 ))
             })?;
-        let o = self.overview(tenant).await?;
-        if matches!(
-            o.status,
-            SubscriptionStatus::Active | SubscriptionStatus::PastDue
-        ) && o.has_subscription
-        {
-            return Err(StoreError::Conflict(format!(
-                "the tenant already has a subscription ({}, plan `{}`): change or renew it in \
-                 the Customer Portal (POST /api/v1/billing/portal)",
-                o.status, o.plan
-            )));
-        }
         let customer = self.customer(tenant, by.clone(), api).await?;
         let url = api
             .checkout(CheckoutRequest {
@@ -341,13 +325,12 @@ impl crate::handles::Billing<'_> {
         let by: Acting = by.into();
         let setup = self.billing_setup();
         let api = setup.stripe()?;
+        let setup_read = setup.clone();
         let customer = self
             .read(tenant, move |tx| {
                 Box::pin(async move {
                     require_roles(tx, &by, &[Role::Owner]).await?;
-                    let r = read_state(tx).await?;
-                    r.try_get::<Option<String>>("", "stripe_customer_id")
-                        .map_err(Into::into)
+                    Ok(setup_read.overview(&read_state(tx).await?)?.customer)
                 })
             })
             .await?
@@ -359,25 +342,34 @@ impl crate::handles::Billing<'_> {
         api.portal(&customer, format!("{public_url}/billing")).await
     }
 
-    /// The tenant's Stripe customer, created (and stored) the first time.
+    /// The Stripe customer of a tenant about to check out, created (and stored) the first
+    /// time. A tenant with a live subscription is refused: a second one would bill twice.
     async fn customer(self, tenant: Uuid, by: Acting, api: &StripeApi) -> Result<String> {
         let owner = by.principal;
-        let (existing, name, email) = self
+        let setup = self.billing_setup();
+        let (o, name, email) = self
             .read(tenant, move |tx| {
                 Box::pin(async move {
                     require_roles(tx, &by, &[Role::Owner]).await?;
-                    let r = read_state(tx).await?;
+                    let o = setup.overview(&read_state(tx).await?)?;
                     let t = crate::tenants::get(tx).await?;
                     let p = crate::principals::get(tx, by.principal).await?;
-                    Ok((
-                        r.try_get::<Option<String>>("", "stripe_customer_id")?,
-                        t.name,
-                        p.email,
-                    ))
+                    Ok((o, t.name, p.email))
                 })
             })
             .await?;
-        if let Some(c) = existing {
+        if matches!(
+            o.status,
+            SubscriptionStatus::Active | SubscriptionStatus::PastDue
+        ) && o.subscription.is_some()
+        {
+            return Err(StoreError::Conflict(format!(
+                "the tenant already has a subscription ({}, plan `{}`): change or renew it in \
+                 the Customer Portal (POST /api/v1/billing/portal)",
+                o.status, o.plan
+            )));
+        }
+        if let Some(c) = o.customer {
             return Ok(c);
         }
         let created = api.create_customer(tenant, owner, &name, &email).await?;

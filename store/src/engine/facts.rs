@@ -31,7 +31,7 @@ t AS (
     FROM n, tenants t
     LEFT JOIN tenant_policy p ON p.tenant_id = t.id
     CROSS JOIN LATERAL (SELECT charter_budget_cycle(n.now, p.cycle_secs) AS cycle) c
-    CROSS JOIN LATERAL (SELECT date_trunc('month', n.now AT TIME ZONE 'UTC')::date AS month) m
+    CROSS JOIN LATERAL (SELECT charter_usage_month(n.now) AS month) m
     LEFT JOIN budget_usage ut ON ut.tenant_id = t.id AND ut.subject = 'tenant' AND ut.cycle_start = c.cycle
     LEFT JOIN decision_usage du ON du.tenant_id = t.id AND du.month = m.month
     WHERE t.id = $1
