@@ -15,12 +15,17 @@ pub fn configure(
         version: env!("CARGO_PKG_VERSION"),
         public_url: state.config().public_url.clone(),
     });
+    let dashboard = web::Data::new(charter_web::Dashboard::new(
+        state.shared_config(),
+        state.store().clone(),
+    ));
     move |cfg: &mut web::ServiceConfig| {
         cfg.service(
             web::scope("")
                 .wrap(from_fn(metrics::record))
                 .wrap(from_fn(request_id::assign))
                 .app_data(home)
+                .app_data(dashboard)
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/metrics", web::get().to(metrics::render))
@@ -82,6 +87,7 @@ pub fn methods_at(path: &str) -> Vec<&'static str> {
     let table = TABLE.get_or_init(|| {
         let mut t: Vec<(actix_web::dev::ResourceDef, Vec<&'static str>)> = OTHER_ROUTES
             .iter()
+            .chain(charter_web::ROUTES)
             .map(|(p, m)| (actix_web::dev::ResourceDef::new(*p), m.to_vec()))
             .collect();
         for (p, item) in &crate::rest::docs::openapi().paths.paths {

@@ -35,6 +35,11 @@ impl AppState {
         &self.config
     }
 
+    /// The configuration, shared (the dashboard holds it too).
+    pub fn shared_config(&self) -> Arc<Config> {
+        self.config.clone()
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

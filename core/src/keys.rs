@@ -356,7 +356,7 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
     verifying_key(&bytes)
 }
 
-pub(crate) fn fill_random(buf: &mut [u8]) -> Result<(), KeyError> {
+pub fn fill_random(buf: &mut [u8]) -> Result<(), KeyError> {
     getrandom::fill(buf).map_err(|e| KeyError::Random(e.to_string()))
 }
 

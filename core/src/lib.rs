@@ -36,6 +36,7 @@ pub mod engine;
 pub mod keys;
 pub mod ledger;
 pub mod password;
+pub mod permission;
 pub mod policy;
 pub mod scanner;
 pub mod secret;

@@ -20,6 +20,8 @@ pub enum Kind {
     Api,
     /// A one-time invitation to set a password.
     Invite,
+    /// A person's dashboard session (the cookie's value).
+    WebSession,
 }
 
 impl Kind {
@@ -28,6 +30,7 @@ impl Kind {
             Kind::Refresh => "chtr_rt_",
             Kind::Api => "chtr_at_",
             Kind::Invite => "chtr_inv_",
+            Kind::WebSession => "chtr_ws_",
         }
     }
 }

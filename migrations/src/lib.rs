@@ -72,6 +72,7 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261204_000019_ai_systems"),
             sql_migration!("m20261204_000020_evidence"),
             sql_migration!("m20261204_000021_billing"),
+            sql_migration!("m20261205_000022_web_sessions"),
         ]
     }
 }

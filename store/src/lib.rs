@@ -49,8 +49,10 @@ pub mod provision;
 pub mod reseal;
 pub mod sessions;
 pub mod signing_keys;
+pub mod signup;
 pub mod tenant_tx;
 pub mod tenants;
+pub mod web_sessions;
 pub mod webhooks;
 pub mod worker;
 

@@ -77,6 +77,16 @@ async fn revoke_family(tx: &TenantTx, family: Uuid) -> Result<u64> {
     .await
 }
 
+/// What a password login came to.
+pub enum PasswordLogin {
+    /// The person, of the tenant, with the right password (active).
+    Accepted { tenant: Uuid, principal: Uuid },
+    /// Wrong tenant, address or password, or an inactive account (not said which).
+    Refused,
+    /// Too many attempts for this account or address: retry after these seconds.
+    Wait(u64),
+}
+
 /// What using a refresh token came to.
 enum Used {
     Rotated(Session),
@@ -133,6 +143,38 @@ impl crate::handles::Sessions<'_> {
         };
         let ok = crate::passwords::verify(password, stored).await?;
         Ok(principal.filter(|p| ok && p.status == PrincipalStatus::Active))
+    }
+
+    /// A password login, for the REST API and the dashboard alike: counted against the
+    /// account and the client's address before the password is checked (see
+    /// [`crate::limits`]), then checked.
+    pub async fn password_login(
+        self,
+        tenant_slug: &str,
+        email: &Email,
+        password: Secret<String>,
+        address: &str,
+    ) -> Result<PasswordLogin> {
+        let limits = self.limits();
+        if let Some(wait) = limits
+            .login_attempt(tenant_slug, email.as_str(), address)
+            .await
+        {
+            return Ok(PasswordLogin::Wait(wait));
+        }
+        let Some(t) = self.tenant_by_slug(tenant_slug).await? else {
+            return Ok(PasswordLogin::Refused);
+        };
+        let Some(p) = self.check_password(t.id, email, password).await? else {
+            return Ok(PasswordLogin::Refused);
+        };
+        limits
+            .login_succeeded(tenant_slug, email.as_str(), address)
+            .await?;
+        Ok(PasswordLogin::Accepted {
+            tenant: t.id,
+            principal: p.id,
+        })
     }
 
     /// Starts a session (a new token family) for an active principal; recorded.

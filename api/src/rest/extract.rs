@@ -123,7 +123,7 @@ impl<P: Permission> FromRequest for Authorized<P> {
         let req = req.clone();
         Box::pin(async move {
             let caller = authenticate(&req).await?;
-            if !caller.roles.iter().any(|r| P::ROLES.contains(r)) {
+            if !P::held_by(&caller.roles) {
                 let needed: Vec<&str> = P::ROLES.iter().map(|r| r.as_str()).collect();
                 return Err(ApiError::forbidden(format!(
                     "this needs the `{}` permission (roles: {})",

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use charter_core::access_token::ACCESS_TTL_SECS;
 use charter_core::secret::Secret;
 use charter_core::tenant::Email;
-use charter_store::sessions::Session;
+use charter_store::sessions::{PasswordLogin, Session};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -84,31 +84,20 @@ pub async fn login(
     let address = limit_anonymous(&req, &state).await?;
     let email = Email::parse(&b.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
     let store = state.store();
-    if let Some(wait) = store
-        .limits()
-        .login_attempt(&b.tenant, email.as_str(), &address)
-        .await
+    let (tenant, principal) = match store
+        .sessions()
+        .password_login(&b.tenant, &email, Secret::new(b.password), &address)
+        .await?
     {
-        return Err(ApiError::too_many(
-            format!("too many login attempts; retry in {wait} s"),
-            wait,
-        ));
-    }
-    let principal = match store.sessions().tenant_by_slug(&b.tenant).await? {
-        Some(t) => store
-            .sessions()
-            .check_password(t.id, &email, Secret::new(b.password))
-            .await?
-            .map(|p| (t.id, p.id)),
-        None => None,
+        PasswordLogin::Accepted { tenant, principal } => (tenant, principal),
+        PasswordLogin::Refused => return Err(refused()),
+        PasswordLogin::Wait(wait) => {
+            return Err(ApiError::too_many(
+                format!("too many login attempts; retry in {wait} s"),
+                wait,
+            ));
+        }
     };
-    let Some((tenant, principal)) = principal else {
-        return Err(refused());
-    };
-    store
-        .limits()
-        .login_succeeded(&b.tenant, email.as_str(), &address)
-        .await?;
     let session = store.sessions().start_session(tenant, principal).await?;
     Ok(HttpResponse::Ok().json(tokens(&state, session)?))
 }

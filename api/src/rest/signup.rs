@@ -2,8 +2,8 @@
 //! card; the new owner is logged in.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use charter_core::tenant::{Email, TenantSlug, display_name};
-use charter_store::tenants::NewTenant;
+use charter_core::secret::Secret;
+use charter_store::signup::{SignUp, SignUpForm, SignUpLimits};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,7 +15,6 @@ use super::sessions::{Tokens, tokens};
 use crate::AppState;
 use crate::client::limit_anonymous;
 use crate::error::ApiError;
-use charter_core::code::Code;
 
 pub fn services(cfg: &mut ServiceConfig) {
     cfg.service(sign_up);
@@ -66,70 +65,36 @@ pub async fn sign_up(
     Body(b): Body<SignUpRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let address = limit_anonymous(&req, &state).await?;
-    let name = display_name(&b.tenant_name, 200)
-        .map_err(|e| ApiError::invalid(format!("tenant_name: {e}")))?;
-    let slug = match &b.slug {
-        Some(s) => TenantSlug::parse(s).map_err(|e| ApiError::invalid(format!("slug: {e}")))?,
-        None => TenantSlug::from_name(&name),
-    };
-    let email = Email::parse(&b.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
-    let owner_name = match &b.display_name {
-        Some(n) => {
-            display_name(n, 200).map_err(|e| ApiError::invalid(format!("display_name: {e}")))?
-        }
-        None => email
-            .as_str()
-            .split('@')
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-    };
-    let store = state.store();
-    let domain = email.as_str().rsplit('@').next().unwrap_or_default();
     let config = state.config();
-    if let Some(wait) = store
-        .limits()
-        .sign_up(
-            &address,
-            domain,
-            config.signups_per_address_per_hour,
-            config.signups_per_domain_per_hour,
-        )
-        .await
-    {
-        return Err(ApiError::too_many(
-            format!("too many sign-ups; retry in {wait} s"),
-            wait,
-        ));
-    }
-    // A taken slug is known before the password is hashed (the insert checks again).
-    if store
-        .sessions()
-        .tenant_by_slug(slug.as_str())
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::coded(
-            Code::SlugTaken,
-            format!("the tenant slug `{slug}` is taken"),
-        ));
-    }
-    let hash = super::users::hash_password(b.password).await?;
+    let store = state.store();
     let now = Utc::now();
-    let created = store
+    let created = match store
         .admin()
-        .sign_up(
-            NewTenant {
-                name,
-                slug,
-                owner_email: email,
-                owner_display_name: owner_name,
-                owner_password_hash: hash,
-                is_demo: false,
+        .sign_up_checked(
+            SignUpForm {
+                tenant_name: b.tenant_name,
+                slug: b.slug,
+                email: b.email,
+                password: Secret::new(b.password),
+                display_name: b.display_name,
+            },
+            SignUpLimits {
+                address: &address,
+                per_address_per_hour: config.signups_per_address_per_hour,
+                per_domain_per_hour: config.signups_per_domain_per_hour,
             },
             now,
         )
-        .await?;
+        .await?
+    {
+        SignUp::Created(c) => c,
+        SignUp::Wait(wait) => {
+            return Err(ApiError::too_many(
+                format!("too many sign-ups; retry in {wait} s"),
+                wait,
+            ));
+        }
+    };
     let session = store
         .sessions()
         .start_session(created.tenant_id, created.owner_id)

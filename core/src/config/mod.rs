@@ -100,6 +100,10 @@ pub struct Config {
     pub plans: Plans,
     /// How long a tenant whose payment failed keeps acting.
     pub past_due_grace_days: u32,
+    /// A dashboard session ends after this long without a request.
+    pub dashboard_idle_timeout: Duration,
+    /// However active, a dashboard session ends this long after the login.
+    pub dashboard_session_max: Duration,
 }
 
 /// How Charter reaches Stripe.
@@ -330,6 +334,9 @@ impl Config {
             u64::from(crate::billing::DEFAULT_GRACE_DAYS),
             |v| int_in(v, 0, 60),
         )? as u32;
+        let dashboard_idle_minutes = p.get("dashboard_idle_minutes", 30, |v| int_in(v, 1, 1440))?;
+        let dashboard_session_hours =
+            p.get("dashboard_session_hours", 12, |v| int_in(v, 1, 720))?;
         Ok(Config {
             mode,
             database_url: Secret::new(database_url),
@@ -363,6 +370,8 @@ impl Config {
             stripe,
             plans,
             past_due_grace_days,
+            dashboard_idle_timeout: Duration::from_secs(dashboard_idle_minutes * 60),
+            dashboard_session_max: Duration::from_secs(dashboard_session_hours * 3600),
         })
     }
 

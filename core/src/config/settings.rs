@@ -216,6 +216,18 @@ pub(super) const SETTINGS: &[Setting] = &[
         "an integer from 0 to 60",
         false,
     ),
+    s(
+        "dashboard_idle_minutes",
+        &["CHARTER_DASHBOARD_IDLE_MINUTES"],
+        "an integer from 1 to 1440",
+        false,
+    ),
+    s(
+        "dashboard_session_hours",
+        &["CHARTER_DASHBOARD_SESSION_HOURS"],
+        "an integer from 1 to 720",
+        false,
+    ),
 ];
 
 const fn s(

@@ -199,3 +199,55 @@ impl crate::handles::Admin<'_> {
             .collect()
     }
 }
+
+/// The decision that asked for an action approval: where it is in the ledger and the exact
+/// (redacted) arguments it carried, for the approver to see what they approve.
+#[derive(Debug, Clone)]
+pub struct ApprovalRequest {
+    pub seq: i64,
+    pub arguments: serde_json::Value,
+    pub on_behalf_of: Option<String>,
+}
+
+impl crate::handles::Admin<'_> {
+    /// The `PENDING_APPROVAL` decision behind `approval` (the agent's latest one for the
+    /// same action, resource and argument digest), if its record body is still kept.
+    pub async fn approval_request(
+        self,
+        tenant: Uuid,
+        approval: &PendingApproval,
+    ) -> Result<Option<ApprovalRequest>> {
+        let tx = self.tenant_tx(tenant).await?;
+        let row = tx
+            .one(
+                "SELECT seq, on_behalf_of, record::jsonb -> 'payload' -> 'arguments' AS arguments
+                 FROM ledger_records
+                 WHERE tenant_id = $1 AND actor_id = $2 AND kind = 'decision'
+                   AND decision = 'PENDING_APPROVAL' AND action = $3 AND resource = $4
+                   AND record IS NOT NULL
+                   AND record::jsonb -> 'payload' ->> 'args_digest' = $5
+                   AND recorded_at <= $6
+                 ORDER BY seq DESC LIMIT 1",
+                vec![
+                    tenant.into(),
+                    approval.agent_id.to_string().into(),
+                    approval.action.clone().into(),
+                    format!("{}:{}", approval.resource_type, approval.resource_id).into(),
+                    approval.args_digest.clone().into(),
+                    (approval.requested_at + chrono::Duration::seconds(5)).into(),
+                ],
+            )
+            .await?;
+        tx.rollback().await?;
+        row.map(|r| {
+            Ok(ApprovalRequest {
+                seq: r.try_get("", "seq")?,
+                arguments: r
+                    .try_get::<Option<serde_json::Value>>("", "arguments")?
+                    .unwrap_or(serde_json::Value::Null),
+                on_behalf_of: r.try_get("", "on_behalf_of")?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,20 @@
+-- Dashboard sessions: the browser holds only the token (an HttpOnly cookie); the server
+-- keeps its hash, the person, the per-session CSRF token and both timeouts, so a session
+-- can be ended at once (logout, a removed person) and never outlives its absolute end.
+CREATE TABLE web_sessions (
+    tenant_id     uuid NOT NULL,
+    id            uuid NOT NULL,
+    principal_id  uuid NOT NULL,
+    token_hash    bytea NOT NULL CHECK (length(token_hash) = 32),
+    csrf_token    text NOT NULL CHECK (length(csrf_token) = 64),
+    started_at    timestamptz NOT NULL,
+    last_seen_at  timestamptz NOT NULL,
+    expires_at    timestamptz NOT NULL,
+    ended_at      timestamptz,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, principal_id) REFERENCES principals (tenant_id, id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX web_sessions_hash ON web_sessions (tenant_id, token_hash);
+
+SELECT charter_isolate_by_tenant('web_sessions');
+GRANT SELECT, INSERT, UPDATE ON web_sessions TO charter_app;
