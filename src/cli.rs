@@ -570,6 +570,12 @@ async fn ensure_demo_tenant(
             chrono::Utc::now(),
         )
         .await?;
+    // An example to look at and approve in the first minute (see `charter_store::demo`).
+    store
+        .admin()
+        .seed_demo(p.tenant_id, p.owner_id, p.agent_id)
+        .await
+        .context("seeding the demo tenant's example")?;
     let creds = provisioned_json(config, &p);
     fs::create_dir_all(&config.data_dir)?;
     let mut f = fs::OpenOptions::new()
@@ -593,7 +599,10 @@ fn print_welcome(config: &Config, demo: &Option<serde_json::Value>) {
     };
     println!();
     println!("Charter is running.");
-    println!("  Dashboard:    {}/", config.public_url);
+    println!(
+        "  Dashboard:    {}/app (log in as the owner below)",
+        config.public_url
+    );
     println!(
         "  REST API:     {}/api/v1 (docs: {}/api/docs/)",
         config.public_url, config.public_url

@@ -32,6 +32,7 @@ pub mod billing;
 pub mod bootstrap;
 pub mod cache;
 pub mod db;
+pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod evidence;

@@ -8,6 +8,7 @@ mod chains;
 mod cli;
 mod clients;
 mod cluster;
+mod dashboard;
 mod deploy;
 mod engine;
 mod evidence;

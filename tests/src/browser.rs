@@ -184,6 +184,122 @@ impl Browser {
             .collect()
     }
 
+    /// The first element matching `css`; panics with the beginning of the page when there
+    /// is none.
+    async fn element(&self, css: &str) -> String {
+        let body = json!({"using": "css selector", "value": css});
+        let path = format!("{}/element", self.session);
+        match self.send(Method::POST, &path, body).await {
+            Ok(e) => e[ELEMENT]
+                .as_str()
+                .expect("an element reference")
+                .to_string(),
+            Err(e) => {
+                let page = self.page_text().await;
+                panic!("no element matches {css:?} ({e}); the page says:\n{page}")
+            }
+        }
+    }
+
+    /// How many elements match `css`.
+    pub async fn count(&self, css: &str) -> usize {
+        let body = json!({"using": "css selector", "value": css});
+        let elements = self.command(Method::POST, "/elements", body).await;
+        elements.as_array().map_or(0, Vec::len)
+    }
+
+    /// Clicks the first element matching `css` (a link or a submit button: the next page
+    /// has loaded when this returns).
+    pub async fn click(&self, css: &str) {
+        let id = self.element(css).await;
+        self.command(Method::POST, &format!("/element/{id}/click"), json!({}))
+            .await;
+    }
+
+    /// Replaces the value of the first input matching `css` with `text`.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let id = self.element(css).await;
+        self.command(Method::POST, &format!("/element/{id}/clear"), json!({}))
+            .await;
+        self.command(
+            Method::POST,
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
+        )
+        .await;
+    }
+
+    /// The address of the page shown.
+    pub async fn url(&self) -> String {
+        self.string("/url").await
+    }
+
+    /// Waits until the first element matching `css` shows text containing `part`, and
+    /// returns its text; panics with what the page showed after `within`. Elements that
+    /// are missing or replaced (the page is still loading) are looked for again.
+    pub async fn wait_text(&self, css: &str, part: &str, within: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + within;
+        let path = format!("{}/element", self.session);
+        let find = json!({"using": "css selector", "value": css});
+        loop {
+            let shown = match self.send(Method::POST, &path, find.clone()).await {
+                Ok(e) => {
+                    let id = e[ELEMENT].as_str().unwrap_or_default().to_string();
+                    let text = format!("{}/element/{id}/text", self.session);
+                    self.send(Method::GET, &text, Value::Null).await.ok()
+                }
+                Err(_) => None,
+            };
+            let shown = shown.and_then(|v| v.as_str().map(str::to_string));
+            if let Some(text) = &shown
+                && text.contains(part)
+            {
+                return text.clone();
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "{css} shows {shown:?}, not {part:?}; the page says:\n{}",
+                    self.page_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The page's visible text (its beginning), for failure messages.
+    pub async fn page_text(&self) -> String {
+        let v = self
+            .execute(
+                "return document.body ? document.body.innerText : ''",
+                vec![],
+            )
+            .await;
+        v.as_str().unwrap_or_default().chars().take(3000).collect()
+    }
+
+    /// Saves a PNG of the viewport as `target/screenshots/<name>.png`, for people to look
+    /// at (never compared).
+    pub async fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let png = self.string("/screenshot").await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png)
+            .expect("a base64 PNG");
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+    }
+
+    /// Sets the browser window's size (screenshots show what fits in it).
+    pub async fn window(&self, width: u32, height: u32) {
+        self.command(
+            Method::POST,
+            "/window/rect",
+            json!({"width": width, "height": height}),
+        )
+        .await;
+    }
+
     /// Closes the browser and stops the driver.
     pub async fn quit(mut self) {
         let session = std::mem::take(&mut self.session);

@@ -254,9 +254,14 @@ pub fn http() -> reqwest::ClientBuilder {
 /// An HTTP client on a loopback address of its own (127.x.y.z): the limits Charter keeps
 /// per client address then count this test's requests only, not every test's at once.
 pub fn own_address_client() -> reqwest::Client {
+    own_address().build().unwrap()
+}
+
+/// A client builder on a loopback address of its own (see [`own_address_client`]).
+pub fn own_address() -> reqwest::ClientBuilder {
     let b = uuid::Uuid::new_v4().into_bytes();
     let addr = std::net::IpAddr::from([127, 1 + b[0] % 250, b[1], 1 + b[2] % 250]);
-    http().local_address(addr).build().unwrap()
+    http().local_address(addr)
 }
 
 /// Whether this process runs as root (some tests then switch users).

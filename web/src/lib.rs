@@ -32,11 +32,35 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/app", &["GET"]),
     ("/app/login", &["GET", "POST"]),
     ("/app/signup", &["GET", "POST"]),
+    ("/app/invite", &["GET", "POST"]),
     ("/app/logout", &["POST"]),
     ("/app/inbox", &["GET"]),
     ("/app/reviews/{id}/verdict", &["POST"]),
     ("/app/approvals/{id}/verdict", &["POST"]),
     ("/app/scope-changes/{id}/verdict", &["POST"]),
+    ("/app/initiatives", &["GET"]),
+    ("/app/initiatives/{id}", &["GET"]),
+    ("/app/agents", &["GET", "POST"]),
+    ("/app/agents/{id}", &["GET"]),
+    ("/app/agents/{id}/suspend", &["POST"]),
+    ("/app/agents/{id}/resume", &["POST"]),
+    ("/app/agents/{id}/delete", &["POST"]),
+    ("/app/agents/{id}/keys", &["POST"]),
+    ("/app/agents/{id}/keys/{key}/revoke", &["POST"]),
+    ("/app/agents/{id}/scope", &["POST"]),
+    ("/app/agents/{id}/breaker/reset", &["POST"]),
+    ("/app/ledger", &["GET"]),
+    ("/app/ledger/{seq}", &["GET"]),
+    ("/app/violations", &["GET"]),
+    ("/app/violations/{id}/acknowledge", &["POST"]),
+    ("/app/violations/{id}/resolve", &["POST"]),
+    ("/app/breakers", &["GET"]),
+    ("/app/settings", &["GET"]),
+    ("/app/people", &["POST"]),
+    ("/app/people/{id}/roles", &["POST"]),
+    ("/app/billing", &["GET"]),
+    ("/app/billing/checkout", &["POST"]),
+    ("/app/billing/portal", &["POST"]),
     ("/app/static/{file}", &["GET"]),
 ];
 
@@ -44,34 +68,73 @@ pub const ROUTES: &[(&str, &[&str])] = &[
 /// application registers a `web::Data<Dashboard>` and a `web::Data<pages::home::HomeInfo>`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::*;
+    let get = web::get;
+    let post = web::post;
     cfg.service(
         web::resource("/")
             .wrap(from_fn(headers::secure))
-            .route(web::get().to(home::show)),
+            .route(get().to(home::show)),
     )
     .service(
         web::scope("/app")
             .wrap(from_fn(headers::secure))
-            .route("", web::get().to(overview::show))
-            .route("/", web::get().to(overview::show))
-            .route("/login", web::get().to(login::show))
-            .route("/login", web::post().to(login::submit))
-            .route("/signup", web::get().to(signup::show))
-            .route("/signup", web::post().to(signup::submit))
-            .route("/logout", web::post().to(logout::submit))
-            .route("/inbox", web::get().to(inbox::show))
-            .route(
-                "/reviews/{id}/verdict",
-                web::post().to(inbox::review_verdict),
+            .app_data(
+                web::PathConfig::default().error_handler(|e, _| {
+                    error::PageError::not_found(&format!("page ({e})")).into()
+                }),
             )
+            .route("", get().to(overview::show))
+            .route("/", get().to(overview::show))
+            .route("/login", get().to(login::show))
+            .route("/login", post().to(login::submit))
+            .route("/signup", get().to(signup::show))
+            .route("/signup", post().to(signup::submit))
+            .route("/invite", get().to(invite::show))
+            .route("/invite", post().to(invite::accept))
+            .route("/logout", post().to(logout::submit))
+            .route("/inbox", get().to(inbox::show))
+            .route("/reviews/{id}/verdict", post().to(inbox::review_verdict))
             .route(
                 "/approvals/{id}/verdict",
-                web::post().to(inbox::approval_verdict),
+                post().to(inbox::approval_verdict),
             )
             .route(
                 "/scope-changes/{id}/verdict",
-                web::post().to(inbox::scope_change_verdict),
+                post().to(inbox::scope_change_verdict),
             )
-            .route("/static/{file}", web::get().to(assets::serve)),
+            .route("/initiatives", get().to(initiatives::list))
+            .route("/initiatives/{id}", get().to(initiatives::show))
+            .route("/agents", get().to(agents::show))
+            .route("/agents", post().to(agents::create))
+            .route("/agents/{id}", get().to(agent::show))
+            .route("/agents/{id}/suspend", post().to(agent::suspend))
+            .route("/agents/{id}/resume", post().to(agent::resume))
+            .route("/agents/{id}/delete", post().to(agent::delete))
+            .route("/agents/{id}/keys", post().to(agent::issue_key))
+            .route(
+                "/agents/{id}/keys/{key}/revoke",
+                post().to(agent::revoke_key),
+            )
+            .route("/agents/{id}/scope", post().to(agent::save_scope))
+            .route(
+                "/agents/{id}/breaker/reset",
+                post().to(agent::reset_breaker),
+            )
+            .route("/ledger", get().to(ledger::show))
+            .route("/ledger/{seq}", get().to(entry::show))
+            .route("/violations", get().to(violations::show))
+            .route(
+                "/violations/{id}/acknowledge",
+                post().to(violations::acknowledge),
+            )
+            .route("/violations/{id}/resolve", post().to(violations::resolve))
+            .route("/breakers", get().to(breakers::show))
+            .route("/settings", get().to(settings::show))
+            .route("/people", post().to(settings::add_person))
+            .route("/people/{id}/roles", post().to(settings::set_roles))
+            .route("/billing", get().to(billing::show))
+            .route("/billing/checkout", post().to(billing::checkout))
+            .route("/billing/portal", post().to(billing::portal))
+            .route("/static/{file}", get().to(assets::serve)),
     );
 }

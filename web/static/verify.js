@@ -70,11 +70,14 @@
     if (sn !== 0) throw new Error('the proof is too short');
     return r;
   }
-  async function checkNote(note, origin, publicKey) {
+  // C2SP signed note: the origin (also the key's name), the size and the root, then the
+  // signature line naming the key by a hash of the origin and the public key.
+  async function checkNote(note, publicKey) {
     var parts = note.split('\n\n');
     var text = parts[0] + '\n';
     var lines = parts[0].split('\n');
-    if (lines.length !== 3 || lines[0] !== origin) throw new Error('the checkpoint names another origin');
+    if (lines.length !== 3) throw new Error('the checkpoint is malformed');
+    var origin = lines[0];
     var sigLine = (parts[1] || '').split('\n')[0];
     var prefix = '\u2014 ' + origin + ' ';
     if (sigLine.indexOf(prefix) !== 0) throw new Error('the checkpoint is not signed by ' + origin);
@@ -100,7 +103,7 @@
     if (!(await ed25519(publicKey, unhex(p.signature), hash))) throw new Error('the signature is invalid');
     var cpKey = p.keys[p.checkpoint_key_id];
     if (!cpKey) throw new Error('no published key ' + p.checkpoint_key_id);
-    var cp = await checkNote(p.note, p.origin, unbase64(cpKey.public_key));
+    var cp = await checkNote(p.note, unbase64(cpKey.public_key));
     var leaf = await sha256(concat([0], hash));
     var root = await rootFromInclusion(p.seq, cp.size, leaf, p.inclusion_proof.map(unhex));
     if (!same(root, cp.root)) throw new Error('the inclusion proof does not lead to the checkpoint\'s root');

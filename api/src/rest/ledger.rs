@@ -104,6 +104,7 @@ pub async fn entries(
                 system: f.system,
                 before_seq: f.before_seq,
                 limit: f.limit.unwrap_or(50),
+                ..LedgerFilter::default()
             },
         )
         .await?;

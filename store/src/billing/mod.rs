@@ -294,8 +294,8 @@ impl crate::handles::Billing<'_> {
                 customer: &customer,
                 plan,
                 price: &price,
-                success_url: format!("{public_url}/billing?checkout=done"),
-                cancel_url: format!("{public_url}/billing?checkout=canceled"),
+                success_url: format!("{public_url}/app/billing?checkout=done"),
+                cancel_url: format!("{public_url}/app/billing?checkout=canceled"),
             })
             .await?;
         let plan = plan.to_string();
@@ -339,7 +339,8 @@ impl crate::handles::Billing<'_> {
                     "the tenant has no Stripe customer yet: start a checkout first".into(),
                 )
             })?;
-        api.portal(&customer, format!("{public_url}/billing")).await
+        api.portal(&customer, format!("{public_url}/app/billing"))
+            .await
     }
 
     /// The Stripe customer of a tenant about to check out, created (and stored) the first

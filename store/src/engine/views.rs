@@ -536,6 +536,13 @@ pub struct LedgerFilter {
     /// Only records that concern this AI system: by its agents (now), about them, or about
     /// the system (`charter_record_concerns`, the rule evidence bundles use).
     pub system: Option<Uuid>,
+    /// Only records made for this principal (`principal:<id>`, as in `on_behalf_of`).
+    pub on_behalf_of: Option<String>,
+    /// Only records about this resource (`type:id`).
+    pub resource: Option<String>,
+    /// Only records made at or after this time, and before `until`.
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
     /// Only records before this position (the previous page's `next_before_seq`).
     pub before_seq: Option<i64>,
     pub limit: u32,
@@ -566,6 +573,10 @@ impl crate::handles::Engine<'_> {
                        AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR actor_id = $4)
                        AND ($5::text IS NULL OR action = $5) AND ($6::text IS NULL OR initiative = $6)
                        AND ($7::text IS NULL OR decision = $7)
+                       AND ($10::text IS NULL OR on_behalf_of = $10)
+                       AND ($11::text IS NULL OR resource = $11)
+                       AND ($12::timestamptz IS NULL OR recorded_at >= $12)
+                       AND ($13::timestamptz IS NULL OR recorded_at < $13)
                        AND ($9::uuid IS NULL OR charter_record_concerns(
                            actor_type, actor_id, resource, record,
                            (SELECT charter_system_agents($9)),
@@ -582,6 +593,10 @@ impl crate::handles::Engine<'_> {
                     f.decision.into(),
                     (limit + 1).into(),
                     f.system.into(),
+                    f.on_behalf_of.into(),
+                    f.resource.into(),
+                    f.since.into(),
+                    f.until.into(),
                 ],
             )
             .await?;

@@ -60,6 +60,7 @@ impl CharterMcp {
             system: None,
             before_seq: p.before_seq,
             limit: p.limit.unwrap_or(50),
+            ..LedgerFilter::default()
         };
         Ok(Json(
             self.store()
