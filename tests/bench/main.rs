@@ -14,6 +14,9 @@
 //! `bundles` measures Article 12 evidence bundles (see [`bundles`]): export rate and peak
 //! memory at 100,000 and 1,000,000 records, and `charter verify`'s rate on them.
 //!
+//! `dashboard` measures the dashboard's pages with 1,000,000 records in the tenant (see
+//! [`dashboard`]).
+//!
 //! `scanner` measures the forensic scanner's full and incremental passes (see
 //! [`scanner`]), `webhooks` the webhook delivery rate (see [`webhooks`]), `soak` a
 //! ten-minute run at half the peak against a `charter serve` process (see [`soak`]). `engine` measures in-process decisions; `mcp` measures `authorize_action` over the MCP
@@ -47,6 +50,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 mod bundles;
+mod dashboard;
 mod scanner;
 mod soak;
 mod webhooks;
@@ -68,6 +72,7 @@ fn main() {
         Some("soak") => rt.block_on(soak::soak()),
         Some("verify-file") => verify_file(&args[1]),
         Some("bundles") => rt.block_on(bundles::bundles()),
+        Some("dashboard") => rt.block_on(dashboard::dashboard()),
         Some("bundle-export") => rt.block_on(bundles::export_one(&args[1], &args[2])),
         Some("bundle-verify") => bundles::verify_one(&args[1]),
         Some("gen-export") => {
@@ -75,7 +80,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: charter-bench ledger | engine | mcp | scanner | webhooks | soak | bundles | gen-export N FILE | verify-file FILE"
+                "usage: charter-bench ledger | engine | mcp | scanner | webhooks | soak | bundles | dashboard | gen-export N FILE | verify-file FILE"
             );
             std::process::exit(2);
         }

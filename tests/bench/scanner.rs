@@ -31,13 +31,18 @@ pub(crate) struct Log {
 
 pub(crate) async fn open(store: &Store, su: &DatabaseConnection, name: &str) -> Log {
     let p = provision(store, name).await;
-    let tx = store.tenant_tx(p.tenant_id).await.unwrap();
+    open_tenant(store, su, p.tenant_id).await
+}
+
+/// The log of an existing tenant, to grow.
+pub(crate) async fn open_tenant(store: &Store, su: &DatabaseConnection, tenant: Uuid) -> Log {
+    let tx = store.tenant_tx(tenant).await.unwrap();
     let (key_id, key) = charter_store::signing_keys::open_current(&tx, store.master_key())
         .await
         .unwrap();
     tx.rollback().await.unwrap();
     let mut log = Log {
-        tenant: p.tenant_id,
+        tenant,
         key_id,
         key,
         tree: CompactTree::new(),

@@ -1,6 +1,8 @@
--- Dashboard sessions: the browser holds only the token (an HttpOnly cookie); the server
--- keeps its hash, the person, the per-session CSRF token and both timeouts, so a session
--- can be ended at once (logout, a removed person) and never outlives its absolute end.
+-- Dashboard sessions, and an index for the ledger explorer's resource filter.
+--
+-- Sessions: the browser holds only the token (an HttpOnly cookie); the server keeps its
+-- hash, the person, the per-session CSRF token and both timeouts, so a session can be
+-- ended at once (logout, a removed person) and never outlives its absolute end.
 CREATE TABLE web_sessions (
     tenant_id     uuid NOT NULL,
     id            uuid NOT NULL,
@@ -18,3 +20,8 @@ CREATE UNIQUE INDEX web_sessions_hash ON web_sessions (tenant_id, token_hash);
 
 SELECT charter_isolate_by_tenant('web_sessions');
 GRANT SELECT, INSERT, UPDATE ON web_sessions TO charter_app;
+
+-- The ledger explorer filters by resource ("which agent authorized that action on this
+-- resource?"): without an index, a resource with few records means reading the whole log.
+CREATE INDEX ledger_records_resource ON ledger_records (tenant_id, resource, seq)
+    WHERE resource IS NOT NULL;
