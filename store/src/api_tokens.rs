@@ -68,8 +68,15 @@ impl crate::handles::Admin<'_> {
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<(ApiTokenInfo, Secret<String>)> {
         let by: Acting = by.into();
+        let name = charter_core::tenant::display_name(&name, 100)
+            .map_err(|e| StoreError::Invalid(format!("name: {e}")))?;
         if roles.is_empty() {
             return Err(StoreError::Invalid("roles: at least one role".into()));
+        }
+        if expires_at.is_some_and(|t| t <= Utc::now()) {
+            return Err(StoreError::Invalid(
+                "expires_at: must be in the future".into(),
+            ));
         }
         let (_, out) = self
             .append_with(tenant, move |tx| {

@@ -144,8 +144,8 @@ impl Browser {
         match self.send(Method::POST, &path, body).await {
             Ok(element) => self.element_text(&element).await,
             Err(e) => {
-                let page: String = self.source().await.chars().take(2000).collect();
-                panic!("no element matches {css:?} ({e}); the page begins:\n{page}")
+                let page = self.page_text().await;
+                panic!("no element matches {css:?} ({e}); the page says:\n{page}")
             }
         }
     }
@@ -214,6 +214,32 @@ impl Browser {
         let id = self.element(css).await;
         self.command(Method::POST, &format!("/element/{id}/click"), json!({}))
             .await;
+    }
+
+    /// Clicks a link or a form's button and waits for the next page to have loaded (a
+    /// click can return before the navigation it starts has begun).
+    pub async fn follow(&self, css: &str) {
+        self.execute("window.__charterBefore = true;", vec![]).await;
+        self.click(css).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let loaded = self
+                .send(
+                    Method::POST,
+                    &format!("{}/execute/sync", self.session),
+                    json!({"script": "return window.__charterBefore === undefined && document.readyState === 'complete';", "args": []}),
+                )
+                .await;
+            if loaded.is_ok_and(|v| v == json!(true)) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no new page after clicking {css}; the page says:\n{}",
+                self.page_text().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Replaces the value of the first input matching `css` with `text`.

@@ -9,8 +9,10 @@ pub const NAV: &[(&str, &str)] = &[
     ("/app/inbox", "Approvals"),
     ("/app/initiatives", "Initiatives"),
     ("/app/agents", "Agents"),
+    ("/app/policies", "Policies"),
     ("/app/ledger", "Ledger"),
     ("/app/violations", "Violations"),
+    ("/app/exports", "Exports"),
     ("/app/breakers", "Breakers"),
     ("/app/settings", "Settings"),
     ("/app/billing", "Billing"),
@@ -44,10 +46,6 @@ const DONE: &[(&str, &str)] = &[
     ("breaker_reset", "The breaker is closed."),
     ("acknowledged", "The violation is acknowledged."),
     ("resolved", "The violation is resolved."),
-    (
-        "person_added",
-        "The person was added; send them the invitation link shown in the ledger record.",
-    ),
     ("roles_changed", "Their roles are changed."),
     (
         "signed_up",
@@ -57,7 +55,19 @@ const DONE: &[(&str, &str)] = &[
         "scope_saved",
         "The scope is saved and in force for the agent's next request.",
     ),
-    ("welcome", "Welcome back."),
+    (
+        "policies_saved",
+        "The policies are saved and in force for the next request.",
+    ),
+    ("token_revoked", "The token is revoked."),
+    (
+        "webhook_deleted",
+        "The endpoint is removed; nothing more is sent to it.",
+    ),
+    (
+        "export_requested",
+        "The worker is making the bundle; it is listed below when ready.",
+    ),
 ];
 
 pub fn flash(req: &HttpRequest) -> Option<Flash> {

@@ -49,6 +49,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/app/agents/{id}/keys/{key}/revoke", &["POST"]),
     ("/app/agents/{id}/scope", &["POST"]),
     ("/app/agents/{id}/breaker/reset", &["POST"]),
+    ("/app/agents/{id}/simulate", &["POST"]),
+    ("/app/policies", &["GET", "POST"]),
     ("/app/ledger", &["GET"]),
     ("/app/ledger/{seq}", &["GET"]),
     ("/app/violations", &["GET"]),
@@ -56,6 +58,13 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/app/violations/{id}/resolve", &["POST"]),
     ("/app/breakers", &["GET"]),
     ("/app/settings", &["GET"]),
+    ("/app/tokens", &["POST"]),
+    ("/app/tokens/{id}/revoke", &["POST"]),
+    ("/app/webhooks", &["GET", "POST"]),
+    ("/app/webhooks/{id}/test", &["POST"]),
+    ("/app/webhooks/{id}/delete", &["POST"]),
+    ("/app/exports", &["GET", "POST"]),
+    ("/app/exports/{id}/download", &["GET"]),
     ("/app/people", &["POST"]),
     ("/app/people/{id}/roles", &["POST"]),
     ("/app/billing", &["GET"]),
@@ -120,6 +129,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/agents/{id}/breaker/reset",
                 post().to(agent::reset_breaker),
             )
+            .route("/agents/{id}/simulate", post().to(agent::simulate))
+            .route("/policies", get().to(policies::show))
+            .route("/policies", post().to(policies::submit))
             .route("/ledger", get().to(ledger::show))
             .route("/ledger/{seq}", get().to(entry::show))
             .route("/violations", get().to(violations::show))
@@ -130,6 +142,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/violations/{id}/resolve", post().to(violations::resolve))
             .route("/breakers", get().to(breakers::show))
             .route("/settings", get().to(settings::show))
+            .route("/tokens", post().to(settings::create_token))
+            .route("/tokens/{id}/revoke", post().to(settings::revoke_token))
+            .route("/webhooks", get().to(webhooks::show))
+            .route("/webhooks", post().to(webhooks::create))
+            .route("/webhooks/{id}/test", post().to(webhooks::test))
+            .route("/webhooks/{id}/delete", post().to(webhooks::delete))
+            .route("/exports", get().to(exports::show))
+            .route("/exports", post().to(exports::create))
+            .route("/exports/{id}/download", get().to(exports::download))
             .route("/people", post().to(settings::add_person))
             .route("/people/{id}/roles", post().to(settings::set_roles))
             .route("/billing", get().to(billing::show))

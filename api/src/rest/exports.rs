@@ -2,7 +2,6 @@
 //! downloaded when made. Owners, admins and compliance officers export; everyone of the
 //! tenant sees the history.
 
-use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, get, post, web};
 use charter_core::bundle::{parse_bound, parse_purpose};
 use charter_store::evidence::exports::{Export, ExportRequest};
@@ -131,11 +130,6 @@ pub async fn create(
     state: web::Data<AppState>,
     Body(b): Body<NewExport>,
 ) -> Result<HttpResponse, ApiError> {
-    if b.system_id.is_some() && !b.agents.is_empty() {
-        return Err(ApiError::invalid(
-            "agents: give a system_id or agents, not both",
-        ));
-    }
     let from = parse_bound(&b.from, false)
         .ok_or_else(|| ApiError::invalid("from: a date YYYY-MM-DD or an RFC 3339 time"))?;
     let to = parse_bound(&b.to, true)
@@ -188,34 +182,9 @@ pub async fn download(
         .admin()
         .export_for_download(tenant, auth.acting(), id)
         .await?;
-    let store = state.store().clone();
-    let chunks = futures::stream::unfold(Some(0i32), move |n| {
-        let store = store.clone();
-        async move {
-            let n = n?;
-            match store.admin().export_chunk(tenant, id, n).await {
-                Ok(Some(bytes)) => Some((Ok(web::Bytes::from(bytes)), Some(n + 1))),
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::error!(export = %id, chunk = n, error = %e, "export download failed");
-                    Some((
-                        Err(actix_web::error::ErrorServiceUnavailable(e.to_string())),
-                        None,
-                    ))
-                }
-            }
-        }
-    });
-    let mut res = HttpResponse::Ok();
-    res.content_type("application/zip")
-        .insert_header(ContentDisposition {
-            disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(format!(
-                "charter-art12-{id}.zip"
-            ))],
-        });
-    if let Some(size) = e.size_bytes {
-        res.no_chunking(size as u64);
-    }
-    Ok(res.streaming(chunks))
+    Ok(charter_web::pages::exports::bundle_response(
+        state.store(),
+        tenant,
+        &e,
+    ))
 }

@@ -41,6 +41,18 @@ pub enum VerdictKind {
 pub struct Verdict {
     /// `approve` or `reject`.
     pub verdict: VerdictKind,
+    /// Why (at most 2,000 characters); recorded with the verdict in the ledger.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+impl Verdict {
+    fn checked(&self) -> Result<charter_store::engine::verdict::Verdict, ApiError> {
+        Ok(charter_store::engine::verdict::Verdict::with_comment(
+            self.verdict == VerdictKind::Approve,
+            self.comment.as_deref(),
+        )?)
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -51,6 +63,9 @@ pub struct ReviewVerdict {
     /// The artifact digest the review is bound to (an approval names exactly what it
     /// approves).
     pub digest: String,
+    /// Why (at most 2,000 characters); recorded with the verdict in the ledger.
+    #[serde(default)]
+    pub comment: Option<String>,
 }
 
 /// Pending reviews the caller may decide (their own work, and their agents', is left out).
@@ -97,7 +112,10 @@ pub async fn review_verdict(
             },
             path.into_inner(),
             b.digest,
-            b.verdict == VerdictKind::Approve,
+            charter_store::engine::verdict::Verdict::with_comment(
+                b.verdict == VerdictKind::Approve,
+                b.comment.as_deref(),
+            )?,
         )
         .await?;
     match outcome {
@@ -181,7 +199,7 @@ pub async fn action_approval_verdict(
             auth.tenant_id,
             path.into_inner(),
             auth.acting(),
-            b.verdict == VerdictKind::Approve,
+            b.checked()?,
         )
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))
@@ -247,7 +265,7 @@ pub async fn scope_change_verdict(
             auth.tenant_id,
             path.into_inner(),
             auth.acting(),
-            b.verdict == VerdictKind::Approve,
+            b.checked()?,
         )
         .await?;
     Ok(HttpResponse::Ok().json(Recorded::from(r)))

@@ -68,9 +68,11 @@ impl crate::handles::Engine<'_> {
         tenant: Uuid,
         approval: Uuid,
         by: impl Into<Acting>,
-        approve: bool,
+        verdict: impl Into<super::verdict::Verdict>,
     ) -> Result<Receipt> {
         let by: Acting = by.into();
+        let verdict: super::verdict::Verdict = verdict.into();
+        let approve = verdict.approve;
         let (receipt, refused) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
@@ -126,12 +128,14 @@ impl crate::handles::Engine<'_> {
                         ],
                     )
                     .await?;
-                    let mut e = Entry::new(format!("action_approval.{status}"), by.actor())
-                        .payload(json!({
-                            "approval_id": approval, "agent_id": agent,
-                            "args_digest": r.try_get::<String>("", "args_digest")?,
-                            "max_uses": max_uses, "ttl_secs": ttl,
-                        }));
+                    let mut payload = json!({
+                        "approval_id": approval, "agent_id": agent,
+                        "args_digest": r.try_get::<String>("", "args_digest")?,
+                        "max_uses": max_uses, "ttl_secs": ttl,
+                    });
+                    verdict.annotate(&mut payload);
+                    let mut e =
+                        Entry::new(format!("action_approval.{status}"), by.actor()).payload(payload);
                     e.action = Some(action);
                     e.resource = Some(resource);
                     e.decision = Some(if approve { "ALLOWED" } else { "BLOCKED" }.into());

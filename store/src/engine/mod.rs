@@ -36,6 +36,7 @@ pub mod reviews;
 pub mod scope_change;
 pub mod simulate;
 pub mod tasks;
+pub mod verdict;
 pub mod views;
 pub mod workflows;
 

@@ -391,8 +391,10 @@ impl crate::handles::Engine<'_> {
         reviewer: Party,
         review: Uuid,
         digest: String,
-        approve: bool,
+        verdict: impl Into<super::verdict::Verdict>,
     ) -> Result<(VerdictOutcome, Receipt)> {
+        let verdict: super::verdict::Verdict = verdict.into();
+        let approve = verdict.approve;
         let (receipt, outcome) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
@@ -443,8 +445,11 @@ impl crate::handles::Engine<'_> {
                         vec![tx.tenant_id().into(), review.into(), status.as_str().into()],
                     )
                     .await?;
-                    let mut e = Entry::new(format!("review.{status}"), reviewer.ledger_actor())
-                        .payload(json!({"review_id": review, "artifact_id": artifact, "digest": digest}));
+                    let mut payload =
+                        json!({"review_id": review, "artifact_id": artifact, "digest": digest});
+                    verdict.annotate(&mut payload);
+                    let mut e =
+                        Entry::new(format!("review.{status}"), reviewer.ledger_actor()).payload(payload);
                     e.on_behalf_of = Some(format!("principal:{}", reviewer.principal()));
                     e.gate = gate;
                     e.initiative = initiative.map(|i| i.to_string());

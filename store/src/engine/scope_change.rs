@@ -61,9 +61,11 @@ impl crate::handles::Engine<'_> {
         tenant: Uuid,
         request: Uuid,
         by: impl Into<Acting>,
-        approve: bool,
+        verdict: impl Into<super::verdict::Verdict>,
     ) -> Result<Receipt> {
         let by: Acting = by.into();
+        let verdict: super::verdict::Verdict = verdict.into();
+        let approve = verdict.approve;
         let (receipt, ()) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {
@@ -93,8 +95,10 @@ impl crate::handles::Engine<'_> {
                         vec![tx.tenant_id().into(), request.into(), status.into(), by.principal.into()],
                     )
                     .await?;
-                    let mut e = Entry::new(format!("scope_change.{status}"), by.actor())
-                        .payload(json!({"request_id": request, "agent_id": agent, "scope": value}));
+                    let mut payload = json!({"request_id": request, "agent_id": agent, "scope": value});
+                    verdict.annotate(&mut payload);
+                    let mut e =
+                        Entry::new(format!("scope_change.{status}"), by.actor()).payload(payload);
                     e.resource = Some(format!("agent:{agent}"));
                     e.decision = Some(if approve { "ALLOWED" } else { "BLOCKED" }.into());
                     Ok((e, ()))

@@ -104,6 +104,11 @@ impl crate::handles::Admin<'_> {
         req: ExportRequest,
     ) -> Result<Export> {
         let by: Acting = by.into();
+        if req.system.is_some() && !req.agents.is_empty() {
+            return Err(StoreError::Invalid(
+                "agents: give a system_id or agents, not both".into(),
+            ));
+        }
         bundle::check_period(req.from, req.to, Utc::now())
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let tx = self.tenant_tx(tenant).await?;
@@ -188,6 +193,30 @@ impl crate::handles::Admin<'_> {
             })
         })
         .await
+    }
+
+    /// A made export's bytes, chunk after chunk, read as they are sent (a bundle is never
+    /// held in memory whole). A failed read ends the stream with its error.
+    pub fn export_stream(
+        self,
+        tenant: Uuid,
+        id: Uuid,
+    ) -> impl futures::Stream<Item = Result<Vec<u8>>> + 'static {
+        let store = self.0.clone();
+        futures::stream::unfold(Some(0i32), move |n| {
+            let store = store.clone();
+            async move {
+                let n = n?;
+                match store.admin().export_chunk(tenant, id, n).await {
+                    Ok(Some(bytes)) => Some((Ok(bytes), Some(n + 1))),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::error!(export = %id, chunk = n, error = %e, "export download failed");
+                        Some((Err(e), None))
+                    }
+                }
+            }
+        })
     }
 
     /// Chunk `n` of a made export (None past the last).

@@ -74,7 +74,7 @@ async fn a_review_requested_over_mcp_is_approved_in_the_browser() {
     // Another person sees it with its provenance and approves it.
     log_in(&b, &app, &t.slug, &approver, PASSWORD).await;
     assert_eq!(b.text("#waiting").await, "1");
-    b.click("nav a[href='/app/inbox']").await;
+    b.follow("nav a[href='/app/inbox']").await;
     let shown = b.text(&card).await;
     assert!(shown.contains(&digest), "{shown}");
     assert!(
@@ -82,7 +82,12 @@ async fn a_review_requested_over_mcp_is_approved_in_the_browser() {
         "{shown}"
     );
     b.screenshot("inbox").await;
-    b.click(&format!("{card} button[value=approve]")).await;
+    b.fill(
+        &format!("{card} input[name=comment]"),
+        "checked the diff and the tests",
+    )
+    .await;
+    b.follow(&format!("{card} button[value=approve]")).await;
     b.wait_text(".flash", "Approved", Duration::from_secs(10))
         .await;
     assert_eq!(b.count(&card).await, 0);
@@ -98,6 +103,34 @@ async fn a_review_requested_over_mcp_is_approved_in_the_browser() {
         (json!(true), json!("approved")),
         "{decided}"
     );
+    // The verdict, with its comment, is a ledger record by the person.
+    let records = app
+        .store
+        .engine()
+        .query_ledger(
+            t.tenant_id,
+            charter_store::engine::views::LedgerFilter {
+                kind: Some("review.approved".into()),
+                limit: 5,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .entries;
+    assert_eq!(records.len(), 1);
+    let entry = app
+        .store
+        .ledger()
+        .ledger_entry(t.tenant_id, records[0].seq as u64)
+        .await
+        .unwrap();
+    let record: Value = serde_json::from_str(entry.record.record.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        record["payload"]["comment"],
+        "checked the diff and the tests"
+    );
+    assert_eq!(record["actor"]["type"], "principal");
     // The refusal is on record as a violation.
     b.goto(&app.url("/app/violations?kind=self_approval")).await;
     assert!(b.text("tbody").await.contains("self_approval"));

@@ -40,16 +40,16 @@ async fn the_explorer_finds_a_decision_and_verifies_it_in_the_browser() {
     let b = Browser::start().await;
     b.window(1280, 1000).await;
     log_in(&b, &app, &t.slug, &t.owner_email, t.owner_password.expose()).await;
-    b.click("nav a[href='/app/ledger']").await;
+    b.follow("nav a[href='/app/ledger']").await;
     b.fill("#f-actor", &t.agent_id.to_string()).await;
     b.fill("#f-action", "deploy").await;
-    b.click("form.filters button[type=submit]").await;
+    b.follow("form.filters button[type=submit]").await;
     let rows = b.texts("tbody tr").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(rows[0].starts_with(&seq.to_string()), "{rows:?}");
     b.screenshot("ledger-filtered").await;
 
-    b.click(&format!("a[href='/app/ledger/{seq}']")).await;
+    b.follow(&format!("a[href='/app/ledger/{seq}']")).await;
     b.wait_text(
         "h1",
         &format!("Ledger record {seq}"),

@@ -7,6 +7,7 @@ mod ledger;
 mod onboarding;
 mod pages;
 mod security;
+mod settings;
 
 use std::time::Duration;
 
@@ -52,14 +53,14 @@ pub async fn log_in(b: &Browser, app: &TestApp, slug: &str, email: &str, passwor
     b.fill("#tenant", slug).await;
     b.fill("#email", email).await;
     b.fill("#password", password).await;
-    b.click("form[action='/app/login'] button[type=submit]")
+    b.follow("form[action='/app/login'] button[type=submit]")
         .await;
     b.wait_text("h1", "Overview", Duration::from_secs(10)).await;
 }
 
 /// Logs out with the header's button.
 pub async fn log_out(b: &Browser) {
-    b.click("form[action='/app/logout'] button").await;
+    b.follow("form[action='/app/logout'] button").await;
     b.wait_text("h1", "Log in", Duration::from_secs(10)).await;
 }
 

@@ -36,7 +36,7 @@ async fn sign_up_see_the_trial_create_an_agent_and_use_its_key() {
     b.fill("#slug", &slug).await;
     b.fill("#email", &format!("owner@{slug}.example")).await;
     b.fill("#password", "short").await;
-    b.click("form[action='/app/signup'] button[type=submit]")
+    b.follow("form[action='/app/signup'] button[type=submit]")
         .await;
     let error = b.text("#password-error").await;
     assert!(error.contains("12"), "{error}");
@@ -47,7 +47,7 @@ async fn sign_up_see_the_trial_create_an_agent_and_use_its_key() {
         json!(slug)
     );
     b.fill("#password", PASSWORD).await;
-    b.click("form[action='/app/signup'] button[type=submit]")
+    b.follow("form[action='/app/signup'] button[type=submit]")
         .await;
     b.wait_text("h1", "Overview", Duration::from_secs(10)).await;
     assert!(b.url().await.ends_with("/app?done=signed_up"));
@@ -56,14 +56,14 @@ async fn sign_up_see_the_trial_create_an_agent_and_use_its_key() {
     b.screenshot("overview-new-tenant").await;
 
     // An agent, then its key: shown once, with a snippet for an MCP client.
-    b.click("nav a[href='/app/agents']").await;
+    b.follow("nav a[href='/app/agents']").await;
     b.fill("#name", "support-bot").await;
-    b.click("form[action='/app/agents'] button[type=submit]")
+    b.follow("form[action='/app/agents'] button[type=submit]")
         .await;
     b.wait_text("h1", "support-bot", Duration::from_secs(10))
         .await;
     b.fill("#label", "laptop").await;
-    b.click("#issue-key").await;
+    b.follow("#issue-key").await;
     let key = b.text("#new-key").await;
     assert!(key.starts_with("chtr_"), "{key}");
     assert!(b.text("#mcp-config").await.contains(&key));

@@ -52,6 +52,9 @@ async fn every_page_renders_the_demo_example_and_is_screenshotted() {
         ("violations", "/app/violations".into(), "Violations"),
         ("breakers", "/app/breakers".into(), "Breakers"),
         ("settings", "/app/settings".into(), "Settings"),
+        ("policies", "/app/policies".into(), "Policies"),
+        ("webhooks", "/app/webhooks".into(), "Webhooks"),
+        ("exports", "/app/exports".into(), "Evidence exports"),
         ("billing", "/app/billing".into(), "Billing"),
     ];
     for (name, path, heading) in pages {
@@ -70,7 +73,7 @@ async fn every_page_renders_the_demo_example_and_is_screenshotted() {
     );
     assert!(approval.contains("hmac-sha256:"), "{approval}");
     // The demo's refund can be approved by the owner in one click.
-    b.click("section[id^=approval-] button[value=approve]")
+    b.follow("section[id^=approval-] button[value=approve]")
         .await;
     b.wait_text(".flash", "Approved", Duration::from_secs(10))
         .await;
@@ -82,7 +85,7 @@ async fn every_page_renders_the_demo_example_and_is_screenshotted() {
         "{\n  \"grants\": [\n    {\"actions\": [\"read\"] \"resource_type\": \"Ticket\"}\n  ]\n}",
     )
     .await;
-    b.click("form[action$='/scope'] button[type=submit]").await;
+    b.follow("form[action$='/scope'] button[type=submit]").await;
     let error = b.text("#scope-error").await;
     assert!(error.starts_with("line 3, column"), "{error}");
     // One that parses but names an unknown type is refused by the store's validation.
@@ -91,7 +94,7 @@ async fn every_page_renders_the_demo_example_and_is_screenshotted() {
         "{\"grants\": [{\"actions\": [\"read\"], \"resource_type\": \"Spaceship\"}]}",
     )
     .await;
-    b.click("form[action$='/scope'] button[type=submit]").await;
+    b.follow("form[action$='/scope'] button[type=submit]").await;
     let error = b.text("#scope-error").await;
     assert!(error.contains("Spaceship"), "{error}");
     b.screenshot("agent-scope-refused").await;

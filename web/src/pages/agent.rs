@@ -6,7 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use charter_core::permission::{Decide, ManageAgents, ManagePolicies, Read};
+use charter_core::permission::{Decide, ManageAgents, ManagePolicies, Read, Simulate};
 use charter_core::policy::Scope;
 use charter_store::admin::inbox::BreakerInfo;
 use charter_store::agents::Agent;
@@ -34,6 +34,31 @@ pub struct AgentPage {
     scope_error: Option<String>,
     /// A key just issued: shown on this response only.
     new_key: Option<String>,
+    /// The simulator's last question and the engine's answer.
+    sim: SimForm,
+    simulated: Option<Simulated>,
+}
+
+/// What the simulator asks: an action as `authorize_action` takes it.
+#[derive(Deserialize, Default, Clone)]
+pub struct SimForm {
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub resource_type: String,
+    #[serde(default)]
+    pub resource_id: String,
+    #[serde(default)]
+    pub spend: String,
+    #[serde(default)]
+    pub arguments: String,
+}
+
+/// The engine's answer to a simulated request.
+pub struct Simulated {
+    pub decision: &'static str,
+    pub reason: Option<&'static str>,
+    pub message: Option<String>,
 }
 
 impl AgentPage {
@@ -59,6 +84,8 @@ impl AgentPage {
             scope: serde_json::to_string_pretty(&scope).unwrap_or_default(),
             scope_error: None,
             new_key: None,
+            sim: SimForm::default(),
+            simulated: None,
             me,
         })
     }
@@ -236,4 +263,53 @@ pub async fn reset_breaker(
         .reset_breaker(f.me.tenant_id, id, f.me.acting())
         .await?;
     Ok(back(id, "breaker_reset"))
+}
+
+/// "Would this be allowed, and why?": every check of a real decision, nothing kept.
+pub async fn simulate(
+    dash: web::Data<Dashboard>,
+    path: web::Path<Uuid>,
+    f: Form<Simulate, SimForm>,
+) -> Result<AgentPage, PageError> {
+    let id = path.into_inner();
+    let q = f.form.clone();
+    let spend = match q.spend.trim() {
+        "" => 0,
+        s => s
+            .parse::<i64>()
+            .map_err(|_| PageError::invalid(format!("spend: `{s}` is not a whole number")))?,
+    };
+    let arguments = match q.arguments.trim() {
+        "" => serde_json::Value::Null,
+        a => serde_json::from_str(a).map_err(|e| {
+            PageError::invalid(format!(
+                "arguments: line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ))
+        })?,
+    };
+    let request = charter_store::engine::ActionRequest {
+        action: q.action.trim().to_string(),
+        resource_type: q.resource_type.trim().to_string(),
+        resource_id: q.resource_id.trim().to_string(),
+        spend,
+        idempotency_key: None,
+        arguments,
+        initiative: None,
+        task: None,
+    };
+    let s = dash
+        .store()
+        .engine()
+        .simulate(f.me.tenant_id, id, request)
+        .await?;
+    let mut p = AgentPage::read(&dash, f.me, id).await?;
+    p.simulated = Some(Simulated {
+        decision: s.decision.label(),
+        reason: s.decision.reason().map(|r| r.as_str()),
+        message: s.message,
+    });
+    p.sim = q;
+    Ok(p)
 }

@@ -13,6 +13,7 @@ use charter_core::engine::provenance::Party;
 use charter_core::permission::{Decide, ManagePolicies, Read};
 use charter_store::admin::inbox::{ApprovalRequest, PendingApproval, ScopeChangeRequest};
 use charter_store::engine::reviews::VerdictOutcome;
+use charter_store::engine::verdict::Verdict as StoreVerdict;
 use charter_store::engine::views::{ProvenanceView, ReviewInfo};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -147,16 +148,22 @@ pub struct Verdict {
     /// For reviews: the digest the person saw (an approval names exactly what it approves).
     #[serde(default)]
     digest: String,
+    /// Why; recorded with the verdict.
+    #[serde(default)]
+    comment: String,
 }
 
-fn approve(v: &Verdict) -> Result<bool, PageError> {
-    match v.verdict.as_str() {
-        "approve" => Ok(true),
-        "reject" => Ok(false),
-        other => Err(PageError::invalid(format!(
-            "verdict: `{other}` is neither approve nor reject"
-        ))),
-    }
+fn verdict(v: &Verdict) -> Result<StoreVerdict, PageError> {
+    let approve = match v.verdict.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => {
+            return Err(PageError::invalid(format!(
+                "verdict: `{other}` is neither approve nor reject"
+            )));
+        }
+    };
+    Ok(StoreVerdict::with_comment(approve, Some(&v.comment))?)
 }
 
 fn decided(approved: bool) -> HttpResponse {
@@ -168,7 +175,8 @@ pub async fn review_verdict(
     path: web::Path<Uuid>,
     f: Form<Decide, Verdict>,
 ) -> Result<HttpResponse, PageError> {
-    let approved = approve(&f.form)?;
+    let v = verdict(&f.form)?;
+    let approved = v.approve;
     let (outcome, receipt) = dash
         .store()
         .engine()
@@ -179,7 +187,7 @@ pub async fn review_verdict(
             },
             path.into_inner(),
             f.form.digest.clone(),
-            approved,
+            v,
         )
         .await?;
     match outcome {
@@ -199,10 +207,11 @@ pub async fn approval_verdict(
     path: web::Path<Uuid>,
     f: Form<Decide, Verdict>,
 ) -> Result<HttpResponse, PageError> {
-    let approved = approve(&f.form)?;
+    let v = verdict(&f.form)?;
+    let approved = v.approve;
     dash.store()
         .engine()
-        .decide_action_approval(f.me.tenant_id, path.into_inner(), f.me.acting(), approved)
+        .decide_action_approval(f.me.tenant_id, path.into_inner(), f.me.acting(), v)
         .await?;
     Ok(decided(approved))
 }
@@ -212,10 +221,11 @@ pub async fn scope_change_verdict(
     path: web::Path<Uuid>,
     f: Form<ManagePolicies, Verdict>,
 ) -> Result<HttpResponse, PageError> {
-    let approved = approve(&f.form)?;
+    let v = verdict(&f.form)?;
+    let approved = v.approve;
     dash.store()
         .engine()
-        .decide_scope_change(f.me.tenant_id, path.into_inner(), f.me.acting(), approved)
+        .decide_scope_change(f.me.tenant_id, path.into_inner(), f.me.acting(), v)
         .await?;
     Ok(decided(approved))
 }

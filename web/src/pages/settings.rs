@@ -32,6 +32,8 @@ pub struct SettingsPage {
     checkpoints: Vec<StoredCheckpoint>,
     /// An invitation just made: shown on this response only.
     invitation: Option<String>,
+    /// A tenant API token just created: shown on this response only.
+    new_token: Option<String>,
     roles: &'static [Role],
 }
 
@@ -45,6 +47,7 @@ impl SettingsPage {
             keys: store.ledger().public_keys(t).await?,
             checkpoints: store.ledger().checkpoints(t, None, 10).await?.0,
             invitation: None,
+            new_token: None,
             roles: &Role::ALL,
             active: "/app/settings",
             flash: None,
@@ -80,7 +83,7 @@ fn roles(pairs: &[(String, String)]) -> Result<Vec<Role>, PageError> {
         .collect()
 }
 
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -144,4 +147,45 @@ pub async fn set_roles(
         )
         .await?;
     Ok(done("/app/settings", "roles_changed"))
+}
+
+/// Creates a tenant API token with the ticked roles (none beyond the creator's own); its
+/// secret is shown on this response only.
+pub async fn create_token(
+    dash: web::Data<Dashboard>,
+    f: Form<ManagePeople, Vec<(String, String)>>,
+) -> Result<SettingsPage, PageError> {
+    let expires = match field(&f.form, "expires_on").trim() {
+        "" => None,
+        d => Some(
+            charter_core::bundle::parse_bound(d, true)
+                .ok_or_else(|| PageError::invalid(format!("expires_on: `{d}` is not a date")))?,
+        ),
+    };
+    let (_, secret) = dash
+        .store()
+        .admin()
+        .create_api_token(
+            f.me.tenant_id,
+            f.me.acting(),
+            field(&f.form, "name").to_string(),
+            roles(&f.form)?,
+            expires,
+        )
+        .await?;
+    let mut p = SettingsPage::read(&dash, f.me).await?;
+    p.new_token = Some(secret.expose().to_string());
+    Ok(p)
+}
+
+pub async fn revoke_token(
+    dash: web::Data<Dashboard>,
+    path: web::Path<Uuid>,
+    f: Form<ManagePeople, Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    dash.store()
+        .admin()
+        .revoke_api_token(f.me.tenant_id, f.me.acting(), path.into_inner())
+        .await?;
+    Ok(done("/app/settings", "token_revoked"))
 }

@@ -7,6 +7,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::mcp::params::Parameters;
+use charter_store::engine::verdict::Verdict;
+
 use crate::mcp::refusal::Refusal;
 use crate::mcp::{Caller, CharterMcp};
 
@@ -18,6 +20,9 @@ pub struct SubmitReview {
     pub digest: String,
     /// `true` to approve, `false` to reject.
     pub approve: bool,
+    /// Why (at most 2,000 characters); recorded with the verdict in the ledger.
+    #[serde(default)]
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -54,7 +59,13 @@ impl CharterMcp {
         let (outcome, r) = self
             .store()
             .engine()
-            .submit_verdict(caller.tenant_id, me, p.review_id, p.digest, p.approve)
+            .submit_verdict(
+                caller.tenant_id,
+                me,
+                p.review_id,
+                p.digest,
+                Verdict::with_comment(p.approve, p.comment.as_deref())?,
+            )
             .await?;
         match outcome {
             VerdictOutcome::Recorded { review_status } => Ok(Json(ReviewDecided {
