@@ -123,3 +123,30 @@ impl ResponseError for PageError {
         }
     }
 }
+
+/// Requests no dashboard route takes: `405` with `Allow` when the path is served with other
+/// methods, `404` otherwise.
+pub async fn fallback(req: actix_web::HttpRequest) -> HttpResponse {
+    let allowed: Vec<&str> = crate::ROUTES
+        .iter()
+        .filter(|(path, _)| actix_web::dev::ResourceDef::new(*path).is_match(req.path()))
+        .flat_map(|(_, methods)| methods.iter().copied())
+        .collect();
+    if allowed.is_empty() {
+        return PageError::not_found("page").error_response();
+    }
+    let mut res = PageError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not served here; use {}",
+            req.method(),
+            allowed.join(", ")
+        ),
+    )
+    .error_response();
+    if let Ok(v) = header::HeaderValue::from_str(&allowed.join(", ")) {
+        res.headers_mut().insert(header::ALLOW, v);
+    }
+    res
+}

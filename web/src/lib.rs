@@ -156,6 +156,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/billing", get().to(billing::show))
             .route("/billing/checkout", post().to(billing::checkout))
             .route("/billing/portal", post().to(billing::portal))
-            .route("/static/{file}", get().to(assets::serve)),
+            .route("/static/{file}", get().to(assets::serve))
+            .default_service(web::to(error::fallback)),
     );
 }

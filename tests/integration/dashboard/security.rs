@@ -257,6 +257,22 @@ async fn sessions_cookies_headers_and_timeouts() {
     assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert_eq!(h[header::REFERRER_POLICY], "same-origin");
     assert_eq!(h[header::CACHE_CONTROL], "no-store");
+    // Other methods: 405 naming the ones served; unknown pages: 404 (both with the headers).
+    let wrong = client()
+        .delete(app.url("/app/inbox"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong.headers()[header::ALLOW], "GET");
+    assert!(
+        wrong
+            .headers()
+            .contains_key(header::CONTENT_SECURITY_POLICY)
+    );
+    let none = get(&app, "/app/no-such-page", &cookie).await;
+    assert_eq!(none.status(), StatusCode::NOT_FOUND);
     // Without a session: to the login page, coming back afterwards.
     let anon = client().get(app.url("/app/inbox")).send().await.unwrap();
     assert_eq!(anon.status(), StatusCode::SEE_OTHER);
