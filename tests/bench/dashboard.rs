@@ -6,7 +6,8 @@
 //! and the p50/p95 of the whole answer (session check, store reads, rendering, transport)
 //! are printed: the overview, the approvals inbox, and the ledger explorer's first page, a
 //! filtered page ("which agent authorized deploy on this service?"), a deep keyset page
-//! and a deep filtered one.
+//! and a deep filtered one, filters whose few matches lie at the far end of the log (a
+//! decision, a principal, a time window without records) and one record with its proof.
 
 use std::time::{Duration, Instant};
 
