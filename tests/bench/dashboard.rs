@@ -93,6 +93,18 @@ pub async fn dashboard() {
             format!("/app/ledger?action=deploy&resource=Service%3Apayments-7&before={middle}"),
         ),
         (
+            "ledger, rare decision (PENDING_APPROVAL)",
+            "/app/ledger?decision=PENDING_APPROVAL".into(),
+        ),
+        (
+            "ledger, rare principal (the owner's)",
+            format!("/app/ledger?principal={}", p.owner_id),
+        ),
+        (
+            "ledger, a one-hour window without records",
+            "/app/ledger?since=2026-01-01T00%3A00&until=2026-01-01T01%3A00".into(),
+        ),
+        (
             "ledger, one record with its proof",
             format!("/app/ledger/{middle}"),
         ),
