@@ -92,6 +92,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     error::PageError::not_found(&format!("page ({e})")).into()
                 }),
             )
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                error::PageError::invalid(format!("the address's query: {e}")).into()
+            }))
             .route("", get().to(overview::show))
             .route("/", get().to(overview::show))
             .route("/login", get().to(login::show))

@@ -156,6 +156,18 @@ fn require<P: Permission>(me: &Me) -> Result<(), PageError> {
     )))
 }
 
+/// Held by anyone with a live session, whatever their roles: logging out.
+pub struct LoggedIn;
+
+impl Permission for LoggedIn {
+    const NAME: &'static str = "session";
+    const ROLES: &'static [Role] = &[];
+
+    fn held_by(_: &[Role]) -> bool {
+        true
+    }
+}
+
 /// A page for a person holding permission `P`.
 pub struct Page<P> {
     pub me: Me,

@@ -98,8 +98,9 @@
     if (!key) throw new Error('no published key ' + record.key_id);
     var publicKey = unbase64(key.public_key);
     if (hex((await sha256(publicKey)).slice(0, 8)) !== record.key_id) throw new Error('key ' + record.key_id + ' does not match its id');
-    var at = Date.parse(record.recorded_at);
-    if (at < Date.parse(key.valid_from) || (key.valid_until && at > Date.parse(key.valid_until))) throw new Error('the record lies outside its key\'s validity');
+    var at = Date.parse(record.recorded_at), from = Date.parse(key.valid_from);
+    var until = key.valid_until ? Date.parse(key.valid_until) : Infinity;
+    if (!(at >= from && at <= until)) throw new Error('the record lies outside its key\'s validity');
     if (!(await ed25519(publicKey, unhex(p.signature), hash))) throw new Error('the signature is invalid');
     var cpKey = p.keys[p.checkpoint_key_id];
     if (!cpKey) throw new Error('no published key ' + p.checkpoint_key_id);

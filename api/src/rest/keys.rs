@@ -86,11 +86,6 @@ pub async fn issue(
     path: web::Path<Uuid>,
     Body(b): Body<NewKey>,
 ) -> Result<HttpResponse, ApiError> {
-    if b.label.chars().count() > 100 || b.label.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "label: at most 100 characters, no control characters",
-        ));
-    }
     let (info, token) = state
         .store()
         .admin()

@@ -128,13 +128,8 @@ pub async fn add(
 ) -> Result<HttpResponse, ApiError> {
     let email = Email::parse(&b.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
     let roles = parse_roles("roles", &b.roles)?;
-    if roles.is_empty() {
-        return Err(ApiError::invalid("roles: at least one role"));
-    }
     let name = match &b.display_name {
-        Some(n) => {
-            display_name(n, 200).map_err(|e| ApiError::invalid(format!("display_name: {e}")))?
-        }
+        Some(n) => n.clone(),
         None => email
             .as_str()
             .split('@')

@@ -182,10 +182,6 @@ pub async fn resolve(
     path: web::Path<Uuid>,
     Body(b): Body<Resolution>,
 ) -> Result<HttpResponse, ApiError> {
-    let n = b.resolution.trim().chars().count();
-    if n == 0 || n > 2000 {
-        return Err(ApiError::invalid("resolution: 1 to 2000 characters"));
-    }
     let v = state
         .store()
         .admin()

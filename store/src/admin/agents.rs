@@ -169,6 +169,11 @@ impl crate::handles::Admin<'_> {
         label: String,
     ) -> Result<(ApiKeyInfo, Secret<String>)> {
         let by: Acting = by.into();
+        if label.chars().count() > 100 || label.chars().any(char::is_control) {
+            return Err(StoreError::Invalid(
+                "label: at most 100 characters, no control characters".into(),
+            ));
+        }
         let (_, out) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {

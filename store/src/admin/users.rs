@@ -78,9 +78,14 @@ impl crate::handles::Admin<'_> {
         self,
         tenant: Uuid,
         by: impl Into<Acting>,
-        new: NewUser,
+        mut new: NewUser,
     ) -> Result<(Principal, Option<Secret<String>>)> {
         let by: Acting = by.into();
+        if new.roles.is_empty() {
+            return Err(StoreError::Invalid("roles: at least one role".into()));
+        }
+        new.display_name = charter_core::tenant::display_name(&new.display_name, 200)
+            .map_err(|e| StoreError::Invalid(format!("display_name: {e}")))?;
         let (_, out) = self
             .append_with(tenant, move |tx| {
                 Box::pin(async move {

@@ -129,6 +129,12 @@ impl crate::handles::Admin<'_> {
         id: Uuid,
         resolution: String,
     ) -> Result<Violation> {
+        let n = resolution.trim().chars().count();
+        if n == 0 || n > 2000 {
+            return Err(StoreError::Invalid(
+                "resolution: 1 to 2000 characters".into(),
+            ));
+        }
         self.move_violation(tenant, by, id, Some(resolution)).await
     }
 

@@ -23,9 +23,11 @@ impl From<bool> for Verdict {
 }
 
 impl Verdict {
-    /// A verdict with a comment: trimmed, none when empty, at most 2,000 characters.
+    /// A verdict with a comment: trimmed, line ends as `\n` (forms send `\r\n`), none
+    /// when empty, at most 2,000 characters.
     pub fn with_comment(approve: bool, comment: Option<&str>) -> Result<Verdict> {
-        let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+        let comment = comment.map(|c| c.trim().replace("\r\n", "\n"));
+        let comment = comment.as_deref().filter(|c| !c.is_empty());
         if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
             return Err(StoreError::Invalid(format!(
                 "comment: at most {MAX_COMMENT_CHARS} characters"

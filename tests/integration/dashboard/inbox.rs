@@ -82,9 +82,10 @@ async fn a_review_requested_over_mcp_is_approved_in_the_browser() {
         "{shown}"
     );
     b.screenshot("inbox").await;
+    // Enter in the comment adds a line; it does not submit (and so approve).
     b.fill(
-        &format!("{card} input[name=comment]"),
-        "checked the diff and the tests",
+        &format!("{card} textarea[name=comment]"),
+        "checked the diff\u{E007}and the tests",
     )
     .await;
     b.follow(&format!("{card} button[value=approve]")).await;
@@ -128,7 +129,7 @@ async fn a_review_requested_over_mcp_is_approved_in_the_browser() {
     let record: Value = serde_json::from_str(entry.record.record.as_deref().unwrap()).unwrap();
     assert_eq!(
         record["payload"]["comment"],
-        "checked the diff and the tests"
+        "checked the diff\nand the tests"
     );
     assert_eq!(record["actor"]["type"], "principal");
     // The refusal is on record as a violation.

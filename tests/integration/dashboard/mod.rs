@@ -2,6 +2,7 @@
 //! flows people use, its security rules tried against, and a screenshot of every page under
 //! `target/screenshots/` for review.
 
+mod billing;
 mod inbox;
 mod ledger;
 mod onboarding;

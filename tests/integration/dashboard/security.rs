@@ -38,6 +38,12 @@ async fn a_viewer_sees_no_controls_and_its_forged_posts_are_refused() {
             .await;
         assert_eq!(forms, 0, "{page} offers a viewer {forms} forms");
     }
+    // What the REST API shows only to those who manage it is not shown either.
+    b.goto(&app.url("/app/webhooks")).await;
+    assert_eq!(b.text("h1").await, "Not allowed");
+    b.goto(&app.url("/app/settings")).await;
+    assert_eq!(b.count("#tokens").await, 0);
+    b.console_errors().await; // the 403's
     b.goto(&app.url(&format!("/app/agents/{}", t.agent_id)))
         .await;
     b.screenshot("viewer-agent").await;

@@ -65,7 +65,10 @@ pub async fn limit(req: &HttpRequest, dash: &Dashboard) -> Result<String, PageEr
 
 /// Where to go after logging in: only a dashboard path of this server.
 pub fn safe_next(next: &str) -> &str {
-    let ok = next.starts_with("/app") && !next.starts_with("//") && !next.contains('\\');
+    let ok = next.starts_with("/app")
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control);
     if ok { next } else { "/app" }
 }
 

@@ -3,7 +3,6 @@
 //! the Customer Portal (`manage_billing`), through the same store operations as the REST
 //! API.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -55,10 +54,17 @@ pub struct Checkout {
     plan: String,
 }
 
-fn to_stripe(url: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, url))
-        .finish()
+/// Sends the browser on to a Stripe page. Not a redirect: after a form, browsers hold a
+/// redirect to the form's `form-action` policy (`'self'`), so a 303 to Stripe would be
+/// refused; a page that refreshes to it (and shows the link) is an ordinary navigation.
+#[derive(Template)]
+#[template(path = "to_stripe.html")]
+struct ToStripe {
+    url: String,
+}
+
+fn to_stripe(url: String) -> Result<HttpResponse, PageError> {
+    super::login::render(actix_web::http::StatusCode::OK, ToStripe { url })
 }
 
 pub async fn checkout(
@@ -75,7 +81,7 @@ pub async fn checkout(
             dash.public_url(),
         )
         .await?;
-    Ok(to_stripe(url))
+    to_stripe(url)
 }
 
 #[derive(Deserialize)]
@@ -90,5 +96,5 @@ pub async fn portal(
         .billing()
         .portal(f.me.tenant_id, f.me.acting(), dash.public_url())
         .await?;
-    Ok(to_stripe(url))
+    to_stripe(url)
 }

@@ -110,6 +110,27 @@ impl Inbox {
         })
     }
 
+    /// How many items wait for `me`, without reading their provenance or arguments (the
+    /// overview's count).
+    pub async fn count(dash: &Dashboard, me: &Me) -> Result<usize, PageError> {
+        let admin = dash.store().admin();
+        let mut n = 0;
+        if me.can("decide") {
+            n += admin
+                .reviews_for_principal(me.tenant_id, me.principal_id())
+                .await?
+                .len();
+            n += admin
+                .pending_action_approvals(me.tenant_id, me.principal_id())
+                .await?
+                .len();
+        }
+        if me.can("manage_policies") {
+            n += admin.pending_scope_changes(me.tenant_id).await?.len();
+        }
+        Ok(n)
+    }
+
     pub fn len(&self) -> usize {
         self.reviews.len() + self.approvals.len() + self.scope_changes.len()
     }

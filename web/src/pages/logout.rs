@@ -3,16 +3,15 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use charter_core::permission::Read;
 
 use crate::error::PageError;
-use crate::session::{self, Form};
+use crate::session::{self, Form, LoggedIn};
 use crate::state::Dashboard;
 
 pub async fn submit(
     req: HttpRequest,
     dash: web::Data<Dashboard>,
-    _form: Form<Read, serde::de::IgnoredAny>,
+    _form: Form<LoggedIn, serde::de::IgnoredAny>,
 ) -> Result<HttpResponse, PageError> {
     if let Some(token) = session::token(&req, &dash) {
         dash.store().sessions().end_web_session(&token).await?;

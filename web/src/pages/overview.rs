@@ -34,7 +34,7 @@ pub async fn show(
     let me = page.me;
     let store = dash.store();
     let health = store.admin().health(me.tenant_id).await?;
-    let waiting = super::inbox::Inbox::read(&dash, &me).await?.len();
+    let waiting = super::inbox::Inbox::count(&dash, &me).await?;
     let last_audit = store
         .admin()
         .self_audits(me.tenant_id, 1)

@@ -43,7 +43,12 @@ impl SettingsPage {
         let store = dash.store();
         Ok(SettingsPage {
             people: store.admin().users(t).await?,
-            tokens: store.admin().api_tokens(t).await?,
+            // Listed to those who manage them, as on the REST API.
+            tokens: if me.can("manage_people") {
+                store.admin().api_tokens(t).await?
+            } else {
+                Vec::new()
+            },
             keys: store.ledger().public_keys(t).await?,
             checkpoints: store.ledger().checkpoints(t, None, 10).await?.0,
             invitation: None,

@@ -1,10 +1,11 @@
 //! `/app/webhooks`: the tenant's notification endpoints (Standard Webhooks): add one (its
-//! signing secret shown once), send a test event, remove one (`manage_webhooks`).
+//! signing secret shown once), send a test event, remove one. Seeing them at all is
+//! `manage_webhooks`, as on the REST API (endpoint URLs often carry a secret).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use charter_core::permission::{ManageWebhooks, Read};
+use charter_core::permission::ManageWebhooks;
 use charter_core::webhook::Event;
 use charter_store::webhooks::Endpoint;
 use charter_store::webhooks::endpoints::NewEndpoint;
@@ -43,7 +44,7 @@ impl WebhooksPage {
 
 pub async fn show(
     req: HttpRequest,
-    page: Page<Read>,
+    page: Page<ManageWebhooks>,
     dash: web::Data<Dashboard>,
 ) -> Result<WebhooksPage, PageError> {
     let mut p = WebhooksPage::read(&dash, page.me).await?;
