@@ -193,3 +193,17 @@ impl crate::handles::Sessions<'_> {
         Ok(())
     }
 }
+
+impl crate::handles::Worker<'_> {
+    /// Deletes the sessions of every tenant that ended, expired or sat idle past any idle
+    /// timeout more than a day ago. Returns how many.
+    pub async fn prune_web_sessions(self) -> Result<i64> {
+        let row = self
+            .platform_one("SELECT charter_prune_web_sessions() AS n", vec![])
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0))
+    }
+}

@@ -31,3 +31,22 @@ CREATE INDEX ledger_records_decision ON ledger_records (tenant_id, decision, seq
     WHERE decision IS NOT NULL;
 CREATE INDEX ledger_records_on_behalf_of ON ledger_records (tenant_id, on_behalf_of, seq)
     WHERE on_behalf_of IS NOT NULL;
+
+-- Sessions that ended, expired, or sat idle past any idle timeout (at most a day) are
+-- deleted by the worker a day later; the ledger keeps their `session.started` and
+-- `session.ended` records. Cross-tenant, so a narrow function of the platform role.
+GRANT SELECT, DELETE ON web_sessions TO charter_platform;
+CREATE FUNCTION charter_prune_web_sessions() RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public
+AS $$
+    WITH gone AS (
+        DELETE FROM public.web_sessions
+        WHERE ended_at < now() - interval '1 day'
+           OR expires_at < now() - interval '1 day'
+           OR last_seen_at < now() - interval '2 days'
+        RETURNING 1)
+    SELECT count(*) FROM gone
+$$;
+ALTER FUNCTION charter_prune_web_sessions() OWNER TO charter_platform;
+REVOKE ALL ON FUNCTION charter_prune_web_sessions() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION charter_prune_web_sessions() TO charter_app;

@@ -357,6 +357,30 @@ async fn sessions_cookies_headers_and_timeouts() {
         get(&app, "/app", &cookie).await.status(),
         StatusCode::SEE_OTHER
     );
+    // Sessions that are over are deleted a day later by the worker's job.
+    execute(
+        &su,
+        &format!(
+            "UPDATE web_sessions SET ended_at = now() - interval '25 hours'
+             WHERE tenant_id = '{}' AND ended_at IS NOT NULL",
+            t.tenant_id
+        ),
+        vec![],
+    )
+    .await
+    .unwrap();
+    let pruned = charter_worker::jobs::prune_sessions(app.store.clone())
+        .await
+        .unwrap();
+    assert!(pruned.is_some_and(|s| s.contains("dashboard sessions deleted")));
+    let left = charter_tests::query(
+        &su,
+        "SELECT count(*) AS n FROM web_sessions WHERE tenant_id = $1 AND ended_at IS NOT NULL",
+        vec![t.tenant_id.into()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(left[0].try_get::<i64>("", "n").unwrap(), 0);
     // Each login and logout is a ledger record by the person.
     let kinds = app
         .store

@@ -98,6 +98,11 @@ pub fn all(config: &Config) -> Result<Vec<Job>, reqwest::Error> {
             run: Arc::new(|store| retention(store).boxed()),
         },
         Job {
+            name: "sessions",
+            every: Duration::from_secs(3600),
+            run: Arc::new(|store| prune_sessions(store).boxed()),
+        },
+        Job {
             name: "task-expiry",
             every: Duration::from_secs(30),
             run: Arc::new(|store| expire_tasks(store).boxed()),
@@ -128,6 +133,12 @@ pub async fn exports(store: Store) -> JobResult {
 pub async fn retention(store: Store) -> JobResult {
     let n = store.worker().prune_ledgers().await?;
     Ok((n > 0).then(|| format!("{n} record bodies pruned past retention")))
+}
+
+/// Deletes dashboard sessions that are over (their records stay in the ledger).
+pub async fn prune_sessions(store: Store) -> JobResult {
+    let n = store.worker().prune_web_sessions().await?;
+    Ok((n > 0).then(|| format!("{n} ended dashboard sessions deleted")))
 }
 
 /// Expires open tasks past their deadline.
