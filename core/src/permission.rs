@@ -16,6 +16,16 @@ pub trait Permission: 'static {
     fn held_by(roles: &[Role]) -> bool {
         roles.iter().any(|r| Self::ROLES.contains(r))
     }
+
+    /// Why someone without it is refused (the REST API's and the dashboard's 403).
+    fn refusal() -> String {
+        let roles: Vec<&str> = Self::ROLES.iter().map(|r| r.as_str()).collect();
+        format!(
+            "this needs the `{}` permission (roles: {})",
+            Self::NAME,
+            roles.join(", ")
+        )
+    }
 }
 
 macro_rules! permissions {

@@ -1,7 +1,11 @@
 //! What every dashboard page shares: the navigation, flash messages after a form, and the
 //! keyset pager.
 
-use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::error::PageError;
 
 /// The navigation, in order: (path, label).
 pub const NAV: &[(&str, &str)] = &[
@@ -91,4 +95,15 @@ pub fn done(to: &str, key: &str) -> actix_web::HttpResponse {
             format!("{to}{sep}done={key}"),
         ))
         .finish()
+}
+
+/// A page with a status other than 200 (a form shown again with its errors), or one that
+/// is not a handler's return value.
+pub fn render(status: StatusCode, page: impl Template) -> Result<HttpResponse, PageError> {
+    let html = page
+        .render()
+        .map_err(|e| PageError::coded(charter_core::code::Code::Internal, e.to_string()))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
 }

@@ -148,12 +148,7 @@ fn require<P: Permission>(me: &Me) -> Result<(), PageError> {
     if P::held_by(me.roles()) {
         return Ok(());
     }
-    let roles: Vec<&str> = P::ROLES.iter().map(|r| r.as_str()).collect();
-    Err(PageError::forbidden(format!(
-        "this needs the `{}` permission (roles: {})",
-        P::NAME,
-        roles.join(", ")
-    )))
+    Err(PageError::forbidden(P::refusal()))
 }
 
 /// Held by anyone with a live session, whatever their roles: logging out.

@@ -124,12 +124,7 @@ impl<P: Permission> FromRequest for Authorized<P> {
         Box::pin(async move {
             let caller = authenticate(&req).await?;
             if !P::held_by(&caller.roles) {
-                let needed: Vec<&str> = P::ROLES.iter().map(|r| r.as_str()).collect();
-                return Err(ApiError::forbidden(format!(
-                    "this needs the `{}` permission (roles: {})",
-                    P::NAME,
-                    needed.join(", ")
-                )));
+                return Err(ApiError::forbidden(P::refusal()));
             }
             Ok(Authorized {
                 caller,

@@ -244,12 +244,7 @@ pub async fn save_scope(
     let mut p = AgentPage::read(&dash, f.me, id).await?;
     p.scope = f.form.scope;
     p.scope_error = Some(message);
-    let html = p
-        .render()
-        .map_err(|e| PageError::coded(charter_core::code::Code::Internal, e.to_string()))?;
-    Ok(HttpResponse::UnprocessableEntity()
-        .content_type("text/html; charset=utf-8")
-        .body(html))
+    crate::layout::render(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, p)
 }
 
 pub async fn reset_breaker(

@@ -64,7 +64,7 @@ struct ToStripe {
 }
 
 fn to_stripe(url: String) -> Result<HttpResponse, PageError> {
-    super::login::render(actix_web::http::StatusCode::OK, ToStripe { url })
+    crate::layout::render(actix_web::http::StatusCode::OK, ToStripe { url })
 }
 
 pub async fn checkout(

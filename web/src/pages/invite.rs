@@ -8,8 +8,8 @@ use charter_core::secret::Secret;
 use serde::Deserialize;
 
 use super::auth::{self, FieldErrors};
-use super::login::render;
 use crate::error::PageError;
+use crate::layout::render;
 use crate::session::AnonymousForm;
 use crate::state::Dashboard;
 

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::auth::{self, FieldErrors};
 use crate::error::PageError;
+use crate::layout::render;
 use crate::session::AnonymousForm;
 use crate::state::Dashboard;
 
@@ -41,15 +42,6 @@ pub async fn show(q: web::Query<Next>) -> Result<HttpResponse, PageError> {
             errors: FieldErrors::default(),
         },
     )
-}
-
-pub fn render(status: StatusCode, page: impl Template) -> Result<HttpResponse, PageError> {
-    let html = page
-        .render()
-        .map_err(|e| PageError::coded(charter_core::code::Code::Internal, e.to_string()))?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html))
 }
 
 #[derive(Deserialize)]

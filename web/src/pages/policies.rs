@@ -101,5 +101,5 @@ pub async fn submit(
     p.text = f.form.policies;
     p.error = error;
     p.flash = flash;
-    super::login::render(status, p)
+    crate::layout::render(status, p)
 }

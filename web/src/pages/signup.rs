@@ -9,8 +9,8 @@ use charter_store::signup::{SignUp, SignUpForm, SignUpLimits};
 use serde::Deserialize;
 
 use super::auth::{self, FieldErrors};
-use super::login::render;
 use crate::error::PageError;
+use crate::layout::render;
 use crate::session::AnonymousForm;
 use crate::state::Dashboard;
 
